@@ -1,0 +1,143 @@
+"""Store selection: `--db URL` or CARELANE_DB, embedded SQLite by default.
+
+`sqlite:///path/file.db` uses the library's SQLite module; `postgresql://user:pass@host:port/db`
+its PostgreSQL module over psycopg 3. A `?schema=NAME` query parameter keeps a ledger in its
+own PostgreSQL schema (created if missing): tests use one schema each.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import parse_qs, unquote, urlparse
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+
+from domain.ledger import Ledger
+from domain.policy import DEFAULT_POLICY, Policy
+
+DEFAULT_URL = "sqlite:///carelane.db"
+MAPPER_TOPIC = "adapters.mapper:MsgspecMapper"
+
+
+class StoreError(Exception):
+    """The store URL cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Store:
+    url: str
+    kind: str  # "sqlite" | "postgres"
+    env: dict[str, str]
+    sqlite_path: str | None = None
+    pg_conninfo: str | None = None
+    pg_schema: str = "public"
+
+
+def store_url(explicit: str | None = None) -> str:
+    return explicit or os.environ.get("CARELANE_DB") or DEFAULT_URL
+
+
+def parse(url: str) -> Store:
+    parts = urlparse(url)
+    if parts.scheme == "sqlite":
+        path = unquote(parts.path)
+        if parts.netloc:
+            raise StoreError(f"{url}: write sqlite:///relative.db or sqlite:////absolute.db")
+        path = path[1:] if path.startswith("/") else path
+        if not path:
+            raise StoreError(f"{url}: no file name")
+        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path}
+        return Store(url, "sqlite", env | {"MAPPER_TOPIC": MAPPER_TOPIC}, sqlite_path=path)
+    if parts.scheme in ("postgresql", "postgres"):
+        query = parse_qs(parts.query)
+        schema = query.get("schema", ["public"])[0]
+        dbname = unquote(parts.path.lstrip("/")) or "postgres"
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": dbname,
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or os.environ.get("USER", "postgres")),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_SCHEMA": schema,
+            "MAPPER_TOPIC": MAPPER_TOPIC,
+        }
+        conninfo = psycopg.conninfo.make_conninfo(
+            dbname=dbname,
+            host=env["POSTGRES_HOST"],
+            port=env["POSTGRES_PORT"],
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"] or None,
+        )
+        return Store(url, "postgres", env, pg_conninfo=conninfo, pg_schema=schema)
+    raise StoreError(f"{url}: the store URL must start with sqlite:/// or postgresql://")
+
+
+def open_ledger(
+    url: str | None = None,
+    *,
+    policy: Policy = DEFAULT_POLICY,
+    clock: Callable[[], datetime] | None = None,
+) -> Ledger:
+    """The ledger on the store at `url` (or CARELANE_DB, or ./carelane.db)."""
+    store = parse(store_url(url))
+    if store.kind == "postgres":
+        _ensure_schema(store)
+    ledger = Ledger(store.env, policy=policy, clock=clock)
+    ledger.locate = locator(ledger, store)
+    return ledger
+
+
+def _ensure_schema(store: Store) -> None:
+    assert store.pg_conninfo is not None
+    try:
+        with psycopg.connect(store.pg_conninfo, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(store.pg_schema)))
+    except psycopg.OperationalError as e:
+        raise StoreError(f"cannot reach PostgreSQL for {redact(store.url)}: {e}") from e
+
+
+def events_table(ledger: Ledger) -> str:
+    return getattr(ledger.recorder, "events_table_name", "stored_events")
+
+
+def locator(ledger: Ledger, store: Store) -> Callable[[UUID, int], int | None]:
+    """Finds the notification position of an event already stored (for resent facts)."""
+    table = events_table(ledger)
+    if store.kind == "sqlite":
+        query = f"SELECT rowid FROM {table} WHERE originator_id = ? AND originator_version = ?"  # noqa: S608 (table name from the library)
+
+        def sqlite_locate(originator_id: UUID, version: int) -> int | None:
+            assert store.sqlite_path is not None
+            with sqlite3.connect(store.sqlite_path) as conn:
+                row = conn.execute(query, (originator_id.hex, version)).fetchone()
+            return None if row is None else int(row[0])
+
+        return sqlite_locate
+
+    pg_query = sql.SQL(
+        "SELECT notification_id FROM {}.{} WHERE originator_id = %s AND originator_version = %s"
+    ).format(sql.Identifier(store.pg_schema), sql.Identifier(table))
+
+    def pg_locate(originator_id: UUID, version: int) -> int | None:
+        assert store.pg_conninfo is not None
+        with psycopg.connect(store.pg_conninfo) as conn:
+            row = conn.execute(pg_query, (originator_id, version)).fetchone()
+        return None if row is None else int(row[0])
+
+    return pg_locate
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlparse(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return url

@@ -1,0 +1,382 @@
+"""The facts a practice sends, exactly as interface.md section 1 names them.
+
+Each fact is a msgspec Struct tagged by `type`, so one decoder validates a line against the
+whole contract and names the failing field. The same structs are the payload of the stored
+events: the contract is written once.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+import msgspec
+
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Ident = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Npi = Annotated[str, msgspec.Meta(pattern=r"^\d{10}$")]
+Month = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+Instant = Annotated[datetime, msgspec.Meta(tz=True)]
+Icd10 = Annotated[str, msgspec.Meta(pattern=r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$")]
+Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{5}$")]
+
+
+class Program(enum.StrEnum):
+    CCM = "CCM"
+    PCM = "PCM"
+    APCM = "APCM"
+    RPM = "RPM"
+    RTM = "RTM"
+    BHI = "BHI"
+    COCM = "COCM"
+    CPM = "CPM"
+    TCM = "TCM"
+
+
+class DeviceProgram(enum.StrEnum):
+    RPM = "RPM"
+    RTM = "RTM"
+
+
+class ConsentMethod(enum.StrEnum):
+    VERBAL = "verbal"
+    WRITTEN = "written"
+
+
+class VisitType(enum.StrEnum):
+    EM = "em"
+    AWV = "awv"
+    IPPE = "ippe"
+
+
+class MdmLevel(enum.StrEnum):
+    STRAIGHTFORWARD = "straightforward"
+    LOW = "low"
+    MODERATE = "moderate"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        return list(MdmLevel).index(self)
+
+
+class Setting(enum.StrEnum):
+    INPATIENT = "inpatient"
+    SNF_PART_A = "snf_part_a"
+    INPATIENT_REHAB = "inpatient_rehab"
+    HOSPICE = "hospice"
+    CUSTODIAL_NF = "custodial_nf"
+    ASSISTED_LIVING = "assisted_living"
+
+
+class ContactMethod(enum.StrEnum):
+    PHONE = "phone"
+    ELECTRONIC = "electronic"
+    IN_PERSON = "in_person"
+
+
+class StaffRole(enum.StrEnum):
+    CLINICAL_STAFF = "clinical_staff"
+    PHYSICIAN = "physician"
+    QHP = "qhp"
+
+
+class DeviceCategory(enum.StrEnum):
+    PHYSIOLOGIC = "physiologic"
+    RESPIRATORY = "respiratory"
+    MUSCULOSKELETAL = "musculoskeletal"
+
+
+class ClaimOutcome(enum.StrEnum):
+    PAID = "paid"
+    DENIED = "denied"
+
+
+class Fact(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, tag_field="type"):
+    """Fields every line may carry: who sent it and who keyed it."""
+
+    source: Text | None = None
+    recorded_by: Text | None = None
+
+
+class PatientRegistered(Fact, tag=True):
+    patient_id: Ident
+    birth_date: date | None = None
+    medicare_id: Text | None = None
+    qmb: bool = False
+
+
+class QmbStatusChanged(Fact, tag=True):
+    patient_id: Ident
+    qmb: bool
+    effective_on: date
+
+
+class ConditionDiagnosed(Fact, tag=True):
+    patient_id: Ident
+    condition_id: Icd10
+    diagnosed_on: date
+    expected_duration_months: Annotated[int, msgspec.Meta(ge=0, le=1200)]
+    significant_risk: bool
+    diagnosed_by: Npi
+    description: Text | None = None
+    behavioral: bool = False
+    chronic_pain: bool = False
+
+
+class ConditionResolved(Fact, tag=True):
+    patient_id: Ident
+    condition_id: Icd10
+    resolved_on: date
+
+
+class ConsentRecorded(Fact, tag=True):
+    patient_id: Ident
+    program: Program
+    method: ConsentMethod
+    obtained_by: Ident
+    cost_sharing_explained: bool
+    one_practitioner_explained: bool
+    recorded_on: date
+
+
+class ConsentRevoked(Fact, tag=True):
+    patient_id: Ident
+    program: Program
+    revoked_on: date
+
+
+class InitiatingVisitRecorded(Fact, tag=True):
+    patient_id: Ident
+    visit_id: Ident
+    visit_type: VisitType
+    visit_on: date
+    provider_npi: Npi
+    extended_assessment: bool = False
+
+
+class CarePlanEstablished(Fact, tag=True):
+    patient_id: Ident
+    plan_id: Ident
+    established_on: date
+    by: Ident
+    shared_with_patient: bool
+    programs: Annotated[list[Program], msgspec.Meta(min_length=1)]
+
+
+class CarePlanRevised(Fact, tag=True):
+    patient_id: Ident
+    plan_id: Ident
+    revised_on: date
+    by: Ident
+    substantial: bool
+
+
+class MedicalDecisionMaking(Fact, tag=True):
+    patient_id: Ident
+    level: MdmLevel
+    by: Ident
+    decided_on: date
+    month: Month | None = None
+    discharge_id: Ident | None = None
+
+    def __post_init__(self) -> None:
+        if (self.month is None) == (self.discharge_id is None):
+            raise ValueError("give exactly one of `month` or `discharge_id`")
+
+
+class FacilityStayStarted(Fact, tag=True):
+    patient_id: Ident
+    stay_id: Ident
+    setting: Setting
+    started_on: date
+
+
+class FacilityStayEnded(Fact, tag=True):
+    patient_id: Ident
+    stay_id: Ident
+    ended_on: date
+
+
+class Discharged(Fact, tag=True):
+    patient_id: Ident
+    discharge_id: Ident
+    discharged_on: date
+    from_setting: Text
+    to_setting: Text
+
+
+class TransitionContactMade(Fact, tag=True):
+    patient_id: Ident
+    discharge_id: Ident
+    contacted_on: date
+    method: ContactMethod
+    by: Ident
+
+
+class FaceToFaceVisitRecorded(Fact, tag=True):
+    patient_id: Ident
+    visit_id: Ident
+    visit_on: date
+    provider_npi: Npi
+    in_person: bool
+    minutes: Annotated[int, msgspec.Meta(ge=1, le=600)] | None = None
+    discharge_id: Ident | None = None
+    program: Program | None = None
+
+
+class TimeLogged(Fact, tag=True):
+    entry_id: Ident
+    patient_id: Ident
+    program: Program
+    staff_id: Ident
+    staff_role: StaffRole
+    activity: Text
+    started_at: Instant
+    minutes: Annotated[int, msgspec.Meta(ge=1, le=600)]
+    interactive: bool = False
+    face_to_face: bool = False
+
+
+class TimeEntryVoided(Fact, tag=True):
+    entry_id: Ident
+    patient_id: Ident
+    reason: Text
+    by: Ident
+
+
+class DeviceSetup(Fact, tag=True):
+    patient_id: Ident
+    device_id: Ident
+    program: DeviceProgram
+    category: DeviceCategory
+    setup_on: date
+
+
+class DataTransmitted(Fact, tag=True):
+    patient_id: Ident
+    device_id: Ident
+    transmitted_on: date
+    reading_kind: Text | None = None
+
+
+class RatingScaleAdministered(Fact, tag=True):
+    patient_id: Ident
+    scale: Text
+    score: Decimal
+    administered_on: date
+    by: Ident
+
+
+class ClaimLine(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    code: Code
+    units: Annotated[int, msgspec.Meta(ge=1, le=99)] = 1
+
+
+class ClaimSubmitted(Fact, tag=True):
+    claim_id: Ident
+    patient_id: Ident
+    billing_provider_npi: Npi
+    place_of_service: Annotated[str, msgspec.Meta(pattern=r"^\d{2}$")]
+    lines: Annotated[list[ClaimLine], msgspec.Meta(min_length=1, max_length=50)]
+    service_month: Month | None = None
+    service_on: date | None = None
+
+    def __post_init__(self) -> None:
+        if (self.service_month is None) == (self.service_on is None):
+            raise ValueError("give exactly one of `service_month` or `service_on`")
+
+
+class ClaimAdjudicated(Fact, tag=True):
+    claim_id: Ident
+    outcome: ClaimOutcome
+    paid_amount: Decimal | None = None
+    reason_codes: list[Text] | None = None
+
+
+class ClaimVoided(Fact, tag=True):
+    claim_id: Ident
+    reason: Text
+    by: Ident
+
+
+AnyFact = (
+    PatientRegistered
+    | QmbStatusChanged
+    | ConditionDiagnosed
+    | ConditionResolved
+    | ConsentRecorded
+    | ConsentRevoked
+    | InitiatingVisitRecorded
+    | CarePlanEstablished
+    | CarePlanRevised
+    | MedicalDecisionMaking
+    | FacilityStayStarted
+    | FacilityStayEnded
+    | Discharged
+    | TransitionContactMade
+    | FaceToFaceVisitRecorded
+    | TimeLogged
+    | TimeEntryVoided
+    | DeviceSetup
+    | DataTransmitted
+    | RatingScaleAdministered
+    | ClaimSubmitted
+    | ClaimAdjudicated
+    | ClaimVoided
+)
+
+FACT_TYPES: tuple[type[Fact], ...] = AnyFact.__args__  # type: ignore[attr-defined]
+FACT_TYPE_NAMES: frozenset[str] = frozenset(t.__name__ for t in FACT_TYPES)
+
+
+# The field that says when each fact happened (G-13 compares it with recorded_at).
+WHEN_FIELD: dict[type[Fact], str] = {
+    QmbStatusChanged: "effective_on",
+    ConditionDiagnosed: "diagnosed_on",
+    ConditionResolved: "resolved_on",
+    ConsentRecorded: "recorded_on",
+    ConsentRevoked: "revoked_on",
+    InitiatingVisitRecorded: "visit_on",
+    CarePlanEstablished: "established_on",
+    CarePlanRevised: "revised_on",
+    MedicalDecisionMaking: "decided_on",
+    FacilityStayStarted: "started_on",
+    FacilityStayEnded: "ended_on",
+    Discharged: "discharged_on",
+    TransitionContactMade: "contacted_on",
+    FaceToFaceVisitRecorded: "visit_on",
+    TimeLogged: "started_at",
+    DeviceSetup: "setup_on",
+    DataTransmitted: "transmitted_on",
+    RatingScaleAdministered: "administered_on",
+    ClaimSubmitted: "service_on",
+}
+
+
+def happened(fact: Fact) -> date | datetime | None:
+    """When the fact itself happened, or None for facts with no date of their own."""
+    field = WHEN_FIELD.get(type(fact))
+    return None if field is None else getattr(fact, field)
+
+
+def digest(fact: Fact) -> str:
+    """The identity of a fact's content. Who sent or keyed it is not part of what it says,
+    so the same fact resent by another system is still the same fact."""
+    bare = msgspec.structs.replace(fact, source=None, recorded_by=None)
+    return hashlib.sha256(msgspec.json.encode(bare)).hexdigest()[:32]
+
+
+# Facts that carry their own id (interface.md: ids make a line idempotent).
+ID_FIELD: dict[type[Fact], str] = {
+    InitiatingVisitRecorded: "visit_id",
+    CarePlanEstablished: "plan_id",
+    FacilityStayStarted: "stay_id",
+    Discharged: "discharge_id",
+    FaceToFaceVisitRecorded: "visit_id",
+    TimeLogged: "entry_id",
+    ClaimSubmitted: "claim_id",
+}

@@ -1,0 +1,367 @@
+"""The command side: the eventsourcing Application with one command method per fact type.
+
+Each command loads the aggregates that own the fact's rules, lets them decide (refusing
+with a reason) and saves every touched aggregate in one atomic write. A version conflict
+with a concurrent writer is retried against fresh state, so the loser is judged again and
+accepted or refused on what the winner recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from uuid import UUID
+
+import msgspec
+import structlog
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from domain import facts
+from domain.base import LedgerAggregate
+from domain.identity import Identity
+from domain.keys import identity_key, patient_key, patient_month_key, staff_day_key
+from domain.patient import Patient
+from domain.patient_month import PatientMonth
+from domain.policy import DEFAULT_POLICY, Policy
+from domain.reasons import Reason, Refused
+from domain.staff_day import StaffDay
+from domain.timing import local_days, month_of, refuse_future
+
+log = structlog.get_logger("carelane.ledger")
+
+A = TypeVar("A", bound=LedgerAggregate)
+F = TypeVar("F", bound=facts.Fact)
+Locate = Callable[[UUID, int], int | None]
+
+MAX_ATTEMPTS = 8
+
+
+class Recorded(msgspec.Struct, frozen=True):
+    """Where a fact stands in the ledger. `duplicate` when it had been recorded before."""
+
+    originator_id: UUID
+    version: int
+    position: int | None
+    duplicate: bool = False
+
+
+class AlreadyRecorded(Exception):
+    def __init__(self, originator_id: UUID, version: int) -> None:
+        super().__init__(f"already recorded at {originator_id} v{version}")
+        self.originator_id = originator_id
+        self.version = version
+
+
+class Contention(Exception):
+    """Other writers kept changing the same aggregates; the fact was not recorded."""
+
+
+class Work:
+    """The aggregates one command reads and changes; saved together or not at all."""
+
+    def __init__(self, ledger: Ledger, at: datetime) -> None:
+        self.ledger = ledger
+        self.at = at
+        self.touched: dict[UUID, LedgerAggregate] = {}
+
+    def get(self, key: UUID, kind: type[A]) -> A | None:
+        if key in self.touched:
+            return self.touched[key]  # type: ignore[return-value]
+        try:
+            agg = self.ledger.repository.get(key)
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(agg, kind)
+        self.touched[key] = agg
+        return agg
+
+    def add(self, agg: A) -> A:
+        self.touched[agg.id] = agg
+        return agg
+
+    def patient(self, patient_id: str) -> Patient:
+        patient = self.get(patient_key(patient_id), Patient)
+        if patient is None:
+            raise Refused.one(
+                Reason.UNKNOWN_PATIENT,
+                f"Patient {patient_id} is not registered; send PatientRegistered first",
+            )
+        return patient
+
+    def patient_month(self, patient_id: str, month: str) -> PatientMonth:
+        pm = self.get(patient_month_key(patient_id, month), PatientMonth)
+        return pm or self.add(PatientMonth.open(patient_id, month, self.at))
+
+    def staff_day(self, staff_id: str, day: Any) -> StaffDay:
+        sd = self.get(staff_day_key(staff_id, day), StaffDay)
+        return sd or self.add(StaffDay.open(staff_id, day, self.at))
+
+    def identity_of(self, fact_type: type[facts.Fact], external_id: str) -> Identity | None:
+        return self.get(identity_key(fact_type.__name__, external_id), Identity)
+
+    def not_yet(self, fact: facts.Fact, home: LedgerAggregate, digest: str) -> None:
+        """Raise AlreadyRecorded for a fact sent again; ID_REUSED for an id with other content."""
+        id_field = facts.ID_FIELD.get(type(fact))
+        if id_field is None:
+            version = home.already(digest)
+            if version is not None:
+                raise AlreadyRecorded(home.id, version)
+            return
+        ident = self.identity_of(type(fact), getattr(fact, id_field))
+        if ident is not None and ident.same_fact(digest):
+            raise AlreadyRecorded(ident.home_id, ident.home_version)
+
+    def bind(self, fact: facts.Fact, home: LedgerAggregate, version: int, digest: str) -> None:
+        id_field = facts.ID_FIELD.get(type(fact))
+        if id_field is not None:
+            external_id = getattr(fact, id_field)
+            self.add(Identity.bind(type(fact).__name__, external_id, digest, home.id, version, self.at))
+
+
+class Ledger(Application):  # type: ignore[type-arg]
+    """Carelane's application service. Storage comes from the environment (adapters.store)."""
+
+    name = "Carelane"
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        policy: Policy = DEFAULT_POLICY,
+        clock: Callable[[], datetime] | None = None,
+        locate: Locate | None = None,
+    ) -> None:
+        super().__init__(env)
+        self.policy = policy
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.locate = locate
+        self._commands: dict[type[facts.Fact], Callable[[Any], Recorded]] = {
+            facts.PatientRegistered: self.register_patient,
+            facts.QmbStatusChanged: self.change_qmb_status,
+            facts.ConditionDiagnosed: self.diagnose_condition,
+            facts.ConditionResolved: self.resolve_condition,
+            facts.ConsentRecorded: self.record_consent,
+            facts.ConsentRevoked: self.revoke_consent,
+            facts.InitiatingVisitRecorded: self.record_initiating_visit,
+            facts.CarePlanEstablished: self.establish_care_plan,
+            facts.CarePlanRevised: self.revise_care_plan,
+            facts.MedicalDecisionMaking: self.record_medical_decision_making,
+            facts.FacilityStayStarted: self.start_facility_stay,
+            facts.FacilityStayEnded: self.end_facility_stay,
+            facts.Discharged: self.record_discharge,
+            facts.TransitionContactMade: self.record_transition_contact,
+            facts.FaceToFaceVisitRecorded: self.record_face_to_face_visit,
+            facts.TimeLogged: self.log_time,
+            facts.TimeEntryVoided: self.void_time_entry,
+            facts.DeviceSetup: self.set_up_device,
+            facts.DataTransmitted: self.record_transmission,
+            facts.RatingScaleAdministered: self.administer_rating_scale,
+            facts.ClaimSubmitted: self.submit_claim,
+            facts.ClaimAdjudicated: self.adjudicate_claim,
+            facts.ClaimVoided: self.void_claim,
+        }
+
+    # The one entry point adapters use.
+
+    def record(self, fact: facts.Fact) -> Recorded:
+        """Record any fact of the contract; raises Refused with reasons."""
+        return self._commands[type(fact)](fact)
+
+    # One command method per fact type.
+
+    def register_patient(self, fact: facts.PatientRegistered) -> Recorded:
+        return self._run(fact, self._register)
+
+    def change_qmb_status(self, fact: facts.QmbStatusChanged) -> Recorded:
+        return self._run(fact, self._note_on_patient)
+
+    def diagnose_condition(self, fact: facts.ConditionDiagnosed) -> Recorded:
+        return self._run(fact, self._note_on_patient)
+
+    def resolve_condition(self, fact: facts.ConditionResolved) -> Recorded:
+        return self._run(fact, self._note_on_patient)
+
+    def record_consent(self, fact: facts.ConsentRecorded) -> Recorded:
+        return self._run(fact, self._note_on_patient)
+
+    def revoke_consent(self, fact: facts.ConsentRevoked) -> Recorded:
+        return self._run(fact, self._note_on_patient)
+
+    def record_initiating_visit(self, fact: facts.InitiatingVisitRecorded) -> Recorded:
+        return self._run(fact, self._note_on_patient)
+
+    def establish_care_plan(self, fact: facts.CarePlanEstablished) -> Recorded:
+        return self._run(fact, self._note_on_patient)
+
+    def revise_care_plan(self, fact: facts.CarePlanRevised) -> Recorded:
+        return self._run(fact, self._note_on_patient)
+
+    def record_medical_decision_making(self, fact: facts.MedicalDecisionMaking) -> Recorded:
+        if fact.discharge_id is not None:
+            return self._run(fact, self._note_on_patient)
+        return self._run(fact, self._decide_month)
+
+    def start_facility_stay(self, fact: facts.FacilityStayStarted) -> Recorded:
+        return self._run(fact, self._note_on_patient)
+
+    def end_facility_stay(self, fact: facts.FacilityStayEnded) -> Recorded:
+        return self._run(fact, self._note_on_patient)
+
+    def record_discharge(self, fact: facts.Discharged) -> Recorded:
+        return self._run(fact, self._note_on_patient)
+
+    def record_transition_contact(self, fact: facts.TransitionContactMade) -> Recorded:
+        return self._run(fact, self._note_on_patient)
+
+    def record_face_to_face_visit(self, fact: facts.FaceToFaceVisitRecorded) -> Recorded:
+        return self._run(fact, self._note_on_patient)
+
+    def log_time(self, fact: facts.TimeLogged) -> Recorded:
+        return self._run(fact, self._log_time)
+
+    def void_time_entry(self, fact: facts.TimeEntryVoided) -> Recorded:
+        return self._run(fact, self._void_time_entry)
+
+    def set_up_device(self, fact: facts.DeviceSetup) -> Recorded:
+        return self._run(fact, self._note_on_patient)
+
+    def record_transmission(self, fact: facts.DataTransmitted) -> Recorded:
+        return self._run(fact, self._transmit)
+
+    def administer_rating_scale(self, fact: facts.RatingScaleAdministered) -> Recorded:
+        return self._run(fact, self._note_on_patient)
+
+    def submit_claim(self, fact: facts.ClaimSubmitted) -> Recorded:
+        return self._run(fact, self._submit_claim)
+
+    def adjudicate_claim(self, fact: facts.ClaimAdjudicated) -> Recorded:
+        return self._run(fact, self._adjudicate_claim)
+
+    def void_claim(self, fact: facts.ClaimVoided) -> Recorded:
+        return self._run(fact, self._void_claim)
+
+    # Decisions: each returns the aggregate and version that hold the fact.
+
+    def _register(self, w: Work, fact: facts.PatientRegistered, digest: str) -> tuple[UUID, int]:
+        existing = w.get(patient_key(fact.patient_id), Patient)
+        if existing is not None:
+            if existing.already(digest) is not None:
+                raise AlreadyRecorded(existing.id, 1)
+            raise Refused.one(
+                Reason.ID_REUSED,
+                f"Patient {fact.patient_id} is already registered with other details",
+            )
+        patient = w.add(Patient.register(fact, digest, w.at))
+        return patient.id, patient.version
+
+    def _note_on_patient(self, w: Work, fact: Any, digest: str) -> tuple[UUID, int]:
+        patient = w.patient(fact.patient_id)
+        w.not_yet(fact, patient, digest)
+        version = patient.note(fact, digest, w.at)
+        w.bind(fact, patient, version, digest)
+        return patient.id, version
+
+    def _decide_month(self, w: Work, fact: facts.MedicalDecisionMaking, digest: str) -> tuple[UUID, int]:
+        w.patient(fact.patient_id)
+        pm = w.patient_month(fact.patient_id, str(fact.month))
+        w.not_yet(fact, pm, digest)
+        return pm.id, pm.decide(fact, digest, w.at)
+
+    def _log_time(self, w: Work, fact: facts.TimeLogged, digest: str) -> tuple[UUID, int]:
+        w.patient(fact.patient_id)
+        pm = w.patient_month(fact.patient_id, month_of(fact.started_at, self.policy))
+        w.not_yet(fact, pm, digest)
+        start, end = fact.started_at, fact.started_at + timedelta(minutes=fact.minutes)
+        for day in local_days(start, end, self.policy):
+            w.staff_day(fact.staff_id, day).book(fact.entry_id, start, end, w.at)
+        version = pm.log_time(fact, digest, w.at)
+        w.bind(fact, pm, version, digest)
+        return pm.id, version
+
+    def _void_time_entry(self, w: Work, fact: facts.TimeEntryVoided, digest: str) -> tuple[UUID, int]:
+        ident = w.identity_of(facts.TimeLogged, fact.entry_id)
+        pm = None if ident is None else w.get(ident.home_id, PatientMonth)
+        if pm is None or pm.patient_id != fact.patient_id:
+            raise Refused.one(
+                Reason.UNKNOWN_ENTRY,
+                f"Time entry {fact.entry_id} is not on file for patient {fact.patient_id}",
+            )
+        w.not_yet(fact, pm, digest)
+        version = pm.void_entry(fact, digest, w.at)
+        logged = pm.entries[fact.entry_id].logged
+        start, end = logged.started_at, logged.started_at + timedelta(minutes=logged.minutes)
+        for day in local_days(start, end, self.policy):
+            w.staff_day(logged.staff_id, day).release(fact.entry_id, w.at)
+        return pm.id, version
+
+    def _transmit(self, w: Work, fact: facts.DataTransmitted, digest: str) -> tuple[UUID, int]:
+        patient = w.patient(fact.patient_id)
+        if fact.device_id not in patient.devices:
+            raise Refused.one(
+                Reason.UNKNOWN_REFERENCE,
+                f"Device {fact.device_id} has no DeviceSetup on file for this patient",
+            )
+        pm = w.patient_month(fact.patient_id, month_of(fact.transmitted_on, self.policy))
+        w.not_yet(fact, pm, digest)
+        return pm.id, pm.transmit(fact, digest, w.at)
+
+    def _submit_claim(self, w: Work, fact: facts.ClaimSubmitted, digest: str) -> tuple[UUID, int]:
+        w.patient(fact.patient_id)
+        month = fact.service_month or month_of(fact.service_on or w.at, self.policy)
+        pm = w.patient_month(fact.patient_id, month)
+        w.not_yet(fact, pm, digest)
+        version = pm.submit_claim(fact, digest, w.at)
+        w.bind(fact, pm, version, digest)
+        return pm.id, version
+
+    def _claim_home(self, w: Work, claim_id: str) -> PatientMonth:
+        ident = w.identity_of(facts.ClaimSubmitted, claim_id)
+        pm = None if ident is None else w.get(ident.home_id, PatientMonth)
+        if pm is None:
+            raise Refused.one(Reason.UNKNOWN_CLAIM, f"Claim {claim_id} is not on file")
+        return pm
+
+    def _adjudicate_claim(self, w: Work, fact: facts.ClaimAdjudicated, digest: str) -> tuple[UUID, int]:
+        pm = self._claim_home(w, fact.claim_id)
+        w.not_yet(fact, pm, digest)
+        return pm.id, pm.adjudicate(fact, digest, w.at)
+
+    def _void_claim(self, w: Work, fact: facts.ClaimVoided, digest: str) -> tuple[UUID, int]:
+        pm = self._claim_home(w, fact.claim_id)
+        w.not_yet(fact, pm, digest)
+        return pm.id, pm.void_claim(fact, digest, w.at)
+
+    # The transaction
+
+    def _run(self, fact: F, decide: Callable[[Work, F, str], tuple[UUID, int]]) -> Recorded:
+        digest = facts.digest(fact)
+        bound = log.bind(command=type(fact).__name__, actor=fact.recorded_by, source=fact.source)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            w = Work(self, self.clock())
+            try:
+                refuse_future(fact, w.at, self.policy)
+                home_id, version = decide(w, fact, digest)
+                recordings = self.save(*w.touched.values())
+            except AlreadyRecorded as seen:
+                bound.debug("fact.duplicate", aggregate=str(seen.originator_id))
+                return Recorded(seen.originator_id, seen.version, self._locate(seen), duplicate=True)
+            except Refused as refusal:
+                bound.info("fact.refused", reasons=[r.code.value for r in refusal.reasons])
+                raise
+            except IntegrityError:
+                bound.info("fact.conflict_retry", attempt=attempt)
+                continue
+            position = next(
+                r.notification.id
+                for r in recordings
+                if r.domain_event.originator_id == home_id
+                and r.domain_event.originator_version == version
+            )
+            bound.debug("fact.recorded", aggregate=str(home_id), position=position)
+            return Recorded(home_id, version, position)
+        raise Contention(f"{type(fact).__name__} lost {MAX_ATTEMPTS} races; send it again")
+
+    def _locate(self, seen: AlreadyRecorded) -> int | None:
+        return None if self.locate is None else self.locate(seen.originator_id, seen.version)

@@ -1,0 +1,54 @@
+"""When facts happened: months in the practice's zone (G-01) and future or late facts (G-13)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from domain import facts
+from domain.policy import Policy
+from domain.reasons import Reason, Refused
+
+
+def month_of(when: date | datetime, policy: Policy) -> str:
+    """G-01: the calendar month in the practice's time zone."""
+    if isinstance(when, datetime):
+        when = when.astimezone(policy.zone).date()
+    return f"{when.year:04d}-{when.month:02d}"
+
+
+def local_day(when: datetime, policy: Policy) -> date:
+    return when.astimezone(policy.zone).date()
+
+
+def local_days(start: datetime, end: datetime, policy: Policy) -> list[date]:
+    """Every local calendar day the interval [start, end) touches."""
+    first, last = local_day(start, policy), local_day(end - timedelta(microseconds=1), policy)
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def refuse_future(fact: facts.Fact, recorded_at: datetime, policy: Policy) -> None:
+    """G-13: a fact dated after the moment it is recorded is refused (FUTURE_DATED)."""
+    when = facts.happened(fact)
+    if when is None:
+        return
+    if isinstance(when, datetime):
+        future = when > recorded_at + policy.clock_tolerance
+    else:
+        future = when > local_day(recorded_at, policy)
+    if future:
+        raise Refused.one(
+            Reason.FUTURE_DATED,
+            f"{type(fact).__name__} is dated {when.isoformat()}, after it was recorded "
+            f"({recorded_at.isoformat(timespec='seconds')}); facts are recorded once they happen",
+        )
+
+
+def is_late(fact: facts.Fact, recorded_at: datetime, policy: Policy) -> bool:
+    """G-13: recorded more than `policy.late_after` after it happened (flagged, not refused)."""
+    when = facts.happened(fact)
+    if when is None:
+        return False
+    if not isinstance(when, datetime):
+        # A date's work may run until its end in the practice's zone.
+        when = datetime.combine(when + timedelta(days=1), datetime.min.time(), policy.zone)
+    return recorded_at - when > policy.late_after
