@@ -46,6 +46,7 @@ class Reason(enum.StrEnum):
     UNKNOWN_ENTRY = "UNKNOWN_ENTRY"
     UNKNOWN_REFERENCE = "UNKNOWN_REFERENCE"
     ALREADY_VOIDED = "ALREADY_VOIDED"
+    BUSY = "BUSY"  # not recorded: other writers kept winning the race; send the line again
 
 
 class Because(msgspec.Struct, frozen=True):

@@ -1,0 +1,170 @@
+"""NDJSON facts in, one answer per line out (interface.md section 2).
+
+Each line is decoded against the tagged union of the contract and recorded on its own, so
+one bad line never aborts the rest and nothing accepted is lost if a later line fails or
+the process stops: rerunning the same file converges, because ids and digests make every
+line idempotent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import msgspec
+
+from domain import facts
+from domain.ledger import Contention, Ledger
+from domain.reasons import Because, Reason, Refused
+
+_DECODER = msgspec.json.Decoder(facts.AnyFact)
+_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>\$[^`]*)`)?$", re.DOTALL)
+_TOKEN = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+
+
+class LineResult(msgspec.Struct, omit_defaults=True):
+    """One line's answer, exactly the report shape of interface.md section 2."""
+
+    line: int
+    status: str  # accepted | refused | invalid
+    reasons: list[Because] | None = None
+    error: str | None = None
+    position: int | None = None
+    file: str | None = None
+    duplicate: bool = False
+
+
+class Invalid(Exception):
+    """A line that does not parse or fit the schema; the message names line and field."""
+
+
+def decode_line(raw: bytes | str, lineno: int) -> facts.Fact:
+    try:
+        fact: facts.Fact = _DECODER.decode(raw)
+    except msgspec.ValidationError as e:
+        raise Invalid(f"line {lineno}: {describe(str(e), raw)}") from None
+    except msgspec.DecodeError as e:
+        raise Invalid(f"line {lineno}: $: not valid JSON ({_lower(str(e))})") from None
+    return fact
+
+
+def describe(message: str, raw: bytes | str) -> str:
+    """msgspec's 'Expected `int` >= 1 - at `$.minutes`' as '$.minutes: expected int >= 1, got -5'."""
+    match = _PATH.match(message)
+    assert match is not None
+    text, path = match["msg"], match["path"] or "$"
+    text = text.replace("`", "")
+    if m := re.match(r"Object contains unknown field (\S+)", text):
+        return f"{path}.{m[1]}: unknown field (not in the contract)".replace("$.$", "$")
+    if m := re.match(r"Object missing required field (\S+)", text):
+        return f"{path}.{m[1]}: required field missing"
+    if path == "$.type" and text.startswith("Invalid value"):
+        return f"$.type: unknown fact type {text.removeprefix('Invalid value ')}"
+    got = _value_at(raw, path)
+    if (m := re.match(r"Expected (.+), got \S+$", text)) and got is not _MISSING and path != "$":
+        return f"{path}: expected {m[1]}, got {_show(got)}"
+    quoted = ", got" in text or text.startswith("Invalid")
+    suffix = "" if got is _MISSING or quoted or path == "$" else f", got {_show(got)}"
+    return f"{path}: {_lower(text)}{suffix}"
+
+
+_MISSING = object()
+
+
+def _value_at(raw: bytes | str, path: str) -> Any:
+    try:
+        value: Any = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return _MISSING
+    for name, index in _TOKEN.findall(path[1:]):
+        try:
+            value = value[name] if name else value[int(index)]
+        except (KeyError, IndexError, TypeError):
+            return _MISSING
+    return value
+
+
+def _show(value: Any) -> str:
+    text = msgspec.json.encode(value).decode()
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _lower(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def answer(ledger: Ledger, raw: bytes | str, lineno: int, only: tuple[type[facts.Fact], ...] = ()) -> LineResult:
+    """Decode and record one line; never raises for anything the line itself holds."""
+    try:
+        fact = decode_line(raw, lineno)
+        if only and not isinstance(fact, only):
+            names = ", ".join(t.__name__ for t in only)
+            raise Invalid(f"line {lineno}: $.type: expected {names}, got {type(fact).__name__}")
+        recorded = ledger.record(fact)
+    except Invalid as e:
+        return LineResult(lineno, "invalid", error=str(e))
+    except Refused as e:
+        return LineResult(lineno, "refused", reasons=list(e.reasons))
+    except Contention as e:
+        return LineResult(lineno, "refused", reasons=[Because(Reason.BUSY, str(e))])
+    return LineResult(lineno, "accepted", position=recorded.position, duplicate=recorded.duplicate)
+
+
+class Tally:
+    """Running counts for the summary and the exit code."""
+
+    def __init__(self) -> None:
+        self.status: Counter[str] = Counter()
+        self.reasons: Counter[str] = Counter()
+        self.duplicates = 0
+
+    def add(self, result: LineResult) -> None:
+        self.status[result.status] += 1
+        self.duplicates += result.duplicate
+        for reason in result.reasons or ():
+            self.reasons[reason.code.value] += 1
+
+    def merge(self, other: Tally) -> None:
+        self.status.update(other.status)
+        self.reasons.update(other.reasons)
+        self.duplicates += other.duplicates
+
+    @property
+    def exit_code(self) -> int:
+        """interface.md section 3: 0 all accepted, 3 some refused, 2 some invalid."""
+        if self.status["invalid"]:
+            return 2
+        return 3 if self.status["refused"] else 0
+
+    def summary(self) -> str:
+        total = sum(self.status.values())
+        lines = [
+            f"{total} lines: {self.status['accepted']} accepted"
+            f" ({self.duplicates} already recorded), {self.status['refused']} refused,"
+            f" {self.status['invalid']} invalid"
+        ]
+        lines += [f"  refused {code}: {n}" for code, n in self.reasons.most_common()]
+        return "\n".join(lines)
+
+
+def numbered(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    """(line number, content) for every non-blank line; numbers count blank lines too."""
+    for lineno, raw in enumerate(lines, start=1):
+        if raw.strip():
+            yield lineno, raw
+
+
+def ingest(
+    ledger: Ledger,
+    lines: Iterable[bytes],
+    on_result: Callable[[LineResult], None],
+    only: tuple[type[facts.Fact], ...] = (),
+) -> Tally:
+    tally = Tally()
+    for lineno, raw in numbered(lines):
+        result = answer(ledger, raw, lineno, only)
+        tally.add(result)
+        on_result(result)
+    return tally

@@ -1,0 +1,162 @@
+"""The msgspec mapper round-trips every event class exactly, on SQLite and PostgreSQL, keeps
+the library's upcasting, compressor and cipher hooks, and matches the golden bytes of v1."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import msgspec
+import pytest
+from eventsourcing.cipher import AESCipher
+from eventsourcing.persistence import StoredEvent
+
+from adapters.mapper import MsgspecMapper
+from adapters.store import MAPPER_TOPIC, open_ledger
+from domain.ledger import Ledger
+from tests.conftest import Clock
+from tests.factories import one_of_each
+from tests.unit.test_topics import event_classes
+
+GOLDEN = Path(__file__).parent.parent / "golden" / "events-v1.json"
+
+
+def capture(ledger: Ledger) -> list[Any]:
+    """Keep every domain event the ledger saves, as built in memory before storage."""
+    saved: list[Any] = []
+    original = ledger.save
+
+    def save(*objs: Any, **kw: Any) -> Any:
+        recordings = original(*objs, **kw)
+        saved.extend(r.domain_event for r in recordings)
+        return recordings
+
+    ledger.save = save  # type: ignore[method-assign]
+    return saved
+
+
+def assert_same(a: Any, b: Any, where: str = "event") -> None:
+    """Equal, of the same types all the way down, and instants with the same offset."""
+    assert type(a) is type(b), f"{where}: {type(a).__name__} != {type(b).__name__}"
+    if dataclasses.is_dataclass(a) and not isinstance(a, type):
+        assert vars(a).keys() == vars(b).keys(), where
+        for key in vars(a):
+            assert_same(vars(a)[key], vars(b)[key], f"{where}.{key}")
+    elif isinstance(a, msgspec.Struct):
+        for key in a.__struct_fields__:
+            assert_same(getattr(a, key), getattr(b, key), f"{where}.{key}")
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+        if isinstance(a, datetime):
+            assert a.utcoffset() == b.utcoffset(), f"{where}: offset changed"
+
+
+def test_every_event_class_round_trips_exactly_through_the_store(ledger: Ledger) -> None:
+    """Decimal, date, aware datetime (with its offset), UUID and enums come back as built."""
+    saved = capture(ledger)
+    for fact in one_of_each():
+        ledger.record(fact)
+    assert {type(e) for e in saved} == set(event_classes()), "scenario must cover every event class"
+    for event in saved:
+        (stored,) = ledger.events.get(event.originator_id, gt=event.originator_version - 1,
+                                      lte=event.originator_version)
+        assert_same(event, stored, type(event).__qualname__)
+    kinds = {type(v) for e in saved for v in vars(e).values()}
+    assert {UUID, datetime, int, str}.issubset(kinds)
+    values = [v for e in saved for f in vars(e).values() if isinstance(f, msgspec.Struct)
+              for v in msgspec.structs.astuple(f)]
+    assert any(isinstance(v, Decimal) for v in values) and any(isinstance(v, date) for v in values)
+
+
+def _golden_events() -> list[Any]:
+    ledger = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo", "MAPPER_TOPIC": MAPPER_TOPIC}, clock=Clock())
+    saved = capture(ledger)
+    for fact in one_of_each():
+        ledger.record(fact)
+    return saved
+
+
+def test_stored_bytes_match_the_v1_golden_file() -> None:
+    """A change to how events are stored shows here first (and belongs in CHANGELOG.md)."""
+    mapper = MsgspecMapper(transcoder=None)  # type: ignore[arg-type]
+    events = _golden_events()
+    actual = [
+        {"topic": s.topic, "version": s.originator_version, "state": s.state.decode()}
+        for s in (mapper.to_stored_event(e) for e in events)
+    ]
+    if os.environ.get("CARELANE_UPDATE_GOLDEN") == "1":
+        GOLDEN.write_text(json.dumps(actual, indent=1) + "\n")
+    golden = json.loads(GOLDEN.read_text())
+    assert actual == golden
+    for event, row in zip(events, golden, strict=True):
+        stored = StoredEvent(event.originator_id, row["version"], row["topic"], row["state"].encode())
+        assert_same(event, mapper.to_domain_event(stored))
+
+
+def test_compressor_and_cipher_hooks_are_kept(tmp_path: Path, clock: Clock) -> None:
+    """With a cipher configured, no birth date appears in the database file, yet it reads back."""
+    db = tmp_path / "secret.db"
+    env = {
+        "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
+        "CIPHER_TOPIC": "eventsourcing.cipher:AESCipher",
+        "CIPHER_KEY": AESCipher.create_key(32),
+    }
+    os.environ.update(env)
+    try:
+        ledger = open_ledger(f"sqlite:///{db}", clock=clock)
+        recorded = ledger.record(one_of_each()[0])
+        patient = ledger.repository.get(recorded.originator_id)
+        ledger.close()
+    finally:
+        for key in env:
+            os.environ.pop(key)
+    assert patient.birth_date == date(1948, 5, 17)
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert b"1948-05-17" not in raw and b"PatientRegistered\"" not in raw
+
+
+def test_upcasting_from_an_older_class_version() -> None:
+    """A v1 stored state is upcast to the current class_version by the library's convention."""
+    from domain.staff_day import StaffDay
+
+    cls = StaffDay.SlotBooked
+    stored_v1 = b'{"timestamp":"2026-03-02T15:00:00Z","entry_id":"E1","start":"2026-03-02T10:00:00-05:00"}'
+
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["end"] = state["start"]
+
+    try:
+        cls.class_version = 2  # type: ignore[attr-defined]
+        cls.upcast_v1_v2 = staticmethod(upcast_v1_v2)  # type: ignore[attr-defined]
+        MsgspecMapper._state_types.pop(cls, None)
+        mapper = MsgspecMapper(transcoder=None)  # type: ignore[arg-type]
+        event = mapper.to_domain_event(StoredEvent(UUID(int=1), 2, cls.TOPIC, stored_v1))
+    finally:
+        del cls.class_version  # type: ignore[attr-defined]
+        del cls.upcast_v1_v2  # type: ignore[attr-defined]
+        MsgspecMapper._state_types.pop(cls, None)
+    assert isinstance(event, cls)
+    assert event.end == event.start and isinstance(event.end, datetime)
+    assert event.end.utcoffset() is not None and event.originator_version == 2
+
+
+@pytest.mark.parametrize("bad", [b"{not json", b'{"timestamp": 5}'])
+def test_corrupt_state_raises_a_mapper_error(bad: bytes) -> None:
+    """A stored event that does not decode is named, never returned half-built."""
+    from eventsourcing.persistence import MapperDeserialisationError
+
+    from domain.staff_day import StaffDay
+
+    mapper = MsgspecMapper(transcoder=None)  # type: ignore[arg-type]
+    with pytest.raises(MapperDeserialisationError, match="SlotReleased"):
+        mapper.to_domain_event(StoredEvent(UUID(int=1), 2, StaffDay.SlotReleased.TOPIC, bad))
