@@ -36,8 +36,13 @@ class Settings:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", metavar="URL", help="Store URL (default $CARELANE_DB or sqlite:///carelane.db).")
-@click.option("--log-level", envvar="CARELANE_LOG_LEVEL", default="WARNING", show_default=True,
-              help="JSON logs on stderr at this level.")
+@click.option(
+    "--log-level",
+    envvar="CARELANE_LOG_LEVEL",
+    default="WARNING",
+    show_default=True,
+    help="JSON logs on stderr at this level.",
+)
 @click.pass_context
 def main(ctx: click.Context, db: str | None, log_level: str) -> None:
     """Carelane: the compliance ledger for Medicare care-management billing."""
@@ -46,8 +51,12 @@ def main(ctx: click.Context, db: str | None, log_level: str) -> None:
 
 
 @main.command("ingest")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
-@click.option("--report", type=click.Path(dir_okay=False, writable=True), help="Write one JSON answer per input line.")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True)
+)
+@click.option(
+    "--report", type=click.Path(dir_okay=False, writable=True), help="Write one JSON answer per input line."
+)
 @click.pass_obj
 def ingest_command(settings: Settings, files: tuple[str, ...], report: str | None) -> None:
     """Record NDJSON facts (FILE '-' reads stdin). Exit 0 all accepted, 3 some refused, 2 some invalid."""
@@ -55,15 +64,21 @@ def ingest_command(settings: Settings, files: tuple[str, ...], report: str | Non
 
 
 @main.command("claim")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
-@click.option("--report", type=click.Path(dir_okay=False, writable=True), help="Write one JSON answer per input line.")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True)
+)
+@click.option(
+    "--report", type=click.Path(dir_okay=False, writable=True), help="Write one JSON answer per input line."
+)
 @click.pass_obj
 def claim_command(settings: Settings, files: tuple[str, ...], report: str | None) -> None:
     """Submit a billing service's batch of ClaimSubmitted lines through the claim gate."""
     sys.exit(_ingest(settings, files, report, only=(facts.ClaimSubmitted,)))
 
 
-def _ingest(settings: Settings, files: tuple[str, ...], report: str | None, only: tuple[type[facts.Fact], ...]) -> int:
+def _ingest(
+    settings: Settings, files: tuple[str, ...], report: str | None, only: tuple[type[facts.Fact], ...]
+) -> int:
     ledger = settings.ledger()
     tally = Tally()
     shown = 0
@@ -108,8 +123,10 @@ def _report_sink(path: str | None) -> Iterator[Any]:
         return
     encoder = msgspec.json.Encoder()
     with open(path, "wb") as out:
+
         def write(result: LineResult) -> None:
             out.write(encoder.encode(result) + b"\n")
+
         yield write
 
 
@@ -123,8 +140,15 @@ def _open_lines(name: str) -> Iterator[Any]:
         if total < PROGRESS_FROM_LINES:
             yield handle
             return
-        with tqdm(handle, total=total, unit=" lines", desc=Path(name).name, file=sys.stderr,
-                  disable=None, mininterval=0.5) as bar:
+        with tqdm(
+            handle,
+            total=total,
+            unit=" lines",
+            desc=Path(name).name,
+            file=sys.stderr,
+            disable=None,
+            mininterval=0.5,
+        ) as bar:
             yield bar
 
 
@@ -143,3 +167,7 @@ def demo_command(settings: Settings, patients: int, seed: int) -> None:
 
     url = settings.db or os.environ.get("CARELANE_DEMO_DB") or "sqlite:///carelane-demo.db"
     demo.run(url, patients=patients, seed=seed, echo=click.echo)
+
+
+if __name__ == "__main__":
+    main()

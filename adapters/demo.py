@@ -80,7 +80,9 @@ def _problems(results: list[tuple[bytes, LineResult]]) -> str:
                 rows.append([result.line, _type_of(line), reason.code.value, reason.message])
         elif result.status == "invalid":
             rows.append([result.line, _type_of(line), "invalid", result.error])
-    return render(["line", "fact type", "answer", "why"], rows, "Refused and invalid lines (nothing else was lost)")
+    return render(
+        ["line", "fact type", "answer", "why"], rows, "Refused and invalid lines (nothing else was lost)"
+    )
 
 
 def _months(ledger: Ledger, results: list[tuple[bytes, LineResult]], limit: int = 15) -> str:
@@ -94,14 +96,18 @@ def _months(ledger: Ledger, results: list[tuple[bytes, LineResult]], limit: int 
         if month and "patient_id" in fact:
             month_ids.setdefault((fact["patient_id"], month), None)
     for patient_id, month in list(month_ids)[:limit]:
-        pm = ledger.repository.get(patient_month_key(patient_id, month))
+        pm: object = ledger.repository.get(patient_month_key(patient_id, month))
         assert isinstance(pm, PatientMonth)
         minutes: Counter[str] = Counter()
         for entry in pm.entries.values():
             if entry.voided is None:
                 minutes[entry.logged.program.value] += entry.logged.minutes
         days = sum(len(d) for d in pm.device_days.values())
-        rows.append([patient_id, month, ", ".join(f"{p} {m}" for p, m in sorted(minutes.items())) or "-", days or "-"])
+        rows.append(
+            [patient_id, month, ", ".join(f"{p} {m}" for p, m in sorted(minutes.items())) or "-", days or "-"]
+        )
     more = len(month_ids) - len(rows)
-    title = f"Patient-months recorded (first {len(rows)}; {more} more)" if more > 0 else "Patient-months recorded"
+    title = (
+        f"Patient-months recorded (first {len(rows)}; {more} more)" if more > 0 else "Patient-months recorded"
+    )
     return render(["patient", "month", "minutes by program", "device days"], rows, title)

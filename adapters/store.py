@@ -111,7 +111,7 @@ def locator(ledger: Ledger, store: Store) -> Callable[[UUID, int], int | None]:
     """Finds the notification position of an event already stored (for resent facts)."""
     table = events_table(ledger)
     if store.kind == "sqlite":
-        query = f"SELECT rowid FROM {table} WHERE originator_id = ? AND originator_version = ?"  # noqa: S608 (table name from the library)
+        query = f"SELECT rowid FROM {table} WHERE originator_id = ? AND originator_version = ?"
 
         def sqlite_locate(originator_id: UUID, version: int) -> int | None:
             assert store.sqlite_path is not None

@@ -32,8 +32,16 @@ CONDITIONS = [
 ]
 # A panel's mix of programs (weights are a plausible practice, not a statistic).
 PLANS: list[tuple[tuple[f.Program, ...], int]] = [
-    ((P.CCM,), 30), ((P.CCM, P.RPM), 15), ((P.PCM,), 8), ((P.APCM,), 10), ((P.APCM, P.RTM), 4),
-    ((P.CCM, P.BHI), 8), ((P.COCM,), 5), ((P.CPM, P.RPM), 4), ((P.RPM,), 8), ((P.CCM, P.TCM), 8),
+    ((P.CCM,), 30),
+    ((P.CCM, P.RPM), 15),
+    ((P.PCM,), 8),
+    ((P.APCM,), 10),
+    ((P.APCM, P.RTM), 4),
+    ((P.CCM, P.BHI), 8),
+    ((P.COCM,), 5),
+    ((P.CPM, P.RPM), 4),
+    ((P.RPM,), 8),
+    ((P.CCM, P.TCM), 8),
 ]
 
 
@@ -101,38 +109,63 @@ def _enrol(pr: Practice, pid: str, programs: tuple[f.Program, ...], first_day: d
     count = 1 if P.PCM in programs else rng.randint(2, 3)
     for code, text, is_behavioral in rng.sample(pool, min(count, len(pool))):
         yield f.ConditionDiagnosed(
-            patient_id=pid, condition_id=code, description=text,
+            patient_id=pid,
+            condition_id=code,
+            description=text,
             diagnosed_on=start - timedelta(days=rng.randint(100, 2000)),
-            expected_duration_months=rng.choice((12, 24, 60)), significant_risk=True,
-            behavioral=is_behavioral, chronic_pain=P.CPM in programs, diagnosed_by=PRACTICE_NPI,
+            expected_duration_months=rng.choice((12, 24, 60)),
+            significant_risk=True,
+            behavioral=is_behavioral,
+            chronic_pain=P.CPM in programs,
+            diagnosed_by=PRACTICE_NPI,
         )
     if P.CPM in programs:
         yield f.ConditionDiagnosed(
-            patient_id=pid, condition_id="G89.4", description="Chronic pain syndrome",
-            diagnosed_on=start - timedelta(days=400), expected_duration_months=24,
-            significant_risk=True, chronic_pain=True, diagnosed_by=PRACTICE_NPI,
+            patient_id=pid,
+            condition_id="G89.4",
+            description="Chronic pain syndrome",
+            diagnosed_on=start - timedelta(days=400),
+            expected_duration_months=24,
+            significant_risk=True,
+            chronic_pain=True,
+            diagnosed_by=PRACTICE_NPI,
         )
     yield f.InitiatingVisitRecorded(
-        patient_id=pid, visit_id=f"V-{pid}", visit_type=rng.choice(list(f.VisitType)),
-        visit_on=start, provider_npi=PRACTICE_NPI, extended_assessment=rng.random() < 0.2,
+        patient_id=pid,
+        visit_id=f"V-{pid}",
+        visit_type=rng.choice(list(f.VisitType)),
+        visit_on=start,
+        provider_npi=PRACTICE_NPI,
+        extended_assessment=rng.random() < 0.2,
     )
     for program in programs:
         if program is P.TCM:
             continue
         yield f.ConsentRecorded(
-            patient_id=pid, program=program, method=rng.choice(list(f.ConsentMethod)),
-            obtained_by=rng.choice(STAFF), cost_sharing_explained=True,
-            one_practitioner_explained=True, recorded_on=start,
+            patient_id=pid,
+            program=program,
+            method=rng.choice(list(f.ConsentMethod)),
+            obtained_by=rng.choice(STAFF),
+            cost_sharing_explained=True,
+            one_practitioner_explained=True,
+            recorded_on=start,
         )
         if program in (P.RPM, P.RTM):
             category = f.DeviceCategory.PHYSIOLOGIC if program is P.RPM else f.DeviceCategory.RESPIRATORY
             yield f.DeviceSetup(
-                patient_id=pid, device_id=f"D-{pid}-{program.value}",
-                program=f.DeviceProgram(program.value), category=category, setup_on=start,
+                patient_id=pid,
+                device_id=f"D-{pid}-{program.value}",
+                program=f.DeviceProgram(program.value),
+                category=category,
+                setup_on=start,
             )
     yield f.CarePlanEstablished(
-        patient_id=pid, plan_id=f"CP-{pid}", established_on=start, by="DR-EVE",
-        shared_with_patient=True, programs=[p for p in programs if p is not P.TCM],
+        patient_id=pid,
+        plan_id=f"CP-{pid}",
+        established_on=start,
+        by="DR-EVE",
+        shared_with_patient=True,
+        programs=[p for p in programs if p is not P.TCM],
     )
 
 
@@ -144,7 +177,9 @@ def _month(pr: Practice, pid: str, programs: tuple[f.Program, ...], month: str) 
             reading_days = sorted(rng.sample(days[:28], rng.randint(8, 26)))
             for day in reading_days:
                 yield f.DataTransmitted(
-                    patient_id=pid, device_id=f"D-{pid}-{program.value}", transmitted_on=day,
+                    patient_id=pid,
+                    device_id=f"D-{pid}-{program.value}",
+                    transmitted_on=day,
                     reading_kind="bp" if program is P.RPM else "spirometry",
                 )
         if program is P.TCM:
@@ -162,13 +197,20 @@ def _time(pr: Practice, pid: str, program: f.Program, days: list[date]) -> Itera
         minutes = min(rng.choice((5, 8, 10, 12, 15, 20)), target - logged)
         day = rng.choice(days[:27])
         staff, role = (
-            (PRACTITIONERS[0][0], f.StaffRole.PHYSICIAN) if personal
+            (PRACTITIONERS[0][0], f.StaffRole.PHYSICIAN)
+            if personal
             else (rng.choice(STAFF), f.StaffRole.CLINICAL_STAFF)
         )
         yield f.TimeLogged(
-            entry_id=f"T-{pid}-{program.value}-{day:%m%d}-{logged}", patient_id=pid, program=program,
-            staff_id=staff, staff_role=role, activity=rng.choice(("care coordination", "medication review", "call with patient")),
-            started_at=pr.slot(staff, day, minutes), minutes=minutes, interactive=rng.random() < 0.6,
+            entry_id=f"T-{pid}-{program.value}-{day:%m%d}-{logged}",
+            patient_id=pid,
+            program=program,
+            staff_id=staff,
+            staff_role=role,
+            activity=rng.choice(("care coordination", "medication review", "call with patient")),
+            started_at=pr.slot(staff, day, minutes),
+            minutes=minutes,
+            interactive=rng.random() < 0.6,
         )
         logged += minutes
 
@@ -178,21 +220,45 @@ def _transition(pr: Practice, pid: str, days: list[date]) -> Iterator[f.Fact]:
     discharged_on = rng.choice(days[:12])
     did = f"DC-{pid}-{discharged_on:%Y%m}"
     stay = f"ST-{pid}-{discharged_on:%Y%m}"
-    yield f.FacilityStayStarted(patient_id=pid, stay_id=stay, setting=f.Setting.INPATIENT,
-                                started_on=discharged_on - timedelta(days=rng.randint(2, 6)))
+    yield f.FacilityStayStarted(
+        patient_id=pid,
+        stay_id=stay,
+        setting=f.Setting.INPATIENT,
+        started_on=discharged_on - timedelta(days=rng.randint(2, 6)),
+    )
     yield f.FacilityStayEnded(patient_id=pid, stay_id=stay, ended_on=discharged_on)
-    yield f.Discharged(patient_id=pid, discharge_id=did, discharged_on=discharged_on,
-                       from_setting="inpatient", to_setting="home")
-    yield f.TransitionContactMade(patient_id=pid, discharge_id=did,
-                                  contacted_on=discharged_on + timedelta(days=1),
-                                  method=f.ContactMethod.PHONE, by=rng.choice(STAFF))
+    yield f.Discharged(
+        patient_id=pid,
+        discharge_id=did,
+        discharged_on=discharged_on,
+        from_setting="inpatient",
+        to_setting="home",
+    )
+    yield f.TransitionContactMade(
+        patient_id=pid,
+        discharge_id=did,
+        contacted_on=discharged_on + timedelta(days=1),
+        method=f.ContactMethod.PHONE,
+        by=rng.choice(STAFF),
+    )
     visit_on = discharged_on + timedelta(days=rng.choice((5, 6, 9, 12)))
-    yield f.FaceToFaceVisitRecorded(patient_id=pid, visit_id=f"FV-{did}", visit_on=visit_on,
-                                    provider_npi=PRACTICE_NPI, in_person=True, minutes=30,
-                                    discharge_id=did, program=P.TCM)
-    yield f.MedicalDecisionMaking(patient_id=pid, discharge_id=did,
-                                  level=rng.choice((f.MdmLevel.MODERATE, f.MdmLevel.HIGH)),
-                                  by="DR-EVE", decided_on=visit_on)
+    yield f.FaceToFaceVisitRecorded(
+        patient_id=pid,
+        visit_id=f"FV-{did}",
+        visit_on=visit_on,
+        provider_npi=PRACTICE_NPI,
+        in_person=True,
+        minutes=30,
+        discharge_id=did,
+        program=P.TCM,
+    )
+    yield f.MedicalDecisionMaking(
+        patient_id=pid,
+        discharge_id=did,
+        level=rng.choice((f.MdmLevel.MODERATE, f.MdmLevel.HIGH)),
+        by="DR-EVE",
+        decided_on=visit_on,
+    )
 
 
 def troublemakers(months: list[str], patients: int) -> list[bytes]:
@@ -200,9 +266,15 @@ def troublemakers(months: list[str], patients: int) -> list[bytes]:
     month = months[-1]
     at = f"{month}-10T09:00:00-05:00"
     entry = {
-        "type": "TimeLogged", "entry_id": "T-DUPE", "patient_id": "P00001", "program": "CCM",
-        "staff_id": "RN-ADA", "staff_role": "clinical_staff", "activity": "call",
-        "started_at": f"{month}-28T19:00:00-05:00", "minutes": 10,
+        "type": "TimeLogged",
+        "entry_id": "T-DUPE",
+        "patient_id": "P00001",
+        "program": "CCM",
+        "staff_id": "RN-ADA",
+        "staff_role": "clinical_staff",
+        "activity": "call",
+        "started_at": f"{month}-28T19:00:00-05:00",
+        "minutes": 10,
     }
     lines: list[object] = [
         entry,
@@ -211,15 +283,33 @@ def troublemakers(months: list[str], patients: int) -> list[bytes]:
         entry | {"entry_id": "T-NOBODY", "patient_id": f"P{patients + 99:05d}", "started_at": at},
         entry | {"entry_id": "T-NEG", "minutes": -5},
         entry | {"entry_id": "T-FUTURE", "started_at": "2099-01-05T09:00:00-05:00"},
-        {"type": "ConsentRecorded", "patient_id": "P00003", "program": "CCM", "method": "fax",
-         "obtained_by": "RN-BO", "cost_sharing_explained": True, "one_practitioner_explained": True,
-         "recorded_on": f"{month}-02"},
-        {"type": "ClaimSubmitted", "claim_id": "C-BAD-CODE", "patient_id": "P00001",
-         "billing_provider_npi": PRACTICE_NPI, "service_month": month, "place_of_service": "11",
-         "lines": [{"code": "99999", "units": 1}]},
+        {
+            "type": "ConsentRecorded",
+            "patient_id": "P00003",
+            "program": "CCM",
+            "method": "fax",
+            "obtained_by": "RN-BO",
+            "cost_sharing_explained": True,
+            "one_practitioner_explained": True,
+            "recorded_on": f"{month}-02",
+        },
+        {
+            "type": "ClaimSubmitted",
+            "claim_id": "C-BAD-CODE",
+            "patient_id": "P00001",
+            "billing_provider_npi": PRACTICE_NPI,
+            "service_month": month,
+            "place_of_service": "11",
+            "lines": [{"code": "99999", "units": 1}],
+        },
         {"type": "ClaimAdjudicated", "claim_id": "C-NEVER-SENT", "outcome": "paid", "paid_amount": "66.00"},
-        {"type": "TimeEntryVoided", "entry_id": "T-DUPE", "patient_id": "P00001",
-         "reason": "keyed twice", "by": "RN-ADA"},
+        {
+            "type": "TimeEntryVoided",
+            "entry_id": "T-DUPE",
+            "patient_id": "P00001",
+            "reason": "keyed twice",
+            "by": "RN-ADA",
+        },
     ]
     return [msgspec.json.encode(line) for line in lines] + [b'{"type": "PatientRegistered", "patient_id": ']
 

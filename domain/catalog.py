@@ -30,6 +30,7 @@ def _spec(code: str, program: Program | None, fee: str | None, rvu: str | None =
 
 
 P = Program
+# fmt: off
 # 2026 national averages from rules.md ("Fees"); work RVU where the guide gives one.
 _CODES = [
     _spec("99490", P.CCM, "66", "1.00"), _spec("99439", P.CCM, "50", "0.70"),
@@ -57,6 +58,7 @@ _CODES = [
     _spec("G0181", None, None), _spec("G0182", None, None),
     *(_spec(str(c), None, None) for c in range(90951, 90971)),
 ]
+# fmt: on
 # G-11: retired codes, with the first date of service on which they are not payable.
 _RETIRED = {
     "G0511": date(2025, 10, 1),

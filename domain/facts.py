@@ -102,20 +102,20 @@ class Fact(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True
     recorded_by: Text | None = None
 
 
-class PatientRegistered(Fact, tag=True):
+class PatientRegistered(Fact, tag=True, frozen=True):
     patient_id: Ident
     birth_date: date | None = None
     medicare_id: Text | None = None
     qmb: bool = False
 
 
-class QmbStatusChanged(Fact, tag=True):
+class QmbStatusChanged(Fact, tag=True, frozen=True):
     patient_id: Ident
     qmb: bool
     effective_on: date
 
 
-class ConditionDiagnosed(Fact, tag=True):
+class ConditionDiagnosed(Fact, tag=True, frozen=True):
     patient_id: Ident
     condition_id: Icd10
     diagnosed_on: date
@@ -127,13 +127,13 @@ class ConditionDiagnosed(Fact, tag=True):
     chronic_pain: bool = False
 
 
-class ConditionResolved(Fact, tag=True):
+class ConditionResolved(Fact, tag=True, frozen=True):
     patient_id: Ident
     condition_id: Icd10
     resolved_on: date
 
 
-class ConsentRecorded(Fact, tag=True):
+class ConsentRecorded(Fact, tag=True, frozen=True):
     patient_id: Ident
     program: Program
     method: ConsentMethod
@@ -143,13 +143,13 @@ class ConsentRecorded(Fact, tag=True):
     recorded_on: date
 
 
-class ConsentRevoked(Fact, tag=True):
+class ConsentRevoked(Fact, tag=True, frozen=True):
     patient_id: Ident
     program: Program
     revoked_on: date
 
 
-class InitiatingVisitRecorded(Fact, tag=True):
+class InitiatingVisitRecorded(Fact, tag=True, frozen=True):
     patient_id: Ident
     visit_id: Ident
     visit_type: VisitType
@@ -158,7 +158,7 @@ class InitiatingVisitRecorded(Fact, tag=True):
     extended_assessment: bool = False
 
 
-class CarePlanEstablished(Fact, tag=True):
+class CarePlanEstablished(Fact, tag=True, frozen=True):
     patient_id: Ident
     plan_id: Ident
     established_on: date
@@ -167,7 +167,7 @@ class CarePlanEstablished(Fact, tag=True):
     programs: Annotated[list[Program], msgspec.Meta(min_length=1)]
 
 
-class CarePlanRevised(Fact, tag=True):
+class CarePlanRevised(Fact, tag=True, frozen=True):
     patient_id: Ident
     plan_id: Ident
     revised_on: date
@@ -175,7 +175,7 @@ class CarePlanRevised(Fact, tag=True):
     substantial: bool
 
 
-class MedicalDecisionMaking(Fact, tag=True):
+class MedicalDecisionMaking(Fact, tag=True, frozen=True):
     patient_id: Ident
     level: MdmLevel
     by: Ident
@@ -188,20 +188,20 @@ class MedicalDecisionMaking(Fact, tag=True):
             raise ValueError("give exactly one of `month` or `discharge_id`")
 
 
-class FacilityStayStarted(Fact, tag=True):
+class FacilityStayStarted(Fact, tag=True, frozen=True):
     patient_id: Ident
     stay_id: Ident
     setting: Setting
     started_on: date
 
 
-class FacilityStayEnded(Fact, tag=True):
+class FacilityStayEnded(Fact, tag=True, frozen=True):
     patient_id: Ident
     stay_id: Ident
     ended_on: date
 
 
-class Discharged(Fact, tag=True):
+class Discharged(Fact, tag=True, frozen=True):
     patient_id: Ident
     discharge_id: Ident
     discharged_on: date
@@ -209,7 +209,7 @@ class Discharged(Fact, tag=True):
     to_setting: Text
 
 
-class TransitionContactMade(Fact, tag=True):
+class TransitionContactMade(Fact, tag=True, frozen=True):
     patient_id: Ident
     discharge_id: Ident
     contacted_on: date
@@ -217,7 +217,7 @@ class TransitionContactMade(Fact, tag=True):
     by: Ident
 
 
-class FaceToFaceVisitRecorded(Fact, tag=True):
+class FaceToFaceVisitRecorded(Fact, tag=True, frozen=True):
     patient_id: Ident
     visit_id: Ident
     visit_on: date
@@ -228,7 +228,7 @@ class FaceToFaceVisitRecorded(Fact, tag=True):
     program: Program | None = None
 
 
-class TimeLogged(Fact, tag=True):
+class TimeLogged(Fact, tag=True, frozen=True):
     entry_id: Ident
     patient_id: Ident
     program: Program
@@ -241,14 +241,14 @@ class TimeLogged(Fact, tag=True):
     face_to_face: bool = False
 
 
-class TimeEntryVoided(Fact, tag=True):
+class TimeEntryVoided(Fact, tag=True, frozen=True):
     entry_id: Ident
     patient_id: Ident
     reason: Text
     by: Ident
 
 
-class DeviceSetup(Fact, tag=True):
+class DeviceSetup(Fact, tag=True, frozen=True):
     patient_id: Ident
     device_id: Ident
     program: DeviceProgram
@@ -256,14 +256,14 @@ class DeviceSetup(Fact, tag=True):
     setup_on: date
 
 
-class DataTransmitted(Fact, tag=True):
+class DataTransmitted(Fact, tag=True, frozen=True):
     patient_id: Ident
     device_id: Ident
     transmitted_on: date
     reading_kind: Text | None = None
 
 
-class RatingScaleAdministered(Fact, tag=True):
+class RatingScaleAdministered(Fact, tag=True, frozen=True):
     patient_id: Ident
     scale: Text
     score: Decimal
@@ -276,7 +276,7 @@ class ClaimLine(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     units: Annotated[int, msgspec.Meta(ge=1, le=99)] = 1
 
 
-class ClaimSubmitted(Fact, tag=True):
+class ClaimSubmitted(Fact, tag=True, frozen=True):
     claim_id: Ident
     patient_id: Ident
     billing_provider_npi: Npi
@@ -290,14 +290,14 @@ class ClaimSubmitted(Fact, tag=True):
             raise ValueError("give exactly one of `service_month` or `service_on`")
 
 
-class ClaimAdjudicated(Fact, tag=True):
+class ClaimAdjudicated(Fact, tag=True, frozen=True):
     claim_id: Ident
     outcome: ClaimOutcome
     paid_amount: Decimal | None = None
     reason_codes: list[Text] | None = None
 
 
-class ClaimVoided(Fact, tag=True):
+class ClaimVoided(Fact, tag=True, frozen=True):
     claim_id: Ident
     reason: Text
     by: Ident

@@ -70,7 +70,7 @@ class Work:
         if key in self.touched:
             return self.touched[key]  # type: ignore[return-value]
         try:
-            agg = self.ledger.repository.get(key)
+            agg: object = self.ledger.repository.get(key)
         except AggregateNotFoundError:
             return None
         assert isinstance(agg, kind)
@@ -356,8 +356,7 @@ class Ledger(Application):  # type: ignore[type-arg]
             position = next(
                 r.notification.id
                 for r in recordings
-                if r.domain_event.originator_id == home_id
-                and r.domain_event.originator_version == version
+                if r.domain_event.originator_id == home_id and r.domain_event.originator_version == version
             )
             bound.debug("fact.recorded", aggregate=str(home_id), position=position)
             return Recorded(home_id, version, position)

@@ -232,25 +232,25 @@ class Patient(LedgerAggregate):
         return self.record(_EVENT_FOR[type(fact)], fact, digest, at)
 
     def _check_references(self, fact: Any) -> None:
-        if isinstance(fact, facts.ConditionResolved):
-            if fact.condition_id not in self.conditions:
-                raise unknown(Reason.UNKNOWN_REFERENCE, f"Condition {fact.condition_id}")
-        elif isinstance(fact, facts.ConsentRevoked):
-            if fact.program not in self.consents:
-                raise unknown(Reason.CONSENT_MISSING, f"A {fact.program} consent")
-        elif isinstance(fact, facts.CarePlanRevised):
-            if fact.plan_id not in self.care_plans:
-                raise unknown(Reason.UNKNOWN_REFERENCE, f"Care plan {fact.plan_id}")
-        elif isinstance(fact, facts.FacilityStayEnded):
-            if fact.stay_id not in self.stays:
-                raise unknown(Reason.UNKNOWN_REFERENCE, f"Facility stay {fact.stay_id}")
-        elif isinstance(
-            fact,
-            facts.TransitionContactMade | facts.FaceToFaceVisitRecorded | facts.MedicalDecisionMaking,
-        ):
-            if fact.discharge_id is not None and fact.discharge_id not in self.discharges:
-                raise unknown(Reason.UNKNOWN_REFERENCE, f"Discharge {fact.discharge_id}")
+        ref = _REFERENCES.get(type(fact))
+        if ref is None:
+            return
+        field_name, collection, label = ref
+        value = getattr(fact, field_name)
+        if value is not None and value not in getattr(self, collection):
+            raise unknown(Reason.UNKNOWN_REFERENCE, f"{label} {value}")
 
+
+# What a patient-level fact refers to: (its field, the patient's collection, a name for it).
+_REFERENCES: dict[type[facts.Fact], tuple[str, str, str]] = {
+    facts.ConditionResolved: ("condition_id", "conditions", "Condition"),
+    facts.ConsentRevoked: ("program", "consents", "A consent for"),
+    facts.CarePlanRevised: ("plan_id", "care_plans", "Care plan"),
+    facts.FacilityStayEnded: ("stay_id", "stays", "Facility stay"),
+    facts.TransitionContactMade: ("discharge_id", "discharges", "Discharge"),
+    facts.FaceToFaceVisitRecorded: ("discharge_id", "discharges", "Discharge"),
+    facts.MedicalDecisionMaking: ("discharge_id", "discharges", "Discharge"),
+}
 
 _EVENT_FOR: dict[type[facts.Fact], type[Any]] = {
     facts.QmbStatusChanged: Patient.QmbStatusChanged,

@@ -151,9 +151,7 @@ class PatientMonth(LedgerAggregate):
     def void_claim(self, fact: facts.ClaimVoided, digest: str, at: datetime) -> int:
         claim = self.claims[fact.claim_id]
         if claim.voided is not None:
-            raise Refused.one(
-                Reason.ALREADY_VOIDED, f"Claim {fact.claim_id} was already voided"
-            )
+            raise Refused.one(Reason.ALREADY_VOIDED, f"Claim {fact.claim_id} was already voided")
         return self.record(PatientMonth.ClaimVoided, fact, digest, at)
 
     # Rules
@@ -172,10 +170,12 @@ class PatientMonth(LedgerAggregate):
             if spec is None:
                 reasons.append(Because(Reason.CODE_UNKNOWN, f"{line.code} is not a code the ledger knows"))
             elif spec.valid_until is not None and service_on >= spec.valid_until:
-                reasons.append(Because(
-                    Reason.CODE_RETIRED,
-                    f"{line.code} is not payable for dates of service from {spec.valid_until}",
-                ))
+                reasons.append(
+                    Because(
+                        Reason.CODE_RETIRED,
+                        f"{line.code} is not payable for dates of service from {spec.valid_until}",
+                    )
+                )
         if reasons:
             raise Refused(*reasons)
 

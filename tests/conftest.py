@@ -100,3 +100,7 @@ def ledger(store_url: str, open_at: Callable[[str], Ledger]) -> Ledger:
 @pytest.fixture
 def sqlite_ledger(sqlite_url: str, open_at: Callable[[str], Ledger]) -> Ledger:
     return open_at(sqlite_url)
+
+
+# Tests read their own output; keep library logs quiet and in the production shape.
+logs_configured = __import__("adapters.logs", fromlist=["configure"]).configure("WARNING")

@@ -14,43 +14,82 @@ OTHER_NPI = "1245319599"
 
 
 def patient(pid: str = "P1", **kw: Any) -> f.PatientRegistered:
-    return f.PatientRegistered(**({"patient_id": pid, "birth_date": date(1948, 5, 17), "medicare_id": "1EG4-TE5-MK72"} | kw))
+    return f.PatientRegistered(
+        **({"patient_id": pid, "birth_date": date(1948, 5, 17), "medicare_id": "1EG4-TE5-MK72"} | kw)
+    )
 
 
 def condition(code: str = "E11.9", pid: str = "P1", **kw: Any) -> f.ConditionDiagnosed:
-    base = dict(patient_id=pid, condition_id=code, diagnosed_on=date(2024, 1, 10),
-                expected_duration_months=24, significant_risk=True, diagnosed_by=NPI)
+    base = dict(
+        patient_id=pid,
+        condition_id=code,
+        diagnosed_on=date(2024, 1, 10),
+        expected_duration_months=24,
+        significant_risk=True,
+        diagnosed_by=NPI,
+    )
     return f.ConditionDiagnosed(**(base | kw))
 
 
 def consent(program: f.Program = f.Program.CCM, pid: str = "P1", **kw: Any) -> f.ConsentRecorded:
-    base = dict(patient_id=pid, program=program, method=f.ConsentMethod.VERBAL, obtained_by="RN-1",
-                cost_sharing_explained=True, one_practitioner_explained=True, recorded_on=date(2026, 1, 5))
+    base = dict(
+        patient_id=pid,
+        program=program,
+        method=f.ConsentMethod.VERBAL,
+        obtained_by="RN-1",
+        cost_sharing_explained=True,
+        one_practitioner_explained=True,
+        recorded_on=date(2026, 1, 5),
+    )
     return f.ConsentRecorded(**(base | kw))
 
 
 def visit(vid: str = "V1", pid: str = "P1", **kw: Any) -> f.InitiatingVisitRecorded:
-    base = dict(patient_id=pid, visit_id=vid, visit_type=f.VisitType.EM, visit_on=date(2026, 1, 5),
-                provider_npi=NPI)
+    base = dict(
+        patient_id=pid, visit_id=vid, visit_type=f.VisitType.EM, visit_on=date(2026, 1, 5), provider_npi=NPI
+    )
     return f.InitiatingVisitRecorded(**(base | kw))
 
 
 def plan(plan_id: str = "CP1", pid: str = "P1", **kw: Any) -> f.CarePlanEstablished:
-    base = dict(patient_id=pid, plan_id=plan_id, established_on=date(2026, 1, 5), by="DR-1",
-                shared_with_patient=True, programs=[f.Program.CCM])
+    base = dict(
+        patient_id=pid,
+        plan_id=plan_id,
+        established_on=date(2026, 1, 5),
+        by="DR-1",
+        shared_with_patient=True,
+        programs=[f.Program.CCM],
+    )
     return f.CarePlanEstablished(**(base | kw))
 
 
-def time_entry(entry_id: str = "E1", pid: str = "P1", *, at: datetime | None = None, **kw: Any) -> f.TimeLogged:
-    base = dict(entry_id=entry_id, patient_id=pid, program=f.Program.CCM, staff_id="RN-1",
-                staff_role=f.StaffRole.CLINICAL_STAFF, activity="care coordination call",
-                started_at=at or datetime(2026, 3, 2, 10, 0, tzinfo=EST), minutes=20)
+def time_entry(
+    entry_id: str = "E1", pid: str = "P1", *, at: datetime | None = None, **kw: Any
+) -> f.TimeLogged:
+    base = dict(
+        entry_id=entry_id,
+        patient_id=pid,
+        program=f.Program.CCM,
+        staff_id="RN-1",
+        staff_role=f.StaffRole.CLINICAL_STAFF,
+        activity="care coordination call",
+        started_at=at or datetime(2026, 3, 2, 10, 0, tzinfo=EST),
+        minutes=20,
+    )
     return f.TimeLogged(**(base | kw))
 
 
-def claim(claim_id: str = "C1", pid: str = "P1", codes: tuple[str, ...] = ("99490",), **kw: Any) -> f.ClaimSubmitted:
-    base = dict(claim_id=claim_id, patient_id=pid, billing_provider_npi=NPI, place_of_service="11",
-                lines=[f.ClaimLine(code=c, units=1) for c in codes], service_month="2026-03")
+def claim(
+    claim_id: str = "C1", pid: str = "P1", codes: tuple[str, ...] = ("99490",), **kw: Any
+) -> f.ClaimSubmitted:
+    base = dict(
+        claim_id=claim_id,
+        patient_id=pid,
+        billing_provider_npi=NPI,
+        place_of_service="11",
+        lines=[f.ClaimLine(code=c, units=1) for c in codes],
+        service_month="2026-03",
+    )
     return f.ClaimSubmitted(**(base | kw))
 
 
@@ -67,27 +106,59 @@ def one_of_each(pid: str = "P1") -> list[f.Fact]:
         f.ConsentRevoked(patient_id=pid, program=f.Program.RPM, revoked_on=date(2026, 3, 25)),
         visit("V1", pid, extended_assessment=True),
         plan("CP1", pid),
-        f.CarePlanRevised(patient_id=pid, plan_id="CP1", revised_on=date(2026, 3, 3), by="DR-1", substantial=True),
-        f.MedicalDecisionMaking(patient_id=pid, month="2026-03", level=f.MdmLevel.MODERATE, by="DR-1",
-                                decided_on=date(2026, 3, 3)),
-        f.FacilityStayStarted(patient_id=pid, stay_id="S1", setting=f.Setting.INPATIENT, started_on=date(2026, 3, 8)),
+        f.CarePlanRevised(
+            patient_id=pid, plan_id="CP1", revised_on=date(2026, 3, 3), by="DR-1", substantial=True
+        ),
+        f.MedicalDecisionMaking(
+            patient_id=pid, month="2026-03", level=f.MdmLevel.MODERATE, by="DR-1", decided_on=date(2026, 3, 3)
+        ),
+        f.FacilityStayStarted(
+            patient_id=pid, stay_id="S1", setting=f.Setting.INPATIENT, started_on=date(2026, 3, 8)
+        ),
         f.FacilityStayEnded(patient_id=pid, stay_id="S1", ended_on=date(2026, 3, 11)),
-        f.Discharged(patient_id=pid, discharge_id="D1", discharged_on=date(2026, 3, 11),
-                     from_setting="inpatient", to_setting="home"),
-        f.TransitionContactMade(patient_id=pid, discharge_id="D1", contacted_on=date(2026, 3, 12),
-                                method=f.ContactMethod.PHONE, by="RN-1"),
-        f.FaceToFaceVisitRecorded(patient_id=pid, visit_id="FV1", visit_on=date(2026, 3, 16), provider_npi=NPI,
-                                  in_person=True, minutes=30, discharge_id="D1", program=f.Program.TCM),
-        f.MedicalDecisionMaking(patient_id=pid, discharge_id="D1", level=f.MdmLevel.HIGH, by="DR-1",
-                                decided_on=date(2026, 3, 16)),
+        f.Discharged(
+            patient_id=pid,
+            discharge_id="D1",
+            discharged_on=date(2026, 3, 11),
+            from_setting="inpatient",
+            to_setting="home",
+        ),
+        f.TransitionContactMade(
+            patient_id=pid,
+            discharge_id="D1",
+            contacted_on=date(2026, 3, 12),
+            method=f.ContactMethod.PHONE,
+            by="RN-1",
+        ),
+        f.FaceToFaceVisitRecorded(
+            patient_id=pid,
+            visit_id="FV1",
+            visit_on=date(2026, 3, 16),
+            provider_npi=NPI,
+            in_person=True,
+            minutes=30,
+            discharge_id="D1",
+            program=f.Program.TCM,
+        ),
+        f.MedicalDecisionMaking(
+            patient_id=pid, discharge_id="D1", level=f.MdmLevel.HIGH, by="DR-1", decided_on=date(2026, 3, 16)
+        ),
         time_entry("E1", pid),
         time_entry("E2", pid, at=datetime(2026, 3, 3, 9, 0, tzinfo=EST), minutes=15, interactive=True),
         f.TimeEntryVoided(entry_id="E2", patient_id=pid, reason="logged on the wrong patient", by="RN-1"),
-        f.DeviceSetup(patient_id=pid, device_id="BP-1", program=f.DeviceProgram.RPM,
-                      category=f.DeviceCategory.PHYSIOLOGIC, setup_on=date(2026, 3, 1)),
-        f.DataTransmitted(patient_id=pid, device_id="BP-1", transmitted_on=date(2026, 3, 2), reading_kind="bp"),
-        f.RatingScaleAdministered(patient_id=pid, scale="PHQ-9", score=Decimal("12"),
-                                  administered_on=date(2026, 3, 4), by="RN-1"),
+        f.DeviceSetup(
+            patient_id=pid,
+            device_id="BP-1",
+            program=f.DeviceProgram.RPM,
+            category=f.DeviceCategory.PHYSIOLOGIC,
+            setup_on=date(2026, 3, 1),
+        ),
+        f.DataTransmitted(
+            patient_id=pid, device_id="BP-1", transmitted_on=date(2026, 3, 2), reading_kind="bp"
+        ),
+        f.RatingScaleAdministered(
+            patient_id=pid, scale="PHQ-9", score=Decimal("12"), administered_on=date(2026, 3, 4), by="RN-1"
+        ),
         claim("C1", pid),
         f.ClaimAdjudicated(claim_id="C1", outcome=f.ClaimOutcome.PAID, paid_amount=Decimal("52.80")),
         f.ClaimVoided(claim_id="C1", reason="billed under the wrong NPI", by="BILLER-1"),

@@ -51,8 +51,10 @@ def test_missing_field_is_named() -> None:
 
 def test_nested_path_in_claim_lines() -> None:
     """Errors inside a list carry the index."""
-    raw = ('{"type":"ClaimSubmitted","claim_id":"C1","patient_id":"P1","billing_provider_npi":"1234567893",'
-           '"service_month":"2026-03","place_of_service":"11","lines":[{"code":"99490","units":0}]}')
+    raw = (
+        '{"type":"ClaimSubmitted","claim_id":"C1","patient_id":"P1","billing_provider_npi":"1234567893",'
+        '"service_month":"2026-03","place_of_service":"11","lines":[{"code":"99490","units":0}]}'
+    )
     assert error(raw, 5) == "line 5: $.lines[0].units: expected int >= 1, got 0"
 
 
@@ -64,13 +66,18 @@ def test_naive_instant_is_refused_as_invalid() -> None:
 
 def test_unknown_fact_type() -> None:
     """A type the contract does not have is named."""
-    assert error('{"type":"PatientMoved","patient_id":"P1"}', 4) == "line 4: $.type: unknown fact type 'PatientMoved'"
+    assert (
+        error('{"type":"PatientMoved","patient_id":"P1"}', 4)
+        == "line 4: $.type: unknown fact type 'PatientMoved'"
+    )
 
 
 def test_either_or_fields() -> None:
     """MDM needs exactly one of month or discharge_id; a claim one of service_month or service_on."""
-    raw = ('{"type":"MedicalDecisionMaking","patient_id":"P1","level":"high","by":"DR",'
-           '"decided_on":"2026-03-03"}')
+    raw = (
+        '{"type":"MedicalDecisionMaking","patient_id":"P1","level":"high","by":"DR",'
+        '"decided_on":"2026-03-03"}'
+    )
     assert error(raw, 6) == "line 6: $: give exactly one of month or discharge_id"
 
 
@@ -81,9 +88,13 @@ def test_malformed_json() -> None:
 
 def test_bad_enum_and_bad_month() -> None:
     """Enumerations and months are checked."""
-    raw = ('{"type":"ConsentRecorded","patient_id":"P1","program":"CCM","method":"fax","obtained_by":"RN",'
-           '"cost_sharing_explained":true,"one_practitioner_explained":true,"recorded_on":"2026-03-01"}')
+    raw = (
+        '{"type":"ConsentRecorded","patient_id":"P1","program":"CCM","method":"fax","obtained_by":"RN",'
+        '"cost_sharing_explained":true,"one_practitioner_explained":true,"recorded_on":"2026-03-01"}'
+    )
     assert error(raw, 1) == "line 1: $.method: invalid enum value 'fax'"
-    raw = ('{"type":"MedicalDecisionMaking","patient_id":"P1","level":"high","by":"DR",'
-           '"decided_on":"2026-03-03","month":"2026-13"}')
+    raw = (
+        '{"type":"MedicalDecisionMaking","patient_id":"P1","level":"high","by":"DR",'
+        '"decided_on":"2026-03-03","month":"2026-13"}'
+    )
     assert error(raw, 1).startswith("line 1: $.month: expected str matching regex")

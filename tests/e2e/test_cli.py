@@ -1,0 +1,177 @@
+"""The command line as a user drives it: exit codes, summary, report file, stdin, demo."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from adapters.store import open_ledger
+from domain.ledger import Ledger
+from tests.factories import EST, one_of_each, patient, time_entry
+
+ENC = msgspec.json.Encoder()
+
+
+def carelane(
+    *args: str, db: str, stdin: bytes | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"CARELANE_DB": db}
+    return subprocess.run(
+        [sys.executable, "-m", "adapters.cli", *args],
+        input=stdin.decode() if stdin else None,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def write(path: Path, lines: Sequence[bytes]) -> Path:
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def test_all_accepted_exits_0_and_a_rerun_records_nothing_new(store_url: str, tmp_path: Path) -> None:
+    """Exit 0; the summary counts lines; a second run says every line was already recorded."""
+    facts_file = write(tmp_path / "facts.ndjson", [ENC.encode(x) for x in one_of_each()])
+    first = carelane("ingest", str(facts_file), db=store_url)
+    assert first.returncode == 0, first.stderr
+    n = len(one_of_each())
+    assert f"{n} lines: {n} accepted (0 already recorded), 0 refused, 0 invalid" in first.stdout
+    second = carelane("ingest", str(facts_file), db=store_url)
+    assert second.returncode == 0 and f"{n} accepted ({n} already recorded)" in second.stdout
+
+
+def test_report_and_exit_codes(store_url: str, tmp_path: Path) -> None:
+    """Exit 3 when some lines are refused, 2 when some are invalid; one report row per line."""
+    refusing = write(
+        tmp_path / "r.ndjson", [ENC.encode(patient("P1")), ENC.encode(time_entry("E1", pid="P404"))]
+    )
+    report = tmp_path / "report.ndjson"
+    result = carelane("ingest", str(refusing), "--report", str(report), db=store_url)
+    assert result.returncode == 3, result.stderr
+    assert "UNKNOWN_PATIENT" in result.stderr
+    rows = [msgspec.json.decode(x) for x in report.read_bytes().splitlines()]
+    assert [(r["line"], r["status"]) for r in rows] == [(1, "accepted"), (2, "refused")]
+    assert rows[1]["reasons"][0]["code"] == "UNKNOWN_PATIENT"
+
+    broken = write(
+        tmp_path / "b.ndjson",
+        [ENC.encode(patient("P2")), b'{"type":"Nope"}', ENC.encode(time_entry("E2", pid="P404"))],
+    )
+    result = carelane("ingest", str(broken), db=store_url)
+    assert result.returncode == 2
+    assert "b.ndjson: line 2: $.type: unknown fact type 'Nope'" in result.stderr
+
+
+def test_stdin_and_claim_batches(sqlite_url: str, tmp_path: Path) -> None:
+    """'-' reads stdin; `carelane claim` takes only ClaimSubmitted lines through the same gate."""
+    result = carelane("ingest", "-", db=sqlite_url, stdin=ENC.encode(patient("P1")) + b"\n")
+    assert result.returncode == 0 and "1 accepted" in result.stdout
+    batch = write(
+        tmp_path / "claims.ndjson",
+        [
+            b'{"type":"ClaimSubmitted","claim_id":"C1","patient_id":"P1","billing_provider_npi":"1234567893",'
+            b'"service_month":"2026-03","place_of_service":"11","lines":[{"code":"99999","units":1}]}',
+            ENC.encode(patient("P2")),
+        ],
+    )
+    result = carelane("claim", str(batch), db=sqlite_url)
+    assert result.returncode == 2
+    assert (
+        "CODE_UNKNOWN" in result.stderr and "expected ClaimSubmitted, got PatientRegistered" in result.stderr
+    )
+
+
+def test_a_bad_store_url_is_a_clear_error(tmp_path: Path) -> None:
+    """A store URL of an unknown kind is named, with exit 1 and no traceback."""
+    facts_file = write(tmp_path / "f.ndjson", [ENC.encode(patient("P1"))])
+    result = carelane("ingest", str(facts_file), db="mysql://x/y")
+    assert result.returncode == 1
+    assert "must start with sqlite:/// or postgresql://" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_file_is_named(tmp_path: Path, sqlite_url: str) -> None:
+    """A file that does not exist is named before anything is recorded."""
+    result = carelane("ingest", str(tmp_path / "nope.ndjson"), db=sqlite_url)
+    assert result.returncode == 2 and "nope.ndjson" in result.stderr
+
+
+def test_demo_builds_a_practice_and_shows_what_happened(tmp_path: Path) -> None:
+    """`carelane demo` runs on a fresh embedded store and prints readable tables with refusals."""
+    result = carelane("demo", "--patients", "12", db="", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "What the ledger did with each fact" in out and "Refused and invalid lines" in out
+    for code in ("TIME_OVERLAP", "ID_REUSED", "UNKNOWN_PATIENT", "FUTURE_DATED", "CODE_UNKNOWN"):
+        assert code in out
+    assert (tmp_path / "carelane-demo.db").exists()
+    again = carelane("demo", "--patients", "12", db="", cwd=tmp_path)
+    assert again.returncode == 0 and again.stdout.count("TIME_OVERLAP") == out.count("TIME_OVERLAP")
+
+
+def _big_file(path: Path, patients: int, entries: int) -> Path:
+    lines = [ENC.encode(patient(f"P{i}")) for i in range(patients)]
+    start = datetime(2026, 3, 2, 8, 0, tzinfo=EST)
+    for n in range(entries):
+        lines.append(
+            ENC.encode(
+                time_entry(
+                    f"E{n}",
+                    f"P{n % patients}",
+                    at=start + timedelta(minutes=10 * n),
+                    minutes=5,
+                    staff_id=f"RN-{n % 3}",
+                )
+            )
+        )
+    return write(path, lines)
+
+
+def test_killed_mid_file_then_rerun_records_every_fact_exactly_once(sqlite_url: str, tmp_path: Path) -> None:
+    """kill -9 halfway: what was accepted stays; rerunning the same file converges to one of each."""
+    big = _big_file(tmp_path / "big.ndjson", patients=40, entries=1500)
+    env = os.environ | {"CARELANE_DB": sqlite_url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "adapters.cli", "ingest", str(big)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    ledger = open_ledger(sqlite_url)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (ledger.recorder.max_notification_id() or 0) < 400:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = ledger.recorder.max_notification_id() or 0
+    assert partial > 0, "the ingest never started"
+    result = carelane("ingest", str(big), db=sqlite_url)
+    assert result.returncode == 0, result.stderr
+    assert "1540 lines: 1540 accepted" in result.stdout
+    clean_url = f"sqlite:///{tmp_path / 'clean.db'}"
+    assert carelane("ingest", str(big), db=clean_url).returncode == 0
+    clean = open_ledger(clean_url)
+    assert ledger.recorder.max_notification_id() == clean.recorder.max_notification_id()
+
+    def topics(led: Ledger) -> list[str]:
+        return sorted(n.topic for n in led.recorder.select_notifications(start=1, limit=100_000))
+
+    assert topics(ledger) == topics(clean)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["ingest", "--help"], ["demo", "--help"]])
+def test_help_is_available(args: list[str], sqlite_url: str) -> None:
+    """Every command explains itself."""
+    result = carelane(*args, db=sqlite_url)
+    assert result.returncode == 0 and "Usage:" in result.stdout
