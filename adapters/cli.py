@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,11 +14,15 @@ import click
 import msgspec
 from tqdm import tqdm
 
-from adapters import logs
+from adapters import fees as fee_file
+from adapters import logs, output
 from adapters.ingest import LineResult, Tally, ingest
 from adapters.store import StoreError, open_ledger, redact, store_url
 from domain import facts
+from domain.catalog import DEFAULT_FEES, FeeSchedule
 from domain.ledger import Ledger
+from projections.report import report
+from projections.worklist import worklist
 
 PROGRESS_FROM_LINES = 5000  # files shorter than this finish before a bar would help
 SHOWN_PROBLEMS = 20
@@ -155,6 +160,43 @@ def _open_lines(name: str) -> Iterator[Any]:
 def _count_lines(name: str) -> int:
     with open(name, "rb") as handle:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+def _month(_: click.Context, __: click.Parameter, value: str) -> str:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+        raise click.BadParameter(f"expected YYYY-MM, got {value!r}")
+    return value
+
+
+def _fees(path: str | None) -> FeeSchedule:
+    if path is None:
+        return DEFAULT_FEES
+    try:
+        return fee_file.load(path)
+    except fee_file.FeeFileError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@main.command("worklist")
+@click.option("--month", required=True, callback=_month, help="YYYY-MM")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--provider", metavar="NPI", help="Only this billing practitioner's patients.")
+@click.option("--fees", type=click.Path(exists=True, dir_okay=False), help="A practice fee schedule (CSV).")
+@click.pass_obj
+def worklist_command(settings: Settings, month: str, fmt: str, provider: str | None, fees: str | None) -> None:
+    """What can be billed for a month, what is held back and why, and what is claimed."""
+    rows = worklist(settings.ledger(), month, _fees(fees), provider)
+    click.echo(output.worklist(rows, fmt))
+
+
+@main.command("report")
+@click.option("--month", required=True, callback=_month, help="YYYY-MM")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--fees", type=click.Path(exists=True, dir_okay=False), help="A practice fee schedule (CSV).")
+@click.pass_obj
+def report_command(settings: Settings, month: str, fmt: str, fees: str | None) -> None:
+    """Work RVUs and revenue per billing practitioner and program: claimed and still billable."""
+    click.echo(output.report(report(settings.ledger(), month, _fees(fees)), fmt))
 
 
 @main.command("demo")

@@ -1,75 +1,162 @@
-"""The code catalog as data (rules.md: thresholds and fees tables). Each code carries the
-date range in which it may be billed, so history replays under the rules of its year."""
+"""The code catalog as data (rules.md "Thresholds and caps" and "Fees").
+
+Each code says which program it belongs to, whose minutes count, its minimum, unit step and
+cap, the base it adds on to, the tier it belongs to, and the dates of service for which it
+is payable. Logic lives in domain.rules; numbers live here, once.
+"""
 
 from __future__ import annotations
 
+import enum
 from datetime import date
 from decimal import Decimal
 
 import msgspec
 
-from domain.facts import Program
+from domain.facts import Program, StaffRole
+
+STAFF = frozenset({StaffRole.CLINICAL_STAFF})
+PRACTITIONER = frozenset({StaffRole.PHYSICIAN, StaffRole.QHP})
+ANYONE = STAFF | PRACTITIONER
+
+
+class Kind(enum.StrEnum):
+    TIME = "time"  # minutes of the program in the month
+    DEVICE = "device"  # days with data in a 30-day device period
+    SETUP = "setup"  # device setup, once per episode
+    APCM = "apcm"  # APCM level by conditions and QMB
+    APCM_ADDON = "apcm_addon"  # APCM behavioral add-ons
+    TCM = "tcm"  # transitional care, by contact, visit and MDM
+    ASSESSMENT = "assessment"  # G0506, with an extended initiating visit
+    EXCLUSION = "exclusion"  # known only to refuse stacking (L-09)
 
 
 class CodeSpec(msgspec.Struct, frozen=True, kw_only=True):
     code: str
-    program: Program | None  # None: codes known only for exclusions (L-09) or retired ones
-    fee: Decimal | None = None
-    work_rvu: Decimal | None = None
+    program: Program | None
+    kind: Kind
+    roles: frozenset[StaffRole] = ANYONE
+    minimum: int | None = None  # minutes or days for the first unit
+    maximum: int | None = None  # upper end of a band (99470: 10-19 minutes; 99445: 2-15 days)
+    later_minimum: int | None = None  # CoCM 99494: after the first month the threshold is lower
+    step: int | None = None  # minutes for each further unit of an add-on
+    cap: int | None = 1  # units per period; None: no cap
+    base: tuple[str, ...] = ()  # an add-on needs one of these in the same period (G-06)
+    tier: str | None = None  # codes of one tier; tiers of a program exclude each other
+    first_month: bool | None = None  # CoCM: True only in the first month, False only later
+    category: str | None = None  # device codes: the device category they are for
     valid_from: date = date(2000, 1, 1)
     valid_until: date | None = None  # first date of service on which it is no longer payable
 
-
-def _spec(code: str, program: Program | None, fee: str | None, rvu: str | None = None) -> CodeSpec:
-    return CodeSpec(
-        code=code,
-        program=program,
-        fee=None if fee is None else Decimal(fee),
-        work_rvu=None if rvu is None else Decimal(rvu),
-    )
+    def payable_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_until is None or day < self.valid_until)
 
 
 P = Program
+T, D = Kind.TIME, Kind.DEVICE
 # fmt: off
-# 2026 national averages from rules.md ("Fees"); work RVU where the guide gives one.
 _CODES = [
-    _spec("99490", P.CCM, "66", "1.00"), _spec("99439", P.CCM, "50", "0.70"),
-    _spec("99491", P.CCM, "89", "1.50"), _spec("99437", P.CCM, "63", "1.00"),
-    _spec("99487", P.CCM, "144", "1.81"), _spec("99489", P.CCM, "78", "1.00"),
-    _spec("G0506", P.CCM, "66", "0.87"),
-    _spec("99424", P.PCM, "87", "1.45"), _spec("99425", P.PCM, "61", "1.00"),
-    _spec("99426", P.PCM, "67", "1.00"), _spec("99427", P.PCM, "54", "0.71"),
-    _spec("G0556", P.APCM, "16", "0.25"), _spec("G0557", P.APCM, "53", "0.77"),
-    _spec("G0558", P.APCM, "117", "1.67"), _spec("G0568", P.APCM, "161", "1.88"),
-    _spec("G0569", P.APCM, "146", "2.05"), _spec("G0570", P.APCM, "57", "0.93"),
-    _spec("99453", P.RPM, "21"), _spec("99454", P.RPM, "52"), _spec("99445", P.RPM, "52"),
-    _spec("99457", P.RPM, "51", "0.61"), _spec("99458", P.RPM, "41", "0.61"),
-    _spec("99470", P.RPM, "26", "0.31"), _spec("99091", P.RPM, "55", "1.10"),
-    _spec("98975", P.RTM, "21"), _spec("98976", P.RTM, "52"), _spec("98977", P.RTM, "51"),
-    _spec("98984", P.RTM, "52"), _spec("98985", P.RTM, "52"),
-    _spec("98979", P.RTM, "26", "0.31"), _spec("98980", P.RTM, "54", "0.62"),
-    _spec("98981", P.RTM, "41", "0.61"),
-    _spec("99484", P.BHI, "57", "0.93"),
-    _spec("99492", P.COCM, "160", "1.88"), _spec("99493", P.COCM, "145", "2.05"),
-    _spec("99494", P.COCM, "61", "0.82"),
-    _spec("G3002", P.CPM, "86", "1.45"), _spec("G3003", P.CPM, "31", "0.50"),
-    _spec("99495", P.TCM, "220", "2.78"), _spec("99496", P.TCM, "298", "3.79"),
-    # Known for exclusions only (L-09): hospice/home-health supervision, ESRD monthly.
-    _spec("G0181", None, None), _spec("G0182", None, None),
-    *(_spec(str(c), None, None) for c in range(90951, 90971)),
+    # CCM (P-CCM-4..7): three tiers, one per patient-month (L-02).
+    CodeSpec(code="99490", program=P.CCM, kind=T, roles=ANYONE, minimum=20, tier="99490"),
+    CodeSpec(code="99439", program=P.CCM, kind=T, roles=ANYONE, minimum=40, step=20, cap=2, base=("99490",), tier="99490"),
+    CodeSpec(code="99491", program=P.CCM, kind=T, roles=PRACTITIONER, minimum=30, tier="99491"),
+    CodeSpec(code="99437", program=P.CCM, kind=T, roles=PRACTITIONER, minimum=60, step=30, cap=2, base=("99491",), tier="99491"),
+    CodeSpec(code="99487", program=P.CCM, kind=T, roles=STAFF, minimum=60, tier="99487"),
+    CodeSpec(code="99489", program=P.CCM, kind=T, roles=STAFF, minimum=90, step=30, cap=None, base=("99487",), tier="99487"),
+    CodeSpec(code="G0506", program=P.CCM, kind=Kind.ASSESSMENT),
+    # PCM (P-PCM-1): practitioner and staff tiers are not billed together (L-03).
+    CodeSpec(code="99424", program=P.PCM, kind=T, roles=PRACTITIONER, minimum=30, tier="practitioner"),
+    CodeSpec(code="99425", program=P.PCM, kind=T, roles=PRACTITIONER, minimum=60, step=30, cap=2, base=("99424",), tier="practitioner"),
+    CodeSpec(code="99426", program=P.PCM, kind=T, roles=STAFF, minimum=30, tier="staff"),
+    CodeSpec(code="99427", program=P.PCM, kind=T, roles=STAFF, minimum=60, step=30, cap=2, base=("99426",), tier="staff"),
+    # APCM (P-APCM-1): one level per month; behavioral add-ons (L-05).
+    CodeSpec(code="G0556", program=P.APCM, kind=Kind.APCM, minimum=0, maximum=1, tier="apcm"),
+    CodeSpec(code="G0557", program=P.APCM, kind=Kind.APCM, minimum=2, tier="apcm"),
+    CodeSpec(code="G0558", program=P.APCM, kind=Kind.APCM, minimum=2, tier="apcm"),
+    CodeSpec(code="G0568", program=P.APCM, kind=Kind.APCM_ADDON, base=("G0556", "G0557", "G0558")),
+    CodeSpec(code="G0569", program=P.APCM, kind=Kind.APCM_ADDON, base=("G0556", "G0557", "G0558")),
+    CodeSpec(code="G0570", program=P.APCM, kind=Kind.APCM_ADDON, base=("G0556", "G0557", "G0558")),
+    # RPM (P-RPM-1..3): device codes per 30-day period; management per month.
+    CodeSpec(code="99453", program=P.RPM, kind=Kind.SETUP, category="physiologic"),
+    CodeSpec(code="99445", program=P.RPM, kind=D, minimum=2, maximum=15, tier="device", category="physiologic"),
+    CodeSpec(code="99454", program=P.RPM, kind=D, minimum=16, tier="device", category="physiologic"),
+    CodeSpec(code="99470", program=P.RPM, kind=T, minimum=10, maximum=19, tier="interactive"),
+    CodeSpec(code="99457", program=P.RPM, kind=T, minimum=20, tier="interactive"),
+    CodeSpec(code="99458", program=P.RPM, kind=T, minimum=40, step=20, cap=2, base=("99457",), tier="interactive"),
+    CodeSpec(code="99091", program=P.RPM, kind=T, roles=PRACTITIONER, minimum=30, tier="99091"),
+    # RTM (P-RTM-1): as RPM with its own codes.
+    CodeSpec(code="98975", program=P.RTM, kind=Kind.SETUP),
+    CodeSpec(code="98984", program=P.RTM, kind=D, minimum=2, maximum=15, tier="device", category="respiratory"),
+    CodeSpec(code="98976", program=P.RTM, kind=D, minimum=16, tier="device", category="respiratory"),
+    CodeSpec(code="98985", program=P.RTM, kind=D, minimum=2, maximum=15, tier="device", category="musculoskeletal"),
+    CodeSpec(code="98977", program=P.RTM, kind=D, minimum=16, tier="device", category="musculoskeletal"),
+    CodeSpec(code="98979", program=P.RTM, kind=T, minimum=10, maximum=19, tier="interactive"),
+    CodeSpec(code="98980", program=P.RTM, kind=T, minimum=20, tier="interactive"),
+    CodeSpec(code="98981", program=P.RTM, kind=T, minimum=40, step=20, cap=2, base=("98980",), tier="interactive"),
+    # BHI (P-BHI-1) and CoCM (P-COCM-1, midpoint rule for 99494).
+    CodeSpec(code="99484", program=P.BHI, kind=T, roles=STAFF, minimum=20),
+    CodeSpec(code="99492", program=P.COCM, kind=T, roles=STAFF, minimum=36, first_month=True, tier="cocm"),
+    CodeSpec(code="99493", program=P.COCM, kind=T, roles=STAFF, minimum=31, first_month=False, tier="cocm"),
+    CodeSpec(code="99494", program=P.COCM, kind=T, roles=STAFF, minimum=85, later_minimum=75, step=30, cap=None,
+             base=("99492", "99493"), tier="cocm"),
+    # CPM (P-CPM-1).
+    CodeSpec(code="G3002", program=P.CPM, kind=T, roles=PRACTITIONER, minimum=30),
+    CodeSpec(code="G3003", program=P.CPM, kind=T, roles=PRACTITIONER, minimum=45, step=15, cap=None, base=("G3002",)),
+    # TCM (P-TCM-1).
+    CodeSpec(code="99495", program=P.TCM, kind=Kind.TCM, tier="tcm"),
+    CodeSpec(code="99496", program=P.TCM, kind=Kind.TCM, tier="tcm"),
+    # Known only so that stacking can refuse them beside CCM (L-09).
+    CodeSpec(code="G0181", program=None, kind=Kind.EXCLUSION),
+    CodeSpec(code="G0182", program=None, kind=Kind.EXCLUSION),
+    *(CodeSpec(code=str(c), program=None, kind=Kind.EXCLUSION) for c in range(90951, 90971)),
+    # G-11: retired, with the first date of service on which they are not payable.
+    CodeSpec(code="G0511", program=None, kind=Kind.EXCLUSION, valid_until=date(2025, 10, 1)),
+    CodeSpec(code="G0512", program=None, kind=Kind.EXCLUSION, valid_until=date(2026, 1, 1)),
+    CodeSpec(code="G0071", program=None, kind=Kind.EXCLUSION, valid_until=date(2026, 1, 1)),
 ]
-# fmt: on
-# G-11: retired codes, with the first date of service on which they are not payable.
-_RETIRED = {
-    "G0511": date(2025, 10, 1),
-    "G0512": date(2026, 1, 1),
-    "G0071": date(2026, 1, 1),
+
+# Fees (rules.md "Fees"): 2026 national averages, dollars, and work RVUs where given.
+FEES_2026: dict[str, tuple[str, str | None]] = {
+    "99490": ("66", "1.00"), "99439": ("50", "0.70"), "99491": ("89", "1.50"), "99437": ("63", "1.00"),
+    "99487": ("144", "1.81"), "99489": ("78", "1.00"), "G0506": ("66", "0.87"), "99424": ("87", "1.45"),
+    "99425": ("61", "1.00"), "99426": ("67", "1.00"), "99427": ("54", "0.71"), "G0556": ("16", "0.25"),
+    "G0557": ("53", "0.77"), "G0558": ("117", "1.67"), "G0568": ("161", "1.88"), "G0569": ("146", "2.05"),
+    "G0570": ("57", "0.93"), "99453": ("21", None), "99454": ("52", None), "99445": ("52", None),
+    "99457": ("51", "0.61"), "99458": ("41", "0.61"), "99470": ("26", "0.31"), "99091": ("55", "1.10"),
+    "98975": ("21", None), "98976": ("52", None), "98977": ("51", None), "98984": ("52", None),
+    "98985": ("52", None), "98979": ("26", "0.31"), "98980": ("54", "0.62"), "98981": ("41", "0.61"),
+    "99484": ("57", "0.93"), "99492": ("160", "1.88"), "99493": ("145", "2.05"), "99494": ("61", "0.82"),
+    "G3002": ("86", "1.45"), "G3003": ("31", "0.50"), "99495": ("220", "2.78"), "99496": ("298", "3.79"),
 }
+# fmt: on
 
 CATALOG: dict[str, CodeSpec] = {spec.code: spec for spec in _CODES}
-for code, until in _RETIRED.items():
-    CATALOG[code] = CodeSpec(code=code, program=None, valid_until=until)
 
 
 def lookup(code: str) -> CodeSpec | None:
     return CATALOG.get(code)
+
+
+def codes_of(program: Program) -> list[CodeSpec]:
+    return [spec for spec in _CODES if spec.program is program]
+
+
+class FeeSchedule(msgspec.Struct, frozen=True):
+    """Fees and work RVUs by code; `name` says which schedule an estimate used."""
+
+    name: str
+    fees: dict[str, Decimal]
+    work_rvus: dict[str, Decimal]
+
+    def fee(self, code: str) -> Decimal:
+        return self.fees.get(code, Decimal("0"))
+
+    def work_rvu(self, code: str) -> Decimal:
+        return self.work_rvus.get(code, Decimal("0"))
+
+
+DEFAULT_FEES = FeeSchedule(
+    name="CMS 2026 national average (rules.md)",
+    fees={code: Decimal(fee) for code, (fee, _) in FEES_2026.items()},
+    work_rvus={code: Decimal(rvu) for code, (_, rvu) in FEES_2026.items() if rvu is not None},
+)

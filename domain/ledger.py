@@ -26,6 +26,7 @@ from domain.patient import Patient
 from domain.patient_month import PatientMonth
 from domain.policy import DEFAULT_POLICY, Policy
 from domain.reasons import Reason, Refused
+from domain.rules.view import MonthView, shift_month
 from domain.staff_day import StaffDay
 from domain.timing import local_days, month_of, refuse_future
 
@@ -98,6 +99,15 @@ class Work:
         sd = self.get(staff_day_key(staff_id, day), StaffDay)
         return sd or self.add(StaffDay.open(staff_id, day, self.at))
 
+    def view(self, patient: Patient, month: str) -> MonthView:
+        """What the rules read for a patient-month: the month and the two before it."""
+        months = {}
+        for m in (shift_month(month, -2), shift_month(month, -1), month):
+            pm = self.get(patient_month_key(patient.patient_id, m), PatientMonth)
+            if pm is not None:
+                months[m] = pm
+        return MonthView(patient, month, self.ledger.policy, months)
+
     def identity_of(self, fact_type: type[facts.Fact], external_id: str) -> Identity | None:
         return self.get(identity_key(fact_type.__name__, external_id), Identity)
 
@@ -168,6 +178,14 @@ class Ledger(Application):  # type: ignore[type-arg]
     def record(self, fact: facts.Fact) -> Recorded:
         """Record any fact of the contract; raises Refused with reasons."""
         return self._commands[type(fact)](fact)
+
+    # Queries the rules need (read-only; nothing is recorded).
+
+    def month_view(self, patient_id: str, month: str) -> MonthView | None:
+        """The rules' view of one patient-month, or None for an unknown patient."""
+        w = Work(self, self.clock())
+        patient = w.get(patient_key(patient_id), Patient)
+        return None if patient is None else w.view(patient, month)
 
     # One command method per fact type.
 
@@ -308,11 +326,12 @@ class Ledger(Application):  # type: ignore[type-arg]
         return pm.id, pm.transmit(fact, digest, w.at)
 
     def _submit_claim(self, w: Work, fact: facts.ClaimSubmitted, digest: str) -> tuple[UUID, int]:
-        w.patient(fact.patient_id)
+        patient = w.patient(fact.patient_id)
         month = fact.service_month or month_of(fact.service_on or w.at, self.policy)
         pm = w.patient_month(fact.patient_id, month)
         w.not_yet(fact, pm, digest)
-        version = pm.submit_claim(fact, digest, w.at)
+        version, scoped = pm.submit_claim(fact, digest, w.at, w.view(patient, month))
+        patient.lodge(fact.claim_id, scoped, w.at)
         w.bind(fact, pm, version, digest)
         return pm.id, version
 
@@ -331,7 +350,9 @@ class Ledger(Application):  # type: ignore[type-arg]
     def _void_claim(self, w: Work, fact: facts.ClaimVoided, digest: str) -> tuple[UUID, int]:
         pm = self._claim_home(w, fact.claim_id)
         w.not_yet(fact, pm, digest)
-        return pm.id, pm.void_claim(fact, digest, w.at)
+        version = pm.void_claim(fact, digest, w.at)
+        w.patient(pm.patient_id).release(fact.claim_id, w.at)
+        return pm.id, version
 
     # The transaction
 

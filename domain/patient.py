@@ -15,6 +15,7 @@ from domain import facts
 from domain.base import Created, LedgerAggregate, unknown
 from domain.keys import patient_key
 from domain.reasons import Reason
+from domain.rules.stacking import Line
 
 
 @dataclass
@@ -67,6 +68,9 @@ class Patient(LedgerAggregate):
         self.visits: dict[str, facts.FaceToFaceVisitRecorded] = {}
         self.devices: dict[str, list[facts.DeviceSetup]] = {}
         self.rating_scales: list[facts.RatingScaleAdministered] = []
+        # Claimed lines whose period is not a calendar month (device periods, setup
+        # episodes, TCM windows, G0506 once per practitioner), by claim id.
+        self.scoped_claims: dict[str, list[Line]] = {}
 
     class Event(LedgerAggregate.Event):
         pass
@@ -214,7 +218,35 @@ class Patient(LedgerAggregate):
         def assign(self, p: Patient) -> None:
             p.rating_scales.append(self.fact)
 
+    class ScopedClaimLodged(Event):
+        TOPIC = "carelane.Patient.ScopedClaimLodged.v1"
+        claim_id: str
+        lines: list[Line]
+
+        def assign(self, p: Patient) -> None:
+            p.scoped_claims[self.claim_id] = list(self.lines)
+
+    class ScopedClaimReleased(Event):
+        TOPIC = "carelane.Patient.ScopedClaimReleased.v1"
+        claim_id: str
+
+        def assign(self, p: Patient) -> None:
+            p.scoped_claims.pop(self.claim_id, None)
+
     # Commands: decide (refuse with a reason), then record.
+
+    def lodge(self, claim_id: str, lines: list[Line], at: datetime) -> None:
+        """Hold an accepted claim's cross-month lines, so later claims see them (P-RPM-2, P-TCM-1)."""
+        if lines:
+            self.trigger_event(Patient.ScopedClaimLodged, claim_id=claim_id, lines=lines, timestamp=at)
+
+    def release(self, claim_id: str, at: datetime) -> None:
+        """A voided claim frees its cross-month lines (G-08)."""
+        if claim_id in self.scoped_claims:
+            self.trigger_event(Patient.ScopedClaimReleased, claim_id=claim_id, timestamp=at)
+
+    def scoped_lines(self) -> list[Line]:
+        return [line for lines in self.scoped_claims.values() for line in lines]
 
     @classmethod
     def register(cls, fact: facts.PatientRegistered, digest: str, at: datetime) -> Patient:

@@ -6,11 +6,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-from domain import catalog, facts
+from domain import facts
 from domain.base import Created, LedgerAggregate
 from domain.keys import patient_month_key
-from domain.reasons import Because, Reason, Refused
+from domain.reasons import Reason, Refused
+from domain.rules import gate
+from domain.rules.stacking import Line
+
+if TYPE_CHECKING:
+    from domain.rules.view import MonthView
 
 
 @dataclass
@@ -140,10 +146,15 @@ class PatientMonth(LedgerAggregate):
     def decide(self, fact: facts.MedicalDecisionMaking, digest: str, at: datetime) -> int:
         return self.record(PatientMonth.MonthDecisionMade, fact, digest, at)
 
-    def submit_claim(self, fact: facts.ClaimSubmitted, digest: str, at: datetime) -> int:
-        self._refuse_uncatalogued(fact)
-        self._refuse_duplicate_codes(fact)
-        return self.record(PatientMonth.ClaimSubmitted, fact, digest, at)
+    def submit_claim(
+        self, fact: facts.ClaimSubmitted, digest: str, at: datetime, view: MonthView
+    ) -> tuple[int, list[Line]]:
+        """The claim gate: refuse with every failing line's reasons, or record the claim.
+        Returns the event's version and the claim's cross-month lines."""
+        reasons, scoped = gate.judge(fact, view)
+        if reasons:
+            raise Refused(*reasons)
+        return self.record(PatientMonth.ClaimSubmitted, fact, digest, at), scoped
 
     def adjudicate(self, fact: facts.ClaimAdjudicated, digest: str, at: datetime) -> int:
         return self.record(PatientMonth.ClaimAdjudicated, fact, digest, at)
@@ -159,34 +170,3 @@ class PatientMonth(LedgerAggregate):
     def live_claims(self) -> list[Claim]:
         """Claims not voided: what stands against Medicare for this month."""
         return [c for c in self.claims.values() if c.voided is None]
-
-    def _refuse_uncatalogued(self, fact: facts.ClaimSubmitted) -> None:
-        """G-12: codes the catalog does not know; G-11: codes retired on the date of service.
-        Every failing line is named, so the biller fixes the claim once."""
-        service_on = fact.service_on or date.fromisoformat(f"{self.month}-01")
-        reasons = []
-        for line in fact.lines:
-            spec = catalog.lookup(line.code)
-            if spec is None:
-                reasons.append(Because(Reason.CODE_UNKNOWN, f"{line.code} is not a code the ledger knows"))
-            elif spec.valid_until is not None and service_on >= spec.valid_until:
-                reasons.append(
-                    Because(
-                        Reason.CODE_RETIRED,
-                        f"{line.code} is not payable for dates of service from {spec.valid_until}",
-                    )
-                )
-        if reasons:
-            raise Refused(*reasons)
-
-    def _refuse_duplicate_codes(self, fact: facts.ClaimSubmitted) -> None:
-        """G-08: a code already claimed for this patient and period cannot be claimed again;
-        a voided claim frees its codes."""
-        for claim in self.live_claims():
-            again = sorted(set(claim.codes) & {line.code for line in fact.lines})
-            if again:
-                raise Refused.one(
-                    Reason.DUPLICATE_CLAIM,
-                    f"{', '.join(again)} already claimed for {self.month} on claim "
-                    f"{claim.submitted.claim_id}; void that claim to send a corrected one",
-                )

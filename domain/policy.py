@@ -1,4 +1,5 @@
-"""Practice-level settings that rules read. Defaults are the stricter readings of rules.md."""
+"""Practice-level settings that rules read. Each default is the stricter reading of rules.md;
+the alternative is a documented switch (README, "Policy switches"), never a silent choice."""
 
 from __future__ import annotations
 
@@ -15,10 +16,26 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
     late_after: timedelta = timedelta(days=7)
     # G-13: clocks of sending systems drift; an instant this far ahead is not "future".
     clock_tolerance: timedelta = timedelta(minutes=5)
+    # G-09: consent is needed for RPM/RTM too (sources disagree).
+    device_consent_required: bool = True
+    # G-10: no CCM/PCM minutes during a hospice election (one source says ineligible).
+    hospice_excludes_ccm_pcm: bool = True
+    # L-01: the CCM/PCM/APCM lane holds whichever practitioner bills; False: only the same one.
+    lane_across_practitioners: bool = True
+    # L-07: 99091 is not billed with 99457 in the same month (CPT).
+    rpm_99091_excludes_99457: bool = True
+    # P-CCM-3: the care plan must be established before the month; True also accepts one
+    # established within the month.
+    care_plan_within_month: bool = False
+    # P-CCM-5 (99437 cap 2, sources differ) and P-RPM-3 (99458 cap 2; the MUE is 3).
+    cap_overrides: dict[str, int] = msgspec.field(default_factory=dict)
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def cap(self, code: str, default: int | None) -> int | None:
+        return self.cap_overrides.get(code, default)
 
 
 DEFAULT_POLICY = Policy()

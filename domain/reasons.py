@@ -46,6 +46,9 @@ class Reason(enum.StrEnum):
     UNKNOWN_ENTRY = "UNKNOWN_ENTRY"
     UNKNOWN_REFERENCE = "UNKNOWN_REFERENCE"
     ALREADY_VOIDED = "ALREADY_VOIDED"
+    INTERACTION_MISSING = "INTERACTION_MISSING"  # RPM/RTM management without interactive contact
+    RATING_SCALE_MISSING = "RATING_SCALE_MISSING"  # BHI without a rating scale in the month or before
+    DISCHARGE_INELIGIBLE = "DISCHARGE_INELIGIBLE"  # a discharge that is not a TCM transition
     BUSY = "BUSY"  # not recorded: other writers kept winning the race; send the line again
 
 

@@ -29,6 +29,8 @@ def local_days(start: datetime, end: datetime, policy: Policy) -> list[date]:
 def refuse_future(fact: facts.Fact, recorded_at: datetime, policy: Policy) -> None:
     """G-13: a fact dated after the moment it is recorded is refused (FUTURE_DATED)."""
     when = facts.happened(fact)
+    if isinstance(fact, facts.ClaimSubmitted) and fact.service_month is not None:
+        when = date.fromisoformat(f"{fact.service_month}-01")
     if when is None:
         return
     if isinstance(when, datetime):

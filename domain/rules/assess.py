@@ -1,0 +1,224 @@
+"""The worklist's judgement of one patient-month (interface.md section 4).
+
+Each program's codes form components (the monthly tier, device days, setup, management,
+G0506, TCM); a component bills one option (a base code and its add-ons). The best compliant
+set is the combination of options that pays most and that the stacking rules accept beside
+what is already claimed. Everything held back is listed with its reason.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from decimal import Decimal
+
+import msgspec
+
+from domain import facts
+from domain.catalog import CodeSpec, FeeSchedule, Kind, codes_of
+from domain.reasons import Because, Reason
+from domain.rules import minutes
+from domain.rules.codes import Allowance, allowance
+from domain.rules.gate import claimed_lines
+from domain.rules.stacking import LANE, Line, conflicts
+from domain.rules.view import MonthView
+
+P = facts.Program
+CENT = Decimal("0.01")
+
+
+class Billable(msgspec.Struct):
+    code: str
+    units: int
+    amount: str
+
+
+class Blocked(msgspec.Struct):
+    code: str
+    reason: str
+    detail: str
+
+
+class Claimed(msgspec.Struct):
+    claim_id: str
+    codes: list[str]
+
+
+class WorklistRow(msgspec.Struct):
+    patient_id: str
+    month: str
+    lane: str | None
+    billing_provider_npi: str | None
+    minutes: dict[str, dict[str, int]]
+    device_days: dict[str, int]
+    billable: list[Billable]
+    blocked: list[Blocked]
+    claimed: list[Claimed]
+    estimated_total: str
+    fee_schedule: str
+
+
+@dataclass
+class Option:
+    """A base code and its add-ons, as they could be billed now."""
+
+    component: str
+    base: CodeSpec
+    lines: list[Line]
+    allowances: dict[str, Allowance]
+    amount: Decimal
+
+
+def component_of(spec: CodeSpec) -> str:
+    if spec.kind in (Kind.DEVICE, Kind.SETUP, Kind.ASSESSMENT, Kind.TCM):
+        return f"{spec.program}:{spec.kind}"
+    return f"{spec.program}:monthly"
+
+
+def billing_npi(view: MonthView) -> str | None:
+    """The month's billing practitioner: who claimed, else the latest initiating visit's."""
+    for claim in view.live_claims():
+        return claim.submitted.billing_provider_npi
+    visits = [v for v in view.patient.initiating_visits.values() if v.visit_on <= view.last]
+    return max(visits, key=lambda v: v.visit_on).provider_npi if visits else None
+
+
+def active_components(view: MonthView) -> set[str]:
+    """Components the month's record asks about (only these can be blocked)."""
+    wanted: set[str] = set()
+    for program in P:
+        if view.entries(program):
+            wanted.add(f"{program}:monthly")
+    for program in (P.RPM, P.RTM):
+        start = view.episode_start(program)
+        if start is not None and view.period_ending_in_month(program) is not None:
+            wanted.add(f"{program}:{Kind.DEVICE}")
+        if start is not None and view.first <= start <= view.last:
+            wanted.add(f"{program}:{Kind.SETUP}")
+    if P.APCM in view.patient.consents:
+        wanted.add(f"{P.APCM}:monthly")
+    if any(v.extended_assessment and view.first <= v.visit_on <= view.last
+           for v in view.patient.initiating_visits.values()):  # fmt: skip
+        wanted.add(f"{P.CCM}:{Kind.ASSESSMENT}")
+    for d in view.patient.discharges.values():
+        in_month = [d.discharged.discharged_on] + [v.visit_on for v in d.visits]
+        if any(view.first <= day <= view.last for day in in_month):
+            wanted.add(f"{P.TCM}:{Kind.TCM}")
+    return wanted
+
+
+def _options(
+    view: MonthView, npi: str, fees: FeeSchedule, existing: list[Line], wanted: set[str]
+) -> dict[str, list[Option]]:
+    found: dict[str, list[Option]] = {}
+    for program in P:
+        specs = [s for s in codes_of(program) if s.kind not in (Kind.APCM_ADDON, Kind.EXCLUSION)]
+        for base in (s for s in specs if not s.base and component_of(s) in wanted):
+            addons = [s for s in specs if base.code in s.base]
+            allowed = {s.code: allowance(s, view, npi) for s in [base, *addons]}
+            lines = []
+            for spec in [base, *addons]:
+                a = allowed[spec.code]
+                taken = sum(x.units for x in existing if x.code == spec.code and _same(x, a, view))
+                if a.units > taken:
+                    lines.append(Line(spec.code, a.units - taken, npi, view.month, a.scope))
+            if allowed[base.code].units and lines:
+                amount = sum((fees.fee(x.code) * x.units for x in lines), Decimal(0))
+                found.setdefault(component_of(base), []).append(
+                    Option(component_of(base), base, lines, allowed, amount)
+                )
+    return found
+
+
+def _same(line: Line, a: Allowance, view: MonthView) -> bool:
+    return line.scope == a.scope if a.scope is not None else line.month == view.month and line.scope is None
+
+
+def _best(options: dict[str, list[Option]], existing: list[Line], view: MonthView) -> list[Option]:
+    """The combination (one option or none per component) that pays most and stacks cleanly."""
+    best: list[Option] = []
+    best_amount = Decimal(-1)
+    choices = [[None, *opts] for opts in options.values()]
+    for combo in itertools.product(*choices):
+        chosen = [o for o in combo if o is not None]
+        amount = sum((o.amount for o in chosen), Decimal(0))
+        if amount <= best_amount:
+            continue
+        if not conflicts([x for o in chosen for x in o.lines], existing, view.policy):
+            best, best_amount = chosen, amount
+    return best
+
+
+def assess(view: MonthView, fees: FeeSchedule) -> WorklistRow:
+    npi = billing_npi(view) or ""
+    existing = claimed_lines(view)
+    wanted = active_components(view)
+    options = _options(view, npi, fees, existing, wanted)
+    chosen = _best(options, existing, view)
+    taken = [x for o in chosen for x in o.lines]
+    blocked: list[Blocked] = []
+    for component, opts in options.items():
+        for option in opts:
+            if option in chosen:
+                blocked += _near_misses(option)
+                continue
+            why = conflicts(option.lines, existing + taken, view.policy)
+            reason = why[0] if why else Because(Reason.TIER_CONFLICT, f"{component} bills another option")
+            blocked.append(Blocked(option.base.code, reason.code.value, f"{option.base.code}: {reason.message}"))
+    done = {o.component for o in chosen} | set(options)
+    for component in sorted(wanted - done):
+        blocked += _why_not(view, component, npi)
+    billable = [Billable(x.code, x.units, _money(fees.fee(x.code) * x.units)) for x in taken]
+    total = sum((fees.fee(x.code) * x.units for x in taken), Decimal(0))
+    return WorklistRow(
+        patient_id=view.patient.patient_id,
+        month=view.month,
+        lane=_lane(taken + existing, view.month),
+        billing_provider_npi=npi or None,
+        minutes={p.value: minutes.by_role(view, p) for p in P if view.entries(p)},
+        device_days=view.device_days_by_device(),
+        billable=billable,
+        blocked=blocked,
+        claimed=[Claimed(c.submitted.claim_id, [x.code for x in c.submitted.lines]) for c in view.live_claims()],
+        estimated_total=_money(total),
+        fee_schedule=fees.name,
+    )
+
+
+def _near_misses(option: Option) -> list[Blocked]:
+    """For a chosen option, how close the next add-on unit is (G-05)."""
+    out = []
+    for code, a in option.allowances.items():
+        if code == option.base.code:
+            continue
+        near = a.next_unit or next((r for r in a.reasons if r.code is Reason.UNDER_THRESHOLD), None)
+        if near is not None:
+            out.append(Blocked(code, near.code.value, near.message))
+    return out
+
+
+def _why_not(view: MonthView, component: str, npi: str) -> list[Blocked]:
+    """A wanted component with nothing billable: the reasons of its closest option."""
+    program = P(component.split(":")[0])
+    bases = [s for s in codes_of(program) if not s.base and component_of(s) == component]
+    judged = [(s, allowance(s, view, npi or None)) for s in bases]
+    if not judged:
+        return []
+    spec, a = max(judged, key=lambda sa: _closeness(sa[1]))
+    return [Blocked(spec.code, r.code.value, r.message) for r in a.reasons[:3]]
+
+
+def _closeness(a: Allowance) -> tuple[float, int]:
+    """The option nearest its threshold, then the one with fewest reasons."""
+    return (a.progress, -len(a.reasons))
+
+
+def _lane(lines: list[Line], month: str) -> str | None:
+    for x in lines:
+        if x.month == month and x.spec.program in LANE and x.spec.kind is not Kind.ASSESSMENT:
+            return str(x.spec.program)
+    return None
+
+
+def _money(amount: Decimal) -> str:
+    return str(amount.quantize(CENT))

@@ -1,0 +1,303 @@
+"""How many units of one code the record supports for a patient-month, and why not more.
+
+`allowance` is the single place a code's own requirements are judged: thresholds, unit steps
+and caps from the catalog (G-05, G-06), performers (P-CCM-5), device days (P-RPM-1), APCM
+levels (P-APCM-1), TCM clocks (P-TCM-1) and G0506 (P-CCM-7), after the program-level
+requirements of domain.rules.eligibility. The worklist and the claim gate both call it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from domain import facts
+from domain.catalog import ANYONE, STAFF, CodeSpec, Kind
+from domain.patient import DischargeEpisode
+from domain.reasons import Because, Reason
+from domain.rules import eligibility, minutes
+from domain.rules.business_days import add_business_days
+from domain.rules.view import MonthView, shift_month
+
+P = facts.Program
+MODERATE = facts.MdmLevel.MODERATE
+HIGH = facts.MdmLevel.HIGH
+# P-TCM-1: discharges from these settings to a community setting.
+TCM_FROM = frozenset({
+    "inpatient", "observation", "snf", "snf_part_a", "skilled_nursing", "irf", "inpatient_rehab",
+    "ltch", "long_term_care_hospital", "partial_hospitalization", "partial_hospital",
+})  # fmt: skip
+TCM_TO = frozenset({"home", "community", "domiciliary", "rest_home", "assisted_living"})
+
+
+@dataclass
+class Allowance:
+    """Units the record supports now; reasons when none; the next unit's near miss."""
+
+    units: int = 0
+    reasons: list[Because] = field(default_factory=list)
+    next_unit: Because | None = None
+    scope: str | None = None  # for codes whose period is not the calendar month
+    service_on: date | None = None
+    progress: float = 0.0  # share of the threshold reached, when short of it
+
+
+def allowance(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | None = None) -> Allowance:
+    if spec.kind in (Kind.TIME, Kind.DEVICE, Kind.SETUP, Kind.APCM, Kind.APCM_ADDON):
+        assert spec.program is not None
+        blocked = eligibility.program_reasons(view, spec.program, npi, service_on)
+        if blocked:
+            return Allowance(reasons=blocked)
+    judge = _JUDGES.get(spec.kind)
+    return judge(spec, view, npi, service_on) if judge else Allowance(units=1)
+
+
+def minimum_for(spec: CodeSpec, view: MonthView) -> int:
+    """P-COCM-1: 99494 starts at 85 minutes in the first month, 75 later."""
+    assert spec.minimum is not None
+    if spec.later_minimum is not None and not _is_first_month(view, spec):
+        return spec.later_minimum
+    return spec.minimum
+
+
+def _is_first_month(view: MonthView, spec: CodeSpec) -> bool:
+    assert spec.program is not None
+    return eligibility.first_month(view, spec.program) in (None, view.month)
+
+
+def _time(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | None) -> Allowance:
+    assert spec.program is not None
+    logged = minutes.counted(view, spec.program, spec.roles)
+    minimum = minimum_for(spec, view)
+    progress = min(logged / minimum, 1.0) if minimum else 1.0
+    required = _requirements(spec, view)
+    if required:
+        return Allowance(reasons=required, progress=progress)
+    if logged < minimum:
+        return Allowance(reasons=[_short(spec, view, logged, minimum)], progress=progress)
+    if spec.maximum is not None and logged > spec.maximum:
+        return Allowance(reasons=[Because(
+            Reason.CODE_CONFLICT,
+            f"{spec.code} is for {minimum}-{spec.maximum} minutes; {logged} logged: bill the next code",
+        )])  # fmt: skip
+    if spec.step is None:
+        return Allowance(units=1)
+    cap = view.policy.cap(spec.code, spec.cap)
+    units = (logged - minimum) // spec.step + 1
+    if cap is not None and units >= cap:
+        return Allowance(units=cap)
+    need = minimum + units * spec.step
+    near = Because(Reason.UNDER_THRESHOLD, f"unit {units + 1} needs {need} minutes; {logged} logged")
+    return Allowance(units=units, next_unit=near)
+
+
+def _short(spec: CodeSpec, view: MonthView, logged: int, minimum: int) -> Because:
+    """G-05 UNDER_THRESHOLD with the near miss; P-CCM-5 WRONG_PERFORMER when others' minutes would do."""
+    assert spec.program is not None
+    if spec.roles != ANYONE and minutes.counted(view, spec.program, ANYONE) >= minimum:
+        who = "clinical staff" if spec.roles == STAFF else "the practitioner's own"
+        return Because(
+            Reason.WRONG_PERFORMER, f"{spec.code} needs {minimum} minutes of {who} time; {logged} logged"
+        )
+    if spec.step is not None:
+        return Because(Reason.UNDER_THRESHOLD, f"unit 1 needs {minimum} minutes; {logged} logged")
+    return Because(Reason.UNDER_THRESHOLD, f"{logged} of {minimum} minutes")
+
+
+def _requirements(spec: CodeSpec, view: MonthView) -> list[Because]:
+    """Requirements of particular codes beyond minutes."""
+    reasons: list[Because] = []
+    if spec.tier == "interactive" and not any(e.interactive for e in view.entries(spec.program or P.RPM)):
+        # P-RPM-3, P-RTM-1: management needs an interactive communication in the month.
+        reasons.append(Because(Reason.INTERACTION_MISSING, f"no interactive communication logged in {view.month}"))
+    if spec.tier == "99487":
+        reasons += _complex_ccm(view)
+    if spec.first_month is not None and spec.first_month != _is_first_month(view, spec):
+        # P-COCM-1: 99492 is the first month of CoCM, 99493 the months after.
+        which = "first" if spec.first_month else "a later"
+        reasons.append(Because(Reason.CODE_CONFLICT, f"{spec.code} is for {which} month of CoCM"))
+    if spec.code == "G3002" and _is_first_month(view, spec) and not _cpm_visit(view):
+        # P-CPM-1: the first month needs an in-person visit of at least 30 minutes.
+        reasons.append(Because(
+            Reason.INITIATING_VISIT_MISSING, f"first CPM month {view.month} has no in-person visit of 30 minutes"
+        ))  # fmt: skip
+    if spec.program is P.BHI and not _rating_scale(view):
+        # P-BHI-1: a rating scale administered in the month or the month before.
+        reasons.append(Because(
+            Reason.RATING_SCALE_MISSING, f"no rating scale administered in {view.month} or the month before"
+        ))  # fmt: skip
+    return reasons
+
+
+def _complex_ccm(view: MonthView) -> list[Because]:
+    """P-CCM-6: moderate or high MDM in the month and a plan established or substantially revised."""
+    reasons = []
+    if not any(d.level.rank >= MODERATE.rank for d in view.decisions()):
+        reasons.append(Because(Reason.MDM_INSUFFICIENT, f"no moderate or high medical decision making in {view.month}"))
+    in_month = [
+        p for p in view.patient.care_plans.values()
+        if facts.Program.CCM in p.established.programs and (
+            view.first <= p.established.established_on <= view.last
+            or any(r.substantial and view.first <= r.revised_on <= view.last for r in p.revisions)
+        )
+    ]  # fmt: skip
+    if not in_month:
+        reasons.append(Because(
+            Reason.CARE_PLAN_MISSING, f"care plan not established or substantially revised in {view.month}"
+        ))  # fmt: skip
+    return reasons
+
+
+def _cpm_visit(view: MonthView) -> bool:
+    return any(
+        v.in_person and (v.minutes or 0) >= 30 and view.first <= v.visit_on <= view.last
+        and v.program in (None, P.CPM)
+        for v in view.patient.visits.values()
+    )  # fmt: skip
+
+
+def _rating_scale(view: MonthView) -> bool:
+    start = shift_month(view.month, -1) + "-01"
+    return any(start <= s.administered_on.isoformat() and s.administered_on <= view.last
+               for s in view.patient.rating_scales)  # fmt: skip
+
+
+def _device(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | None) -> Allowance:
+    """P-RPM-1, P-RTM-1: days with data in the 30-day period; one device code per period."""
+    assert spec.program is not None and spec.minimum is not None
+    if service_on is not None:
+        period = view.period_containing(spec.program, service_on)
+    else:
+        period = view.period_ending_in_month(spec.program)
+    if period is None:
+        return Allowance(reasons=[Because(
+            Reason.DEVICE_DAYS_INSUFFICIENT, f"no {spec.program} device period ends in {view.month}"
+        )])  # fmt: skip
+    days = len(view.device_days(period, spec))
+    scope = f"device:{spec.program}:{period.start}"
+    where = f"in {period.start} to {period.end}"
+    if days < spec.minimum:
+        return Allowance(
+            reasons=[Because(Reason.DEVICE_DAYS_INSUFFICIENT, f"{days} of {spec.minimum} days with data {where}")],
+            scope=scope,
+            progress=days / spec.minimum,
+        )
+    if spec.maximum is not None and days > spec.maximum:
+        return Allowance(
+            reasons=[Because(Reason.CODE_CONFLICT, f"{days} days with data {where}: {spec.code} is for "
+                             f"{spec.minimum}-{spec.maximum} days")],
+            scope=scope,
+        )  # fmt: skip
+    return Allowance(units=1, scope=scope, service_on=period.end)
+
+
+def _setup(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | None) -> Allowance:
+    """P-RPM-2: setup once per episode of care (the episode's first setup)."""
+    assert spec.program is not None
+    start = view.episode_start(spec.program)
+    if start is None or start > (service_on or view.last):
+        return Allowance(reasons=[Because(Reason.UNKNOWN_REFERENCE, f"no {spec.program} device set up")])
+    return Allowance(units=1, scope=f"setup:{spec.program}:{start}", service_on=start)
+
+
+def _apcm(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | None) -> Allowance:
+    """P-APCM-1: G0556 for 0-1 chronic conditions, G0557 for 2+, G0558 for 2+ and QMB."""
+    assert spec.minimum is not None
+    count = eligibility.chronic_count(view)
+    if count < spec.minimum:
+        return Allowance(reasons=[Because(
+            Reason.CONDITIONS_INSUFFICIENT, f"{spec.code} needs {spec.minimum}+ chronic conditions; {count} active"
+        )])  # fmt: skip
+    if spec.maximum is not None and count > spec.maximum:
+        return Allowance(reasons=[Because(
+            Reason.CODE_CONFLICT, f"{count} chronic conditions: {spec.code} is for {spec.maximum} or fewer"
+        )])  # fmt: skip
+    if spec.code == "G0558" and not qmb_all_month(view):
+        return Allowance(reasons=[Because(Reason.QMB_REQUIRED, f"patient is not a QMB for all of {view.month}")])
+    return Allowance(units=1)
+
+
+def qmb_all_month(view: MonthView) -> bool:
+    changes = sorted(view.patient.qmb, key=lambda c: c[0] or date.min)
+    days = [view.first] + [d for d, _ in changes if d is not None and view.first < d <= view.last]
+    return all(_qmb_on(changes, d) for d in days)
+
+
+def _qmb_on(changes: list[tuple[date | None, bool]], day: date) -> bool:
+    status = False
+    for effective, qmb in changes:
+        if effective is None or effective <= day:
+            status = qmb
+    return status
+
+
+def _tcm(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | None) -> Allowance:
+    """P-TCM-1: the best discharge whose TCM visit falls on the date of service (or in the month)."""
+    best = Allowance(reasons=[Because(Reason.TCM_VISIT_LATE, f"no discharge with a TCM visit in {view.month}")])
+    for discharge in view.patient.discharges.values():
+        visit = _tcm_visit(discharge)
+        on = visit.visit_on if visit else None
+        if on is None or not (service_on == on or (service_on is None and view.first <= on <= view.last)):
+            continue
+        judged = tcm_allowance(spec, discharge)
+        if judged.units or not best.units:
+            best = judged
+    return best
+
+
+def _tcm_visit(discharge: DischargeEpisode) -> facts.FaceToFaceVisitRecorded | None:
+    """The discharge-day visit is not the TCM visit: the first face-to-face visit after it."""
+    after = [v for v in discharge.visits if v.visit_on > discharge.discharged.discharged_on]
+    return min(after, key=lambda v: v.visit_on) if after else None
+
+
+def tcm_allowance(spec: CodeSpec, discharge: DischargeEpisode) -> Allowance:
+    d = discharge.discharged
+    scope = f"tcm:{d.discharged_on}"
+    reasons = []
+    if _norm(d.from_setting) not in TCM_FROM or _norm(d.to_setting) not in TCM_TO:
+        reasons.append(Because(
+            Reason.DISCHARGE_INELIGIBLE,
+            f"discharge {d.discharge_id} from {d.from_setting} to {d.to_setting} is not a TCM transition",
+        ))  # fmt: skip
+    deadline = add_business_days(d.discharged_on, 2)
+    if not any(d.discharged_on <= c.contacted_on <= deadline for c in discharge.contacts):
+        reasons.append(Because(Reason.TCM_CONTACT_LATE, f"no contact by {deadline} (2 business days)"))
+    visit = _tcm_visit(discharge)
+    days, limit, level = (visit.visit_on - d.discharged_on).days if visit else None, 7, HIGH
+    if spec.code == "99495":
+        limit, level = 14, MODERATE
+    if days is None or days > limit:
+        seen = f"visit on day {days}" if days is not None else "no visit"
+        reasons.append(Because(Reason.TCM_VISIT_LATE, f"{spec.code} needs a visit within {limit} days; {seen}"))
+    decided = max((m.level.rank for m in discharge.decisions), default=-1)
+    if decided < level.rank:
+        reasons.append(Because(Reason.MDM_INSUFFICIENT, f"{spec.code} needs {level} medical decision making"))
+    if reasons:
+        return Allowance(reasons=reasons, scope=scope)
+    return Allowance(units=1, scope=scope, service_on=visit.visit_on if visit else None)
+
+
+def _norm(setting: str) -> str:
+    return setting.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def _assessment(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | None) -> Allowance:
+    """P-CCM-7: G0506 with an initiating visit on the same date that recorded extended assessment."""
+    for visit in view.patient.initiating_visits.values():
+        on_day = service_on == visit.visit_on or (service_on is None and view.first <= visit.visit_on <= view.last)
+        if visit.extended_assessment and on_day and npi in (None, visit.provider_npi):
+            return Allowance(units=1, scope=f"once:G0506:{visit.provider_npi}", service_on=visit.visit_on)
+    return Allowance(reasons=[Because(
+        Reason.INITIATING_VISIT_MISSING, "G0506 needs an initiating visit that date with extended assessment"
+    )])  # fmt: skip
+
+
+_JUDGES = {
+    Kind.TIME: _time,
+    Kind.DEVICE: _device,
+    Kind.SETUP: _setup,
+    Kind.APCM: _apcm,
+    Kind.TCM: _tcm,
+    Kind.ASSESSMENT: _assessment,
+}

@@ -1,0 +1,164 @@
+"""Program-level requirements: consent, qualifying conditions, initiating visit, care plan.
+
+Each function returns the reasons a program cannot be billed for the view's month (empty
+when it can). Which program needs which requirement is the table REQUIREMENTS below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from domain import facts
+from domain.patient import ConditionEpisode
+from domain.reasons import Because, Reason
+from domain.rules.view import MonthView, add_months, month_bounds
+
+P = facts.Program
+
+# G-09: consent must record that cost-sharing and the one-practitioner rule were explained.
+COMPLETE_CONSENT = frozenset({P.CCM, P.PCM, P.APCM, P.BHI})
+# P-CCM-2: 12 months; P-APCM-1: 3 years.
+VISIT_LOOKBACK_MONTHS = {P.CCM: 12, P.APCM: 36}
+
+
+def consent(view: MonthView, program: facts.Program, service_on: date) -> list[Because]:
+    """G-09: consent on file by the date of service and not revoked (revocation takes
+    effect at the end of its calendar month); complete for CCM, PCM, APCM and BHI."""
+    if program in (P.RPM, P.RTM) and not view.policy.device_consent_required:
+        return []
+    episodes = [e for e in view.patient.consents.get(program, []) if e.recorded.recorded_on <= service_on]
+    if not episodes:
+        return [Because(Reason.CONSENT_MISSING, f"No {program} consent on file by {service_on}")]
+    latest = episodes[-1]
+    if latest.revoked_on is not None and month_bounds(_month(latest.revoked_on))[1] < view.first:
+        return [Because(Reason.CONSENT_REVOKED, f"{program} consent was revoked on {latest.revoked_on}")]
+    got = latest.recorded
+    if program in COMPLETE_CONSENT and not (got.cost_sharing_explained and got.one_practitioner_explained):
+        missing = [
+            name
+            for name, done in (
+                ("cost-sharing", got.cost_sharing_explained),
+                ("one-practitioner rule", got.one_practitioner_explained),
+            )
+            if not done
+        ]
+        return [
+            Because(
+                Reason.CONSENT_INCOMPLETE,
+                f"{program} consent of {got.recorded_on} does not record that the "
+                f"{' and '.join(missing)} was explained",
+            )
+        ]
+    return []
+
+
+def active_conditions(view: MonthView) -> list[facts.ConditionDiagnosed]:
+    """Conditions diagnosed by the month's end and not resolved before it began."""
+    return [ep.diagnosed for eps in view.patient.conditions.values() for ep in eps if _active(ep, view)]
+
+
+def _active(ep: ConditionEpisode, view: MonthView) -> bool:
+    return ep.diagnosed.diagnosed_on <= view.last and (ep.resolved_on is None or ep.resolved_on >= view.first)
+
+
+def chronic_count(view: MonthView) -> int:
+    """P-APCM-1: chronic conditions (expected to last 12 months or more) active in the month."""
+    return len({c.condition_id for c in active_conditions(view) if c.expected_duration_months >= 12})
+
+
+# Per program: which active conditions qualify, how many are needed, and what to call them.
+QUALIFYING: dict[facts.Program, tuple[Callable[[facts.ConditionDiagnosed], bool], int, str]] = {
+    # P-CCM-1: two or more, each expected to last 12 months and placing the patient at risk.
+    P.CCM: (lambda c: c.expected_duration_months >= 12 and c.significant_risk, 2,
+            "chronic conditions expected to last 12 months and placing the patient at significant risk"),
+    # P-PCM-1: one high-risk condition expected to last at least 3 months.
+    P.PCM: (lambda c: c.expected_duration_months >= 3 and c.significant_risk, 1,
+            "high-risk condition expected to last at least 3 months"),
+    # P-BHI-1: a behavioral diagnosis.
+    P.BHI: (lambda c: c.behavioral, 1, "behavioral health diagnosis"),
+    # P-CPM-1: chronic pain lasting longer than 3 months.
+    P.CPM: (lambda c: c.chronic_pain and c.expected_duration_months > 3, 1,
+            "chronic pain condition lasting longer than 3 months"),
+}  # fmt: skip
+
+
+def conditions(view: MonthView, program: facts.Program) -> list[Because]:
+    """P-CCM-1, P-PCM-1, P-BHI-1, P-CPM-1: enough qualifying conditions active in the month."""
+    rule = QUALIFYING.get(program)
+    if rule is None:
+        return []
+    qualifies, needed, what = rule
+    found = {c.condition_id for c in active_conditions(view) if qualifies(c)}
+    if len(found) >= needed:
+        return []
+    return [
+        Because(
+            Reason.CONDITIONS_INSUFFICIENT,
+            f"{program} needs {needed} {what}; {len(found)} active in {view.month}",
+        )
+    ]
+
+
+def first_month(view: MonthView, program: facts.Program) -> str | None:
+    """The month the program's current episode began: the month of its earliest consent."""
+    episodes = view.patient.consents.get(program, [])
+    return _month(episodes[0].recorded.recorded_on) if episodes else None
+
+
+def initiating_visit(view: MonthView, program: facts.Program, npi: str | None) -> list[Because]:
+    """P-CCM-2, P-APCM-1: an E/M, AWV or IPPE by the billing practitioner within 12 months
+    (APCM: 3 years) before the program's first month."""
+    lookback = VISIT_LOOKBACK_MONTHS.get(program)
+    if lookback is None:
+        return []
+    visits = [v for v in view.patient.initiating_visits.values() if npi is None or v.provider_npi == npi]
+    visits = [v for v in visits if v.visit_on <= view.last]
+    who = f"by {npi}" if npi else "on file"
+    if not visits:
+        return [Because(Reason.INITIATING_VISIT_MISSING, f"No initiating visit {who} for {program}")]
+    start = month_bounds(first_month(view, program) or view.month)[0]
+    earliest = add_months(start, -lookback)
+    if not any(v.visit_on >= earliest for v in visits):
+        latest = max(v.visit_on for v in visits)
+        return [
+            Because(
+                Reason.INITIATING_VISIT_STALE,
+                f"Last initiating visit {who} was {latest}; {program} needs one since {earliest}",
+            )
+        ]
+    return []
+
+
+def care_plan(view: MonthView, program: facts.Program) -> list[Because]:
+    """P-CCM-3, P-PCM-1: a care plan covering the program, established before the month."""
+    if program not in (P.CCM, P.PCM):
+        return []
+    within = view.policy.care_plan_within_month
+    plans = [
+        p.established.established_on
+        for p in view.patient.care_plans.values()
+        if program in p.established.programs
+    ]
+    if any(d <= view.last if within else d < view.first for d in plans):
+        return []
+    when = "by the end of" if view.policy.care_plan_within_month else "before"
+    return [Because(Reason.CARE_PLAN_MISSING, f"No {program} care plan established {when} {view.month}")]
+
+
+def program_reasons(
+    view: MonthView, program: facts.Program, npi: str | None, service_on: date | None = None
+) -> list[Because]:
+    """Every program-level reason the program cannot be billed this month."""
+    on = service_on or view.last
+    if program is P.TCM:
+        return []
+    reasons = consent(view, program, on)
+    reasons += conditions(view, program)
+    reasons += initiating_visit(view, program, npi)
+    reasons += care_plan(view, program)
+    return reasons
+
+
+def _month(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"

@@ -1,0 +1,66 @@
+"""Which minutes count (G-02, G-04, G-10). Minutes never roll over: only the view's month
+is read. A minute excluded here is shown to the biller with its reason, never dropped."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from domain import facts
+from domain.reasons import Because, Reason
+from domain.rules.view import MonthView
+
+P = facts.Program
+S = facts.Setting
+# G-10: minutes during these stays do not count toward CCM or PCM.
+FACILITY_SETTINGS = frozenset({S.INPATIENT, S.SNF_PART_A, S.INPATIENT_REHAB})
+FACILITY_PROGRAMS = frozenset({P.CCM, P.PCM})
+
+
+def exclusion(view: MonthView, entry: facts.TimeLogged) -> Because | None:
+    """Why an entry's minutes do not count toward its program, or None when they do."""
+    if "g0506" in entry.activity.lower():
+        # G-04, P-CCM-7: G0506 work is paid with G0506 and counts toward no month.
+        return Because(Reason.TIME_ALREADY_COUNTED, f"entry {entry.entry_id} is G0506 assessment work")
+    if entry.program not in FACILITY_PROGRAMS:
+        return None
+    if entry.face_to_face:
+        # G-04: an E/M visit's face-to-face time never counts toward CCM or PCM.
+        return Because(Reason.FACE_TO_FACE_TIME, f"entry {entry.entry_id} is face-to-face visit time")
+    day = view.day_of(entry)
+    settings = FACILITY_SETTINGS | ({S.HOSPICE} if view.policy.hospice_excludes_ccm_pcm else frozenset())
+    for stay in view.patient.stays.values():
+        if stay.started.setting in settings and _within(day, stay.started.started_on, stay.ended_on):
+            return Because(
+                Reason.FACILITY_EXCLUSION,
+                f"entry {entry.entry_id} on {day} falls in a {stay.started.setting} stay ({stay.started.stay_id})",
+            )
+    return None
+
+
+def _within(day: date, start: date, end: date | None) -> bool:
+    return start <= day and (end is None or day <= end)
+
+
+def counted(view: MonthView, program: facts.Program, roles: frozenset[facts.StaffRole]) -> int:
+    """Minutes of the program in the month by the given roles, after exclusions."""
+    return sum(
+        e.minutes for e in view.entries(program) if e.staff_role in roles and exclusion(view, e) is None
+    )
+
+
+def excluded(view: MonthView, program: facts.Program) -> list[tuple[facts.TimeLogged, Because]]:
+    out = []
+    for entry in view.entries(program):
+        why = exclusion(view, entry)
+        if why is not None:
+            out.append((entry, why))
+    return out
+
+
+def by_role(view: MonthView, program: facts.Program) -> dict[str, int]:
+    """Counted minutes per role, the worklist's `minutes` shape."""
+    totals = {role.value: 0 for role in facts.StaffRole}
+    for e in view.entries(program):
+        if exclusion(view, e) is None:
+            totals[e.staff_role.value] += e.minutes
+    return totals

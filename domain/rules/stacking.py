@@ -1,0 +1,218 @@
+"""Rules over a set of codes in one period: duplicates, lanes, tiers, conflicts, add-ons,
+caps and one billing practitioner (G-06, G-07, G-08, L-01..L-09, P-APCM-1, P-RPM-2, P-TCM-1).
+
+`conflicts(new, existing, policy)` judges lines about to be claimed against the lines
+already claimed; the claim gate refuses with its reasons, and the worklist uses it to pick
+the best compliant set. Which codes exclude which is data (EXCLUSIONS).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import date
+
+import msgspec
+
+from domain import facts
+from domain.catalog import CATALOG, CodeSpec, Kind
+from domain.policy import Policy
+from domain.reasons import Because, Reason
+
+P = facts.Program
+LANE = frozenset({P.CCM, P.PCM, P.APCM})  # L-01
+ONE_PRACTITIONER = frozenset({P.CCM, P.PCM, P.APCM, P.RPM, P.RTM, P.TCM})  # G-07
+TIERED = frozenset({P.CCM, P.PCM, P.APCM})  # L-02, L-03, P-APCM-1: one tier a month
+SCOPED = frozenset({Kind.DEVICE, Kind.SETUP, Kind.TCM, Kind.ASSESSMENT})  # periods other than the month
+
+
+class Line(msgspec.Struct, frozen=True):
+    """One code on a claim (or proposed for one), with who bills it and its period."""
+
+    code: str
+    units: int
+    npi: str
+    month: str  # the claim's month
+    scope: str | None = None  # the period when it is not the calendar month (a device period, ...)
+    claim_id: str = ""
+
+    @property
+    def spec(self) -> CodeSpec:
+        return CATALOG[self.code]
+
+
+def _codes(*codes: str) -> frozenset[str]:
+    return frozenset(codes)
+
+
+def _program(program: P) -> frozenset[str]:
+    return frozenset(c for c, s in CATALOG.items() if s.program is program)
+
+
+_CCM_MONTHLY = frozenset(c for c, s in CATALOG.items() if s.program is P.CCM and s.kind is Kind.TIME)
+_ESRD = _codes("G0181", "G0182", *(str(c) for c in range(90951, 90971)))
+
+# (rule id, codes, codes they exclude in the same month, reason, applies under this policy)
+EXCLUSIONS: list[tuple[str, frozenset[str], frozenset[str], Reason, Callable[[Policy], bool]]] = [
+    ("L-04", _program(P.APCM), _codes("99495", "99496"), Reason.LANE_CONFLICT, lambda p: True),
+    ("L-05", _codes("G0568", "G0569", "G0570"), _codes("99484", "99492", "99493", "99494"),
+     Reason.CODE_CONFLICT, lambda p: True),
+    ("L-06", _codes("99484"), _codes("99492", "99493", "99494"), Reason.CODE_CONFLICT, lambda p: True),
+    ("L-06", _codes("99492"), _codes("99493"), Reason.CODE_CONFLICT, lambda p: True),
+    ("L-07", _program(P.RPM), _program(P.RTM), Reason.CODE_CONFLICT, lambda p: True),
+    ("L-07", _codes("99445"), _codes("99454"), Reason.CODE_CONFLICT, lambda p: True),
+    ("L-07", _codes("98984", "98985"), _codes("98976", "98977"), Reason.CODE_CONFLICT, lambda p: True),
+    ("L-07", _codes("99470"), _codes("99457", "99458"), Reason.CODE_CONFLICT, lambda p: True),
+    ("L-07", _codes("98979"), _codes("98980", "98981"), Reason.CODE_CONFLICT, lambda p: True),
+    ("L-07", _codes("99091"), _codes("99457", "99458"), Reason.CODE_CONFLICT, lambda p: p.rpm_99091_excludes_99457),
+    ("L-09", _CCM_MONTHLY, _ESRD, Reason.CODE_CONFLICT, lambda p: True),
+]  # fmt: skip
+
+
+def conflicts(new: list[Line], existing: list[Line], policy: Policy) -> list[Because]:
+    """Every reason the `new` lines cannot join the `existing` ones (both of one patient)."""
+    reasons: list[Because] = []
+    for rule in (_duplicates, _scoped_once, _lanes, _tiers, _exclusions, _addons, _caps, _practitioner):
+        reasons += rule(new, existing, policy)
+    return reasons
+
+
+def _same_period(a: Line, b: Line) -> bool:
+    """Month-scoped lines share the claim's month; scoped lines share their scope; TCM
+    windows of 30 days starting at discharge overlap (one TCM per 30 days)."""
+    if a.scope is None or b.scope is None:
+        return a.scope is None and b.scope is None and a.month == b.month
+    if a.scope.startswith("tcm:") and b.scope.startswith("tcm:"):
+        first, second = (date.fromisoformat(s.split(":", 1)[1]) for s in (a.scope, b.scope))
+        return abs((first - second).days) < 30
+    return a.scope == b.scope
+
+
+def _duplicates(new: list[Line], existing: list[Line], policy: Policy) -> list[Because]:
+    """G-08: a code already claimed for the same patient and period."""
+    out = []
+    for line in new:
+        for old in existing:
+            if old.code == line.code and _same_period(line, old) and line.spec.kind not in (Kind.SETUP, Kind.TCM):
+                out.append(Because(Reason.DUPLICATE_CLAIM, f"{line.code} already claimed on claim {old.claim_id}"))
+                break
+    return out
+
+
+def _scoped_once(new: list[Line], existing: list[Line], policy: Policy) -> list[Because]:
+    """P-RPM-2 setup once per episode (SETUP_ALREADY_BILLED); P-TCM-1 one TCM per 30 days."""
+    out = []
+    for line in new:
+        kind = line.spec.kind
+        if kind not in (Kind.SETUP, Kind.TCM):
+            continue
+        others = [o for o in existing if o.spec.kind is kind and o.spec.program is line.spec.program]
+        clash = next((o for o in others if _same_period(line, o)), None)
+        if clash is not None and kind is Kind.SETUP:
+            out.append(Because(Reason.SETUP_ALREADY_BILLED,
+                               f"{line.code}: setup already billed for this episode on claim {clash.claim_id}"))
+        elif clash is not None:
+            out.append(Because(Reason.TCM_ALREADY_BILLED,
+                               f"{line.code}: TCM already billed within 30 days on claim {clash.claim_id}"))
+    return out  # fmt: skip
+
+
+def _lanes(new: list[Line], existing: list[Line], policy: Policy) -> list[Because]:
+    """L-01: CCM, PCM and APCM are one lane in a patient-month."""
+    out = []
+    pool = [x for x in existing + new if x.spec.program in LANE and x.spec.kind is not Kind.ASSESSMENT]
+    for line in new:
+        if line not in pool:
+            continue
+        for other in (o for o in pool if o.month == line.month):
+            same_npi = other.npi == line.npi
+            if other.spec.program is not line.spec.program and (policy.lane_across_practitioners or same_npi):
+                out.append(Because(Reason.LANE_CONFLICT,
+                                   f"{line.code} ({line.spec.program}) cannot join {other.code} "
+                                   f"({other.spec.program}) in one month"))
+                break
+    return out  # fmt: skip
+
+
+def _tiers(new: list[Line], existing: list[Line], policy: Policy) -> list[Because]:
+    """L-02, L-03, P-APCM-1: tiers of one program exclude each other in a month."""
+    out = []
+    pool = [x for x in existing + new if x.spec.program in TIERED and x.spec.tier]
+    for line in new:
+        if line not in pool:
+            continue
+        mates = [o for o in pool if o.month == line.month and o.spec.program is line.spec.program]
+        other = next((o for o in mates if o.spec.tier != line.spec.tier), None)
+        if other is None and line.spec.program is P.APCM:
+            other = next((o for o in mates if o.code != line.code), None)
+        if other is not None:
+            out.append(Because(Reason.TIER_CONFLICT, f"{line.code} and {other.code} are different tiers"))
+    return out
+
+
+def _exclusions(new: list[Line], existing: list[Line], policy: Policy) -> list[Because]:
+    """L-04 .. L-09: codes that exclude each other in the same month (see EXCLUSIONS)."""
+    out = []
+    pool = existing + new
+    for line in new:
+        for rule_id, left, right, reason, applies in EXCLUSIONS:
+            if not applies(policy):
+                continue
+            for mine, theirs in ((left, right), (right, left)):
+                if line.code in mine:
+                    other = next((o for o in pool if o.code in theirs and o.month == line.month), None)
+                    if other is not None:
+                        out.append(Because(reason, f"{line.code} is not billed with {other.code} ({rule_id})"))
+    return out
+
+
+def _addons(new: list[Line], existing: list[Line], policy: Policy) -> list[Because]:
+    """G-06: an add-on needs its base in the same period; L-05: APCM add-ons need the base
+    billed by the same practitioner."""
+    out = []
+    pool = existing + new
+    for line in new:
+        bases = line.spec.base
+        if not bases:
+            continue
+        same_npi = line.spec.kind is Kind.APCM_ADDON
+        if not any(o.code in bases and o.month == line.month and (not same_npi or o.npi == line.npi) for o in pool):
+            who = " by the same practitioner" if same_npi else ""
+            out.append(Because(Reason.ADDON_WITHOUT_BASE,
+                               f"{line.code} needs {' or '.join(bases)}{who} in the same month"))
+    return out  # fmt: skip
+
+
+def _caps(new: list[Line], existing: list[Line], policy: Policy) -> list[Because]:
+    """G-06: never beyond a code's cap for the period."""
+    out = []
+    for line in new:
+        cap = policy.cap(line.code, line.spec.cap)
+        if cap is None:
+            continue
+        total = sum(o.units for o in existing + new if o.code == line.code and _same_period(o, line))
+        if total > cap:
+            out.append(Because(Reason.ADDON_CAP_EXCEEDED, f"{line.code}: {total} units; at most {cap} per period"))
+    return out
+
+
+def _practitioner(new: list[Line], existing: list[Line], policy: Policy) -> list[Because]:
+    """G-07: one billing practitioner per patient per period for CCM, PCM, APCM, RPM, RTM, TCM."""
+    out = []
+    for line in new:
+        program = line.spec.program
+        if program not in ONE_PRACTITIONER:
+            continue
+        other = next((o for o in existing if o.spec.program is program and o.npi != line.npi
+                      and (o.month == line.month or _same_period(o, line))), None)  # fmt: skip
+        if other is not None:
+            out.append(Because(Reason.PROVIDER_CONFLICT,
+                               f"{line.code}: {program} is already billed by {other.npi} (claim {other.claim_id})"))
+    return out  # fmt: skip
+
+
+def units_by_code(lines: list[Line]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for line in lines:
+        counts[line.code] += line.units
+    return counts

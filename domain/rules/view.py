@@ -1,0 +1,144 @@
+"""What the rules read about one patient and one month: a read-only view over the Patient
+aggregate and the PatientMonth aggregates of that month and the two before it (a 30-day
+device period can start two calendar months earlier)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from domain import facts
+from domain.catalog import CodeSpec
+from domain.policy import Policy
+from domain.timing import local_day
+
+if TYPE_CHECKING:  # the aggregates import the rules; the rules only read them
+    from domain.patient import Patient
+    from domain.patient_month import Claim, PatientMonth
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    first = date.fromisoformat(f"{month}-01")
+    nxt = (first + timedelta(days=32)).replace(day=1)
+    return first, nxt - timedelta(days=1)
+
+
+def shift_month(month: str, delta: int) -> str:
+    year, mon = map(int, month.split("-"))
+    index = year * 12 + (mon - 1) + delta
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later (earlier when negative), clamped to the month's end."""
+    index = day.year * 12 + (day.month - 1) + months
+    year, month = index // 12, index % 12 + 1
+    last = month_bounds(f"{year:04d}-{month:02d}")[1]
+    return date(year, month, min(day.day, last.day))
+
+
+@dataclass(frozen=True)
+class Period:
+    """A 30-day device period (G-01) of one program, from its first day."""
+
+    program: facts.Program
+    start: date
+
+    @property
+    def end(self) -> date:
+        return self.start + timedelta(days=29)
+
+
+@dataclass
+class MonthView:
+    patient: Patient
+    month: str
+    policy: Policy
+    months: dict[str, PatientMonth] = field(default_factory=dict)  # this month and up to two before
+
+    @cached_property
+    def bounds(self) -> tuple[date, date]:
+        return month_bounds(self.month)
+
+    @property
+    def first(self) -> date:
+        return self.bounds[0]
+
+    @property
+    def last(self) -> date:
+        return self.bounds[1]
+
+    @property
+    def current(self) -> PatientMonth | None:
+        return self.months.get(self.month)
+
+    def entries(self, program: facts.Program) -> list[facts.TimeLogged]:
+        """The month's time entries of a program that were not voided."""
+        pm = self.current
+        if pm is None:
+            return []
+        return [e.logged for e in pm.entries.values() if e.voided is None and e.logged.program is program]
+
+    def day_of(self, entry: facts.TimeLogged) -> date:
+        return local_day(entry.started_at, self.policy)
+
+    def decisions(self) -> list[facts.MedicalDecisionMaking]:
+        pm = self.current
+        return [] if pm is None else pm.decisions
+
+    def live_claims(self) -> list[Claim]:
+        pm = self.current
+        return [] if pm is None else pm.live_claims()
+
+    # Device periods (G-01, P-RPM-1)
+
+    def device_ids(self, program: facts.Program, category: str | None = None) -> list[str]:
+        return [
+            device_id
+            for device_id, setups in self.patient.devices.items()
+            if setups[0].program.value == program.value
+            and (category is None or setups[0].category.value == category)
+        ]
+
+    def episode_start(self, program: facts.Program) -> date | None:
+        """The first setup of the program's devices: its 30-day periods count from here."""
+        starts = [
+            s.setup_on
+            for setups in self.patient.devices.values()
+            for s in setups
+            if s.program.value == program.value
+        ]
+        return min(starts) if starts else None
+
+    def period_containing(self, program: facts.Program, day: date) -> Period | None:
+        start = self.episode_start(program)
+        if start is None or day < start:
+            return None
+        return Period(program, start + timedelta(days=30 * ((day - start).days // 30)))
+
+    def period_ending_in_month(self, program: facts.Program) -> Period | None:
+        """The device period billed in this month: the one whose last day falls in it."""
+        period = self.period_containing(program, self.last)
+        if period is None:
+            return None
+        if self.first <= period.end <= self.last:
+            return period
+        before = self.period_containing(program, period.start - timedelta(days=1))
+        return before if before is not None and before.end >= self.first else None
+
+    def device_days(self, period: Period, spec: CodeSpec | None = None) -> set[date]:
+        """Distinct days with data in the period, over the program's devices (a day counts once)."""
+        category = spec.category if spec is not None else None
+        devices = set(self.device_ids(period.program, category))
+        days: set[date] = set()
+        for pm in self.months.values():
+            for device_id, seen in pm.device_days.items():
+                if device_id in devices:
+                    days.update(d for d in seen if period.start <= d <= period.end)
+        return days
+
+    def device_days_by_device(self) -> dict[str, int]:
+        pm = self.current
+        return {} if pm is None else {d: len(days) for d, days in sorted(pm.device_days.items())}
