@@ -162,4 +162,84 @@ def one_of_each(pid: str = "P1") -> list[f.Fact]:
         claim("C1", pid),
         f.ClaimAdjudicated(claim_id="C1", outcome=f.ClaimOutcome.PAID, paid_amount=Decimal("52.80")),
         f.ClaimVoided(claim_id="C1", reason="billed under the wrong NPI", by="BILLER-1"),
+        claim("C2", pid, codes=("99453",), service_month=None, service_on=date(2026, 3, 1)),
+        f.ClaimVoided(claim_id="C2", reason="setup billed by the device vendor", by="BILLER-1"),
     ]
+
+
+def enrolled(pid: str = "P1", program: f.Program = f.Program.CCM, npi: str = NPI, **consent_kw: Any) -> list[f.Fact]:
+    """A patient ready for `program` in March 2026: registered, two qualifying conditions
+    (one behavioral, one chronic pain), consent, initiating visit and care plan in January."""
+    return [
+        patient(pid),
+        condition("E11.9", pid),
+        condition("I50.9", pid, description="Heart failure"),
+        condition("F33.1", pid, behavioral=True, description="Depression"),
+        condition("G89.4", pid, chronic_pain=True, description="Chronic pain syndrome"),
+        consent(program, pid, **consent_kw),
+        visit(f"V-{pid}-{npi}", pid, provider_npi=npi),
+        plan(f"CP-{pid}-{program}", pid, programs=[program]),
+    ]
+
+
+def minutes(
+    total: int,
+    pid: str = "P1",
+    *,
+    program: f.Program = f.Program.CCM,
+    role: f.StaffRole = f.StaffRole.CLINICAL_STAFF,
+    month: str = "2026-03",
+    staff: str = "RN-1",
+    day: int = 2,
+    chunk: int = 15,
+    **kw: Any,
+) -> list[f.TimeLogged]:
+    """`total` minutes for a patient in `month`, in chunks one hour apart (never overlapping)."""
+    entries = []
+    start = datetime.fromisoformat(f"{month}-{day:02d}T08:00:00-05:00")
+    n = 0
+    while total > 0:
+        size = min(chunk, total)
+        entries.append(f.TimeLogged(
+            entry_id=f"T-{pid}-{program}-{month}-{staff}-{day}-{n}", patient_id=pid, program=program,
+            staff_id=staff, staff_role=role, activity="care management", started_at=start + timedelta(hours=n),
+            minutes=size, **kw,
+        ))  # fmt: skip
+        total -= size
+        n += 1
+    return entries
+
+
+class Book:
+    """A ledger with shorthand for rule tests: record facts, expect refusals, read the worklist."""
+
+    def __init__(self, ledger: Any) -> None:
+        self.ledger = ledger
+
+    def add(self, *items: f.Fact | list[f.Fact] | list[f.TimeLogged]) -> None:
+        for item in items:
+            for fact in item if isinstance(item, list) else [item]:
+                self.ledger.record(fact)
+
+    def refused(self, fact: f.Fact) -> list[str]:
+        from domain.reasons import Refused
+
+        try:
+            self.ledger.record(fact)
+        except Refused as e:
+            return [c.value for c in e.codes]
+        raise AssertionError(f"{type(fact).__name__} was accepted")
+
+    def row(self, pid: str = "P1", month: str = "2026-03") -> Any:
+        from domain.catalog import DEFAULT_FEES
+        from domain.rules.assess import assess
+
+        view = self.ledger.month_view(pid, month)
+        assert view is not None
+        return assess(view, DEFAULT_FEES)
+
+    def billable(self, pid: str = "P1", month: str = "2026-03") -> dict[str, int]:
+        return {b.code: b.units for b in self.row(pid, month).billable}
+
+    def blocked(self, pid: str = "P1", month: str = "2026-03") -> dict[str, str]:
+        return {b.code: b.reason for b in self.row(pid, month).blocked}

@@ -74,7 +74,7 @@ def _time(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | N
     if required:
         return Allowance(reasons=required, progress=progress)
     if logged < minimum:
-        return Allowance(reasons=[_short(spec, view, logged, minimum)], progress=progress)
+        return Allowance(reasons=[*_not_counted(spec, view), _short(spec, view, logged, minimum)], progress=progress)
     if spec.maximum is not None and logged > spec.maximum:
         return Allowance(reasons=[Because(
             Reason.CODE_CONFLICT,
@@ -89,6 +89,16 @@ def _time(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | N
     need = minimum + units * spec.step
     near = Because(Reason.UNDER_THRESHOLD, f"unit {units + 1} needs {need} minutes; {logged} logged")
     return Allowance(units=units, next_unit=near)
+
+
+def _not_counted(spec: CodeSpec, view: MonthView) -> list[Because]:
+    """G-04, G-10, P-CCM-7: when minutes fall short, say which logged minutes did not count."""
+    assert spec.program is not None
+    lost: dict[Reason, list[str]] = {}
+    for entry, why in minutes.excluded(view, spec.program):
+        if entry.staff_role in spec.roles:
+            lost.setdefault(why.code, []).append(f"{entry.minutes} min ({why.message})")
+    return [Because(code, "not counted: " + "; ".join(items)) for code, items in lost.items()]
 
 
 def _short(spec: CodeSpec, view: MonthView, logged: int, minimum: int) -> Because:

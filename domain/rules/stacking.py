@@ -184,11 +184,11 @@ def _addons(new: list[Line], existing: list[Line], policy: Policy) -> list[Becau
 
 
 def _caps(new: list[Line], existing: list[Line], policy: Policy) -> list[Because]:
-    """G-06: never beyond a code's cap for the period."""
+    """G-06: never beyond a code's cap for the period (a code claimed before is G-08's)."""
     out = []
     for line in new:
         cap = policy.cap(line.code, line.spec.cap)
-        if cap is None:
+        if cap is None or any(o.code == line.code and _same_period(o, line) for o in existing):
             continue
         total = sum(o.units for o in existing + new if o.code == line.code and _same_period(o, line))
         if total > cap:

@@ -13,7 +13,7 @@ from domain.patient_month import PatientMonth
 from domain.reasons import Reason, Refused
 from domain.timing import is_late
 from tests.conftest import Clock
-from tests.factories import EST, claim, patient, time_entry
+from tests.factories import EST, Book, claim, enrolled, minutes, patient, time_entry
 
 
 def refused(ledger: Ledger, fact: f.Fact) -> list[Reason]:
@@ -81,6 +81,7 @@ def test_g03_a_voided_entry_frees_its_minutes(ledger: Ledger) -> None:
 
 def test_g08_a_code_claimed_twice_for_a_month_is_refused_until_voided(ledger: Ledger) -> None:
     """G-08: DUPLICATE_CLAIM for the same code and period; a voided claim frees its codes."""
+    Book(ledger).add(enrolled("P1")[1:], minutes(25))
     ledger.record(claim("C1"))
     assert refused(ledger, claim("C2")) == [Reason.DUPLICATE_CLAIM]
     ledger.record(f.ClaimVoided(claim_id="C1", reason="wrong NPI", by="BILLER"))
@@ -93,10 +94,12 @@ def test_g11_retired_codes_by_date_of_service(ledger: Ledger) -> None:
     assert refused(ledger, claim("C1", codes=("G0511",), service_month="2025-10")) == [Reason.CODE_RETIRED]
     assert refused(ledger, claim("C2", codes=("G0512", "G0071"))) == [Reason.CODE_RETIRED] * 2
     ledger.record(claim("C3", codes=("G0512",), service_month="2025-12"))
+    ledger.record(claim("C4", codes=("G0511",), service_month="2025-09"))
 
 
 def test_g12_unknown_codes_are_refused_line_by_line(ledger: Ledger) -> None:
     """G-12: CODE_UNKNOWN for each line the catalog does not know; the claim is refused whole."""
+    Book(ledger).add(enrolled("P1")[1:], minutes(25))
     assert refused(ledger, claim("C1", codes=("99490", "12345", "ABCDE"))) == [Reason.CODE_UNKNOWN] * 2
     assert month_of_or_none(ledger) is None or not month_of(ledger, "P1", "2026-03").claims
 
