@@ -200,11 +200,12 @@ def minutes(
     n = 0
     while total > 0:
         size = min(chunk, total)
-        entries.append(f.TimeLogged(
+        base = dict(
             entry_id=f"T-{pid}-{program}-{month}-{staff}-{day}-{n}", patient_id=pid, program=program,
             staff_id=staff, staff_role=role, activity="care management", started_at=start + timedelta(hours=n),
-            minutes=size, **kw,
-        ))  # fmt: skip
+            minutes=size,
+        )
+        entries.append(f.TimeLogged(**(base | kw)))
         total -= size
         n += 1
     return entries
