@@ -165,6 +165,8 @@ def assess(view: MonthView, fees: FeeSchedule) -> WorklistRow:
             why = conflicts(option.lines, existing + taken, view.policy)
             reason = why[0] if why else Because(Reason.TIER_CONFLICT, f"{component} bills another option")
             blocked.append(Blocked(option.base.code, reason.code.value, f"{option.base.code}: {reason.message}"))
+    for option in chosen:
+        blocked += _better_but_blocked(view, option, npi, fees)
     done = {o.component for o in chosen} | set(options)
     for component in sorted(wanted - done):
         blocked += _why_not(view, component, npi)
@@ -194,6 +196,19 @@ def _near_misses(option: Option) -> list[Blocked]:
         near = a.next_unit or next((r for r in a.reasons if r.code is Reason.UNDER_THRESHOLD), None)
         if near is not None:
             out.append(Blocked(code, near.code.value, near.message))
+    return out
+
+
+def _better_but_blocked(view: MonthView, chosen: Option, npi: str, fees: FeeSchedule) -> list[Blocked]:
+    """Codes of the chosen option's component that would pay more and whose threshold is met,
+    held back only by a requirement (a missing MDM, QMB status, ...): worth a biller's look."""
+    out = []
+    for spec in codes_of(chosen.base.program or P.CCM):
+        if spec.base or component_of(spec) != chosen.component or spec.code == chosen.base.code:
+            continue
+        a = allowance(spec, view, npi or None)
+        if not a.units and a.progress >= 1.0 and fees.fee(spec.code) > chosen.amount:
+            out += [Blocked(spec.code, r.code.value, r.message) for r in a.reasons[:2]]
     return out
 
 

@@ -39,7 +39,7 @@ class Allowance:
     next_unit: Because | None = None
     scope: str | None = None  # for codes whose period is not the calendar month
     service_on: date | None = None
-    progress: float = 0.0  # share of the threshold reached, when short of it
+    progress: float = 1.0  # share of the threshold reached, when short of it
 
 
 def allowance(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | None = None) -> Allowance:
@@ -47,7 +47,7 @@ def allowance(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date
         assert spec.program is not None
         blocked = eligibility.program_reasons(view, spec.program, npi, service_on)
         if blocked:
-            return Allowance(reasons=blocked)
+            return Allowance(reasons=blocked, progress=0.0)
     judge = _JUDGES.get(spec.kind)
     return judge(spec, view, npi, service_on) if judge else Allowance(units=1)
 
