@@ -56,12 +56,8 @@ def main(ctx: click.Context, db: str | None, log_level: str) -> None:
 
 
 @main.command("ingest")
-@click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True)
-)
-@click.option(
-    "--report", type=click.Path(dir_okay=False, writable=True), help="Write one JSON answer per input line."
-)
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--report", type=click.Path(dir_okay=False, writable=True), help="Write one JSON answer per input line.")
 @click.pass_obj
 def ingest_command(settings: Settings, files: tuple[str, ...], report: str | None) -> None:
     """Record NDJSON facts (FILE '-' reads stdin). Exit 0 all accepted, 3 some refused, 2 some invalid."""
@@ -69,21 +65,15 @@ def ingest_command(settings: Settings, files: tuple[str, ...], report: str | Non
 
 
 @main.command("claim")
-@click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True)
-)
-@click.option(
-    "--report", type=click.Path(dir_okay=False, writable=True), help="Write one JSON answer per input line."
-)
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--report", type=click.Path(dir_okay=False, writable=True), help="Write one JSON answer per input line.")
 @click.pass_obj
 def claim_command(settings: Settings, files: tuple[str, ...], report: str | None) -> None:
     """Submit a billing service's batch of ClaimSubmitted lines through the claim gate."""
     sys.exit(_ingest(settings, files, report, only=(facts.ClaimSubmitted,)))
 
 
-def _ingest(
-    settings: Settings, files: tuple[str, ...], report: str | None, only: tuple[type[facts.Fact], ...]
-) -> int:
+def _ingest(settings: Settings, files: tuple[str, ...], report: str | None, only: tuple[type[facts.Fact], ...]) -> int:
     ledger = settings.ledger()
     tally = Tally()
     shown = 0

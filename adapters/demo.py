@@ -80,9 +80,7 @@ def _problems(results: list[tuple[bytes, LineResult]]) -> str:
                 rows.append([result.line, _type_of(line), reason.code.value, reason.message])
         elif result.status == "invalid":
             rows.append([result.line, _type_of(line), "invalid", result.error])
-    return render(
-        ["line", "fact type", "answer", "why"], rows, "Refused and invalid lines (nothing else was lost)"
-    )
+    return render(["line", "fact type", "answer", "why"], rows, "Refused and invalid lines (nothing else was lost)")
 
 
 def _months(ledger: Ledger, results: list[tuple[bytes, LineResult]], limit: int = 15) -> str:
@@ -103,11 +101,7 @@ def _months(ledger: Ledger, results: list[tuple[bytes, LineResult]], limit: int 
             if entry.voided is None:
                 minutes[entry.logged.program.value] += entry.logged.minutes
         days = sum(len(d) for d in pm.device_days.values())
-        rows.append(
-            [patient_id, month, ", ".join(f"{p} {m}" for p, m in sorted(minutes.items())) or "-", days or "-"]
-        )
+        rows.append([patient_id, month, ", ".join(f"{p} {m}" for p, m in sorted(minutes.items())) or "-", days or "-"])
     more = len(month_ids) - len(rows)
-    title = (
-        f"Patient-months recorded (first {len(rows)}; {more} more)" if more > 0 else "Patient-months recorded"
-    )
+    title = f"Patient-months recorded (first {len(rows)}; {more} more)" if more > 0 else "Patient-months recorded"
     return render(["patient", "month", "minutes by program", "device days"], rows, title)

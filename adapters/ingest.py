@@ -95,9 +95,7 @@ def _lower(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-def answer(
-    ledger: Ledger, raw: bytes | str, lineno: int, only: tuple[type[facts.Fact], ...] = ()
-) -> LineResult:
+def answer(ledger: Ledger, raw: bytes | str, lineno: int, only: tuple[type[facts.Fact], ...] = ()) -> LineResult:
     """Decode and record one line; never raises for anything the line itself holds."""
     try:
         fact = decode_line(raw, lineno)

@@ -12,9 +12,7 @@ import structlog
 
 # Keys that carry protected health information. A patient id is kept only as a short hash,
 # enough to correlate lines of one patient without naming them.
-PHI_KEYS = frozenset(
-    {"birth_date", "medicare_id", "name", "first_name", "last_name", "dob", "address", "phone"}
-)
+PHI_KEYS = frozenset({"birth_date", "medicare_id", "name", "first_name", "last_name", "dob", "address", "phone"})
 HASHED_KEYS = frozenset({"patient_id", "patient"})
 
 

@@ -16,7 +16,7 @@ from projections.report import ReportRow
 def worklist(rows: Sequence[WorklistRow], fmt: str) -> str:
     if fmt == "json":
         return msgspec.json.format(msgspec.json.encode(list(rows)), indent=2).decode()
-    flat = [
+    flat: list[dict[str, object]] = [
         {
             "patient_id": r.patient_id,
             "month": r.month,

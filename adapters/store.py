@@ -121,9 +121,9 @@ def locator(ledger: Ledger, store: Store) -> Callable[[UUID, int], int | None]:
 
         return sqlite_locate
 
-    pg_query = sql.SQL(
-        "SELECT notification_id FROM {}.{} WHERE originator_id = %s AND originator_version = %s"
-    ).format(sql.Identifier(store.pg_schema), sql.Identifier(table))
+    pg_query = sql.SQL("SELECT notification_id FROM {}.{} WHERE originator_id = %s AND originator_version = %s").format(
+        sql.Identifier(store.pg_schema), sql.Identifier(table)
+    )
 
     def pg_locate(originator_id: UUID, version: int) -> int | None:
         assert store.pg_conninfo is not None

@@ -80,9 +80,7 @@ def _days(month: str) -> list[date]:
     return [start + timedelta(days=i) for i in range((nxt - start).days)]
 
 
-def generate(
-    patients: int, months: list[str], seed: int = 7, timezone: str = "America/New_York"
-) -> Iterator[f.Fact]:
+def generate(patients: int, months: list[str], seed: int = 7, timezone: str = "America/New_York") -> Iterator[f.Fact]:
     """The facts of a practice, in the order a feed would send them."""
     rng = random.Random(seed)
     practice = Practice(rng, ZoneInfo(timezone))

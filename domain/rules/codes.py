@@ -106,9 +106,7 @@ def _short(spec: CodeSpec, view: MonthView, logged: int, minimum: int) -> Becaus
     assert spec.program is not None
     if spec.roles != ANYONE and minutes.counted(view, spec.program, ANYONE) >= minimum:
         who = "clinical staff" if spec.roles == STAFF else "the practitioner's own"
-        return Because(
-            Reason.WRONG_PERFORMER, f"{spec.code} needs {minimum} minutes of {who} time; {logged} logged"
-        )
+        return Because(Reason.WRONG_PERFORMER, f"{spec.code} needs {minimum} minutes of {who} time; {logged} logged")
     if spec.step is not None:
         return Because(Reason.UNDER_THRESHOLD, f"unit 1 needs {minimum} minutes; {logged} logged")
     return Because(Reason.UNDER_THRESHOLD, f"{logged} of {minimum} minutes")

@@ -136,9 +136,7 @@ def care_plan(view: MonthView, program: facts.Program) -> list[Because]:
         return []
     within = view.policy.care_plan_within_month
     plans = [
-        p.established.established_on
-        for p in view.patient.care_plans.values()
-        if program in p.established.programs
+        p.established.established_on for p in view.patient.care_plans.values() if program in p.established.programs
     ]
     if any(d <= view.last if within else d < view.first for d in plans):
         return []

@@ -43,9 +43,7 @@ def _within(day: date, start: date, end: date | None) -> bool:
 
 def counted(view: MonthView, program: facts.Program, roles: frozenset[facts.StaffRole]) -> int:
     """Minutes of the program in the month by the given roles, after exclusions."""
-    return sum(
-        e.minutes for e in view.entries(program) if e.staff_role in roles and exclusion(view, e) is None
-    )
+    return sum(e.minutes for e in view.entries(program) if e.staff_role in roles and exclusion(view, e) is None)
 
 
 def excluded(view: MonthView, program: facts.Program) -> list[tuple[facts.TimeLogged, Because]]:

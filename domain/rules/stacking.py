@@ -52,7 +52,9 @@ def _program(program: P) -> frozenset[str]:
 _CCM_MONTHLY = frozenset(c for c, s in CATALOG.items() if s.program is P.CCM and s.kind is Kind.TIME)
 _ESRD = _codes("G0181", "G0182", *(str(c) for c in range(90951, 90971)))
 
-# (rule id, codes, codes they exclude in the same month, reason, applies under this policy)
+# (rule id, codes, codes they exclude in the same month, reason, applies under this policy).
+# L-08: CCM+RPM, CCM+RTM, CCM+BHI, CCM+TCM, PCM+RPM/RTM, APCM+RPM/RTM, TCM+RPM and CPM+RPM/RTM
+# are allowed together, each on its own minutes: no row below excludes them.
 EXCLUSIONS: list[tuple[str, frozenset[str], frozenset[str], Reason, Callable[[Policy], bool]]] = [
     ("L-04", _program(P.APCM), _codes("99495", "99496"), Reason.LANE_CONFLICT, lambda p: True),
     ("L-05", _codes("G0568", "G0569", "G0570"), _codes("99484", "99492", "99493", "99494"),
@@ -109,11 +111,19 @@ def _scoped_once(new: list[Line], existing: list[Line], policy: Policy) -> list[
         others = [o for o in existing if o.spec.kind is kind and o.spec.program is line.spec.program]
         clash = next((o for o in others if _same_period(line, o)), None)
         if clash is not None and kind is Kind.SETUP:
-            out.append(Because(Reason.SETUP_ALREADY_BILLED,
-                               f"{line.code}: setup already billed for this episode on claim {clash.claim_id}"))
+            out.append(
+                Because(
+                    Reason.SETUP_ALREADY_BILLED,
+                    f"{line.code}: setup already billed for this episode on claim {clash.claim_id}",
+                )
+            )
         elif clash is not None:
-            out.append(Because(Reason.TCM_ALREADY_BILLED,
-                               f"{line.code}: TCM already billed within 30 days on claim {clash.claim_id}"))
+            out.append(
+                Because(
+                    Reason.TCM_ALREADY_BILLED,
+                    f"{line.code}: TCM already billed within 30 days on claim {clash.claim_id}",
+                )
+            )
     return out  # fmt: skip
 
 
@@ -127,9 +137,13 @@ def _lanes(new: list[Line], existing: list[Line], policy: Policy) -> list[Becaus
         for other in (o for o in pool if o.month == line.month):
             same_npi = other.npi == line.npi
             if other.spec.program is not line.spec.program and (policy.lane_across_practitioners or same_npi):
-                out.append(Because(Reason.LANE_CONFLICT,
-                                   f"{line.code} ({line.spec.program}) cannot join {other.code} "
-                                   f"({other.spec.program}) in one month"))
+                out.append(
+                    Because(
+                        Reason.LANE_CONFLICT,
+                        f"{line.code} ({line.spec.program}) cannot join {other.code} "
+                        f"({other.spec.program}) in one month",
+                    )
+                )
                 break
     return out  # fmt: skip
 
@@ -178,8 +192,12 @@ def _addons(new: list[Line], existing: list[Line], policy: Policy) -> list[Becau
         same_npi = line.spec.kind is Kind.APCM_ADDON
         if not any(o.code in bases and o.month == line.month and (not same_npi or o.npi == line.npi) for o in pool):
             who = " by the same practitioner" if same_npi else ""
-            out.append(Because(Reason.ADDON_WITHOUT_BASE,
-                               f"{line.code} needs {' or '.join(bases)}{who} in the same month"))
+            out.append(
+                Because(
+                    Reason.ADDON_WITHOUT_BASE,
+                    f"{line.code} needs {' or '.join(bases)}{who} in the same month",
+                )
+            )
     return out  # fmt: skip
 
 
@@ -206,8 +224,12 @@ def _practitioner(new: list[Line], existing: list[Line], policy: Policy) -> list
         other = next((o for o in existing if o.spec.program is program and o.npi != line.npi
                       and (o.month == line.month or _same_period(o, line))), None)  # fmt: skip
         if other is not None:
-            out.append(Because(Reason.PROVIDER_CONFLICT,
-                               f"{line.code}: {program} is already billed by {other.npi} (claim {other.claim_id})"))
+            out.append(
+                Because(
+                    Reason.PROVIDER_CONFLICT,
+                    f"{line.code}: {program} is already billed by {other.npi} (claim {other.claim_id})",
+                )
+            )
     return out  # fmt: skip
 
 

@@ -98,17 +98,13 @@ class MonthView:
         return [
             device_id
             for device_id, setups in self.patient.devices.items()
-            if setups[0].program.value == program.value
-            and (category is None or setups[0].category.value == category)
+            if setups[0].program.value == program.value and (category is None or setups[0].category.value == category)
         ]
 
     def episode_start(self, program: facts.Program) -> date | None:
         """The first setup of the program's devices: its 30-day periods count from here."""
         starts = [
-            s.setup_on
-            for setups in self.patient.devices.values()
-            for s in setups
-            if s.program.value == program.value
+            s.setup_on for setups in self.patient.devices.values() for s in setups if s.program.value == program.value
         ]
         return min(starts) if starts else None
 

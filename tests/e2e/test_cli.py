@@ -54,9 +54,7 @@ def test_all_accepted_exits_0_and_a_rerun_records_nothing_new(store_url: str, tm
 
 def test_report_and_exit_codes(store_url: str, tmp_path: Path) -> None:
     """Exit 3 when some lines are refused, 2 when some are invalid; one report row per line."""
-    refusing = write(
-        tmp_path / "r.ndjson", [ENC.encode(patient("P1")), ENC.encode(time_entry("E1", pid="P404"))]
-    )
+    refusing = write(tmp_path / "r.ndjson", [ENC.encode(patient("P1")), ENC.encode(time_entry("E1", pid="P404"))])
     report = tmp_path / "report.ndjson"
     result = carelane("ingest", str(refusing), "--report", str(report), db=store_url)
     assert result.returncode == 3, result.stderr
@@ -88,9 +86,7 @@ def test_stdin_and_claim_batches(sqlite_url: str, tmp_path: Path) -> None:
     )
     result = carelane("claim", str(batch), db=sqlite_url)
     assert result.returncode == 2
-    assert (
-        "CODE_UNKNOWN" in result.stderr and "expected ClaimSubmitted, got PatientRegistered" in result.stderr
-    )
+    assert "CODE_UNKNOWN" in result.stderr and "expected ClaimSubmitted, got PatientRegistered" in result.stderr
 
 
 def test_a_bad_store_url_is_a_clear_error(tmp_path: Path) -> None:

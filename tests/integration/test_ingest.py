@@ -29,9 +29,7 @@ def test_every_fact_type_is_accepted_when_well_formed(ledger: Ledger) -> None:
     """interface.md section 1: each fact type is understood; none is 'invalid' when well formed."""
     lines = [ENC.encode(fact) for fact in one_of_each()]
     results = run(ledger, lines)
-    assert [r.status for r in results] == ["accepted"] * len(lines), [
-        r for r in results if r.status != "accepted"
-    ]
+    assert [r.status for r in results] == ["accepted"] * len(lines), [r for r in results if r.status != "accepted"]
     positions = [r.position for r in results]
     assert all(isinstance(p, int) for p in positions)
     assert positions == sorted(positions)

@@ -75,11 +75,7 @@ def test_every_event_class_round_trips_exactly_through_the_store(ledger: Ledger)
     kinds = {type(v) for e in saved for v in vars(e).values()}
     assert {UUID, datetime, int, str}.issubset(kinds)
     values = [
-        v
-        for e in saved
-        for f in vars(e).values()
-        if isinstance(f, msgspec.Struct)
-        for v in msgspec.structs.astuple(f)
+        v for e in saved for f in vars(e).values() if isinstance(f, msgspec.Struct) for v in msgspec.structs.astuple(f)
     ]
     assert any(isinstance(v, Decimal) for v in values) and any(isinstance(v, date) for v in values)
 

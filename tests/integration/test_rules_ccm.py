@@ -48,9 +48,7 @@ def test_pccm4_add_on_caps_at_two_units(book: Book) -> None:
     """P-CCM-4, G-06: 99439 at 40 and 60 minutes, at most 2; a third unit is ADDON_CAP_EXCEEDED."""
     book.add(minutes(85))
     assert book.billable() == {"99490": 1, "99439": 2}
-    assert book.refused(claim("C1", lines=[f.ClaimLine("99490"), f.ClaimLine("99439", 3)])) == [
-        "ADDON_CAP_EXCEEDED"
-    ]
+    assert book.refused(claim("C1", lines=[f.ClaimLine("99490"), f.ClaimLine("99439", 3)])) == ["ADDON_CAP_EXCEEDED"]
     book.add(claim("C2", lines=[f.ClaimLine("99490"), f.ClaimLine("99439", 2)]))
 
 
@@ -64,9 +62,7 @@ def test_g06_add_on_needs_its_base(book: Book) -> None:
 def test_g05_more_units_than_minutes_support(book: Book) -> None:
     """G-05: 99439 x2 needs 60 minutes; with 45 the claim is refused UNDER_THRESHOLD."""
     book.add(minutes(45))
-    assert book.refused(claim("C1", lines=[f.ClaimLine("99490"), f.ClaimLine("99439", 2)])) == [
-        "UNDER_THRESHOLD"
-    ]
+    assert book.refused(claim("C1", lines=[f.ClaimLine("99490"), f.ClaimLine("99439", 2)])) == ["UNDER_THRESHOLD"]
 
 
 def test_pccm5_worked_example_95_physician_minutes(book: Book) -> None:
@@ -98,11 +94,13 @@ def test_pccm6_worked_example_complex_ccm(book: Book) -> None:
     99487 + 99489 x1 ($222)."""
     book.add(
         minutes(95),
-        f.MedicalDecisionMaking(patient_id="P1", month="2026-03", level=f.MdmLevel.MODERATE, by="DR",
-                                decided_on=date(2026, 3, 10)),
-        f.CarePlanRevised(patient_id="P1", plan_id="CP-P1-CCM", revised_on=date(2026, 3, 10), by="DR",
-                          substantial=True),
-    )  # fmt: skip
+        f.MedicalDecisionMaking(
+            patient_id="P1", month="2026-03", level=f.MdmLevel.MODERATE, by="DR", decided_on=date(2026, 3, 10)
+        ),
+        f.CarePlanRevised(
+            patient_id="P1", plan_id="CP-P1-CCM", revised_on=date(2026, 3, 10), by="DR", substantial=True
+        ),
+    )
     row = book.row()
     assert book.billable() == {"99487": 1, "99489": 1} and row.estimated_total == "222.00"
     book.add(claim("C1", lines=[f.ClaimLine("99487"), f.ClaimLine("99489")]))
@@ -126,8 +124,13 @@ def test_pccm1_two_qualifying_conditions(sqlite_ledger: Ledger) -> None:
     """P-CCM-1: two chronic conditions, each 12+ months and significant risk, active in the month."""
     book = Book(sqlite_ledger)
     setup = [x for x in enrolled("P1") if not isinstance(x, f.ConditionDiagnosed)]
-    book.add(setup, condition("E11.9"), condition("I10", significant_risk=False),
-             condition("J44.9", expected_duration_months=6), minutes(25))  # fmt: skip
+    book.add(
+        setup,
+        condition("E11.9"),
+        condition("I10", significant_risk=False),
+        condition("J44.9", expected_duration_months=6),
+        minutes(25),
+    )
     assert book.refused(claim("C1")) == ["CONDITIONS_INSUFFICIENT"]
     book.add(f.ConditionResolved(patient_id="P1", condition_id="J44.9", resolved_on=date(2026, 2, 1)))
     book.add(condition("N18.3", diagnosed_on=date(2026, 3, 20)))
@@ -221,13 +224,29 @@ def test_g09_consent_missing_revoked_and_incomplete(sqlite_ledger: Ledger) -> No
     book = Book(sqlite_ledger)
     book.add([x for x in enrolled("P1") if not isinstance(x, f.ConsentRecorded)], minutes(25))
     assert book.refused(claim("C1")) == ["CONSENT_MISSING"]
-    book.add(f.ConsentRecorded(patient_id="P1", program=f.Program.CCM, method=f.ConsentMethod.VERBAL,
-                               obtained_by="RN", cost_sharing_explained=False, one_practitioner_explained=True,
-                               recorded_on=date(2026, 1, 5)))  # fmt: skip
+    book.add(
+        f.ConsentRecorded(
+            patient_id="P1",
+            program=f.Program.CCM,
+            method=f.ConsentMethod.VERBAL,
+            obtained_by="RN",
+            cost_sharing_explained=False,
+            one_practitioner_explained=True,
+            recorded_on=date(2026, 1, 5),
+        )
+    )
     assert book.refused(claim("C1")) == ["CONSENT_INCOMPLETE"]
-    book.add(f.ConsentRecorded(patient_id="P1", program=f.Program.CCM, method=f.ConsentMethod.WRITTEN,
-                               obtained_by="RN", cost_sharing_explained=True, one_practitioner_explained=True,
-                               recorded_on=date(2026, 1, 20)))  # fmt: skip
+    book.add(
+        f.ConsentRecorded(
+            patient_id="P1",
+            program=f.Program.CCM,
+            method=f.ConsentMethod.WRITTEN,
+            obtained_by="RN",
+            cost_sharing_explained=True,
+            one_practitioner_explained=True,
+            recorded_on=date(2026, 1, 20),
+        )
+    )
     book.add(f.ConsentRevoked(patient_id="P1", program=f.Program.CCM, revoked_on=date(2026, 3, 20)))
     book.add(claim("C1"))  # revoked in March: March is still covered
     book.add(minutes(25, month="2026-04", day=1))
@@ -240,8 +259,9 @@ def test_g10_minutes_during_an_inpatient_stay_do_not_count(book: Book) -> None:
     book.add(
         f.FacilityStayStarted(patient_id="P1", stay_id="S1", setting=f.Setting.INPATIENT, started_on=date(2026, 3, 8)),
         f.FacilityStayEnded(patient_id="P1", stay_id="S1", ended_on=date(2026, 3, 12)),
-        minutes(10, day=3), minutes(15, day=10),
-    )  # fmt: skip
+        minutes(10, day=3),
+        minutes(15, day=10),
+    )
     assert book.refused(claim("C1")) == ["FACILITY_EXCLUSION", "UNDER_THRESHOLD"]
     book.add(minutes(10, day=20))
     book.add(claim("C1"))
@@ -254,11 +274,15 @@ def test_g10_hospice_custodial_and_bhi(sqlite_ledger: Ledger) -> None:
     book.add(enrolled("P1"), enrolled("P2"), enrolled("P3", f.Program.BHI))
     book.add(
         f.FacilityStayStarted(patient_id="P1", stay_id="H", setting=f.Setting.HOSPICE, started_on=date(2026, 2, 1)),
-        f.FacilityStayStarted(patient_id="P2", stay_id="N", setting=f.Setting.CUSTODIAL_NF, started_on=date(2026, 2, 1)),
+        f.FacilityStayStarted(
+            patient_id="P2", stay_id="N", setting=f.Setting.CUSTODIAL_NF, started_on=date(2026, 2, 1)
+        ),
         f.FacilityStayStarted(patient_id="P3", stay_id="I", setting=f.Setting.INPATIENT, started_on=date(2026, 3, 1)),
-        minutes(25, "P1"), minutes(25, "P2", staff="RN-2"), minutes(25, "P3", program=f.Program.BHI, staff="RN-3"),
+        minutes(25, "P1"),
+        minutes(25, "P2", staff="RN-2"),
+        minutes(25, "P3", program=f.Program.BHI, staff="RN-3"),
         f.RatingScaleAdministered(patient_id="P3", scale="PHQ-9", score=12, administered_on=date(2026, 3, 2), by="RN"),
-    )  # fmt: skip
+    )
     assert book.refused(claim("C1", "P1")) == ["FACILITY_EXCLUSION", "UNDER_THRESHOLD"]
     book.add(claim("C2", "P2"), claim("C3", "P3", codes=("99484",)))
 
@@ -269,7 +293,9 @@ def test_g10_hospice_rule_is_a_policy_switch(sqlite_url: str, clock: Clock) -> N
 
     book = Book(open_ledger(sqlite_url, clock=clock, policy=Policy(hospice_excludes_ccm_pcm=False)))
     book.add(enrolled("P1"), minutes(25))
-    book.add(f.FacilityStayStarted(patient_id="P1", stay_id="H", setting=f.Setting.HOSPICE, started_on=date(2026, 2, 1)))
+    book.add(
+        f.FacilityStayStarted(patient_id="P1", stay_id="H", setting=f.Setting.HOSPICE, started_on=date(2026, 2, 1))
+    )
     book.add(claim("C1"))
 
 

@@ -48,9 +48,7 @@ def test_g01_minutes_belong_to_the_calendar_month_in_the_practice_zone(ledger: L
 def test_g03_overlapping_minutes_of_one_staff_member_are_refused(ledger: Ledger) -> None:
     """G-03: the same person cannot log overlapping clock time, whatever the patient or program."""
     ledger.record(time_entry("E1", at=datetime(2026, 3, 2, 10, 0, tzinfo=EST), minutes=30))
-    clash = time_entry(
-        "E2", "P2", at=datetime(2026, 3, 2, 10, 20, tzinfo=EST), minutes=15, program=f.Program.BHI
-    )
+    clash = time_entry("E2", "P2", at=datetime(2026, 3, 2, 10, 20, tzinfo=EST), minutes=15, program=f.Program.BHI)
     assert refused(ledger, clash) == [Reason.TIME_OVERLAP]
 
 
@@ -58,9 +56,7 @@ def test_g03_adjacent_entries_and_other_staff_are_fine(ledger: Ledger) -> None:
     """G-03 holds: back-to-back entries, and another person at the same time, are both recorded."""
     ledger.record(time_entry("E1", at=datetime(2026, 3, 2, 10, 0, tzinfo=EST), minutes=30))
     ledger.record(time_entry("E2", "P2", at=datetime(2026, 3, 2, 10, 30, tzinfo=EST), minutes=10))
-    ledger.record(
-        time_entry("E3", "P2", at=datetime(2026, 3, 2, 10, 5, tzinfo=EST), minutes=10, staff_id="RN-2")
-    )
+    ledger.record(time_entry("E3", "P2", at=datetime(2026, 3, 2, 10, 5, tzinfo=EST), minutes=10, staff_id="RN-2"))
     assert len(month_of(ledger, "P2", "2026-03").entries) == 2
 
 
@@ -149,13 +145,11 @@ def test_references_must_exist(ledger: Ledger) -> None:
     assert refused(ledger, f.ClaimVoided(claim_id="C9", reason="x", by="B")) == [Reason.UNKNOWN_CLAIM]
     assert refused(
         ledger,
-        f.CarePlanRevised(
-            patient_id="P1", plan_id="CP9", revised_on=date(2026, 3, 1), by="DR", substantial=True
-        ),
+        f.CarePlanRevised(patient_id="P1", plan_id="CP9", revised_on=date(2026, 3, 1), by="DR", substantial=True),
     ) == [Reason.UNKNOWN_REFERENCE]
-    assert refused(
-        ledger, f.DataTransmitted(patient_id="P1", device_id="D9", transmitted_on=date(2026, 3, 1))
-    ) == [Reason.UNKNOWN_REFERENCE]
+    assert refused(ledger, f.DataTransmitted(patient_id="P1", device_id="D9", transmitted_on=date(2026, 3, 1))) == [
+        Reason.UNKNOWN_REFERENCE
+    ]
     ledger.record(time_entry("E1"))
     assert refused(ledger, f.TimeEntryVoided(entry_id="E1", patient_id="P2", reason="x", by="RN")) == [
         Reason.UNKNOWN_ENTRY

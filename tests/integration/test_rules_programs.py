@@ -27,10 +27,24 @@ def on(day: date, *codes: str, cid: str = "C1", pid: str = "P1", **kw: object) -
     return claim(cid, pid, codes=codes, service_month=None, service_on=day, **kw)  # type: ignore[arg-type]
 
 
-def device(book: Book, pid: str = "P1", program: P = P.RPM, days: int = 16, start: date = date(2026, 3, 1),
-           category: f.DeviceCategory = f.DeviceCategory.PHYSIOLOGIC, device_id: str = "D1") -> None:  # fmt: skip
-    book.add(f.DeviceSetup(patient_id=pid, device_id=device_id, program=f.DeviceProgram(program.value),
-                           category=category, setup_on=start))  # fmt: skip
+def device(
+    book: Book,
+    pid: str = "P1",
+    program: P = P.RPM,
+    days: int = 16,
+    start: date = date(2026, 3, 1),
+    category: f.DeviceCategory = f.DeviceCategory.PHYSIOLOGIC,
+    device_id: str = "D1",
+) -> None:
+    book.add(
+        f.DeviceSetup(
+            patient_id=pid,
+            device_id=device_id,
+            program=f.DeviceProgram(program.value),
+            category=category,
+            setup_on=start,
+        )
+    )
     for i in range(days):
         book.add(f.DataTransmitted(patient_id=pid, device_id=device_id, transmitted_on=start + timedelta(days=i)))
 
@@ -59,10 +73,26 @@ def test_ppcm1_needs_one_high_risk_condition(book: Book) -> None:
 
 def test_l01_ccm_pcm_apcm_are_one_lane(book: Book) -> None:
     """L-01: once CCM is claimed for the month, PCM or APCM for it is LANE_CONFLICT."""
-    book.add(enrolled("P1"), f.ConsentRecorded(patient_id="P1", program=P.PCM, method=f.ConsentMethod.VERBAL,
-             obtained_by="RN", cost_sharing_explained=True, one_practitioner_explained=True,
-             recorded_on=date(2026, 1, 5)), f.CarePlanEstablished(patient_id="P1", plan_id="CP-PCM",
-             established_on=date(2026, 1, 5), by="DR", shared_with_patient=True, programs=[P.PCM]))  # fmt: skip
+    book.add(
+        enrolled("P1"),
+        f.ConsentRecorded(
+            patient_id="P1",
+            program=P.PCM,
+            method=f.ConsentMethod.VERBAL,
+            obtained_by="RN",
+            cost_sharing_explained=True,
+            one_practitioner_explained=True,
+            recorded_on=date(2026, 1, 5),
+        ),
+        f.CarePlanEstablished(
+            patient_id="P1",
+            plan_id="CP-PCM",
+            established_on=date(2026, 1, 5),
+            by="DR",
+            shared_with_patient=True,
+            programs=[P.PCM],
+        ),
+    )
     book.add(minutes(25), minutes(30, program=P.PCM, role=PHYS, staff="DR"))
     assert book.row().lane == "PCM" and book.blocked()["99490"] == "LANE_CONFLICT"  # PCM pays more
     book.add(claim("C1"))
@@ -73,8 +103,12 @@ def test_l01_ccm_pcm_apcm_are_one_lane(book: Book) -> None:
 def test_l01_lane_per_practitioner_is_a_policy_switch(sqlite_url: str, clock: Clock) -> None:
     """L-01: with lane_across_practitioners off, a specialist's PCM may stand beside CCM."""
     book = Book(open_ledger(sqlite_url, clock=clock, policy=Policy(lane_across_practitioners=False)))
-    book.add(enrolled("P1"), enrolled("P1", P.PCM, npi=OTHER_NPI)[5:], minutes(25),
-             minutes(30, program=P.PCM, role=PHYS, staff="DR"))  # fmt: skip
+    book.add(
+        enrolled("P1"),
+        enrolled("P1", P.PCM, npi=OTHER_NPI)[5:],
+        minutes(25),
+        minutes(30, program=P.PCM, role=PHYS, staff="DR"),
+    )
     book.add(claim("C1"), claim("C2", codes=("99424",), billing_provider_npi=OTHER_NPI))
 
 
@@ -99,11 +133,25 @@ def test_papcm1_one_condition_is_g0556_and_visit_within_3_years(book: Book) -> N
     (INITIATING_VISIT_STALE beyond that)."""
     facts_ = [x for x in enrolled("P2", P.APCM) if not isinstance(x, f.ConditionDiagnosed | f.InitiatingVisitRecorded)]
     book.add(facts_, condition("E11.9", "P2"), minutes(5, "P2", program=P.APCM))
-    book.add(f.InitiatingVisitRecorded(patient_id="P2", visit_id="V-OLD", visit_type=f.VisitType.AWV,
-                                       visit_on=date(2022, 12, 1), provider_npi="1234567893"))  # fmt: skip
+    book.add(
+        f.InitiatingVisitRecorded(
+            patient_id="P2",
+            visit_id="V-OLD",
+            visit_type=f.VisitType.AWV,
+            visit_on=date(2022, 12, 1),
+            provider_npi="1234567893",
+        )
+    )
     assert book.refused(claim("C1", "P2", codes=("G0556",))) == ["INITIATING_VISIT_STALE"]
-    book.add(f.InitiatingVisitRecorded(patient_id="P2", visit_id="V-2023", visit_type=f.VisitType.AWV,
-                                       visit_on=date(2023, 3, 1), provider_npi="1234567893"))  # fmt: skip
+    book.add(
+        f.InitiatingVisitRecorded(
+            patient_id="P2",
+            visit_id="V-2023",
+            visit_type=f.VisitType.AWV,
+            visit_on=date(2023, 3, 1),
+            provider_npi="1234567893",
+        )
+    )
     assert book.billable("P2") == {"G0556": 1}
     assert book.refused(claim("C2", "P2", codes=("G0557",))) == ["CONDITIONS_INSUFFICIENT"]
 
@@ -118,8 +166,11 @@ def test_l04_apcm_excludes_tcm_and_l05_addons(book: Book) -> None:
     book.add(enrolled("P1", P.APCM, npi=OTHER_NPI)[6:7])
     assert "ADDON_WITHOUT_BASE" in book.refused(claim("C3", codes=("G0568",), billing_provider_npi=OTHER_NPI))
     book.add(claim("C4", codes=("G0568",)))
-    book.add(enrolled("P1", P.BHI)[5:6], minutes(25, program=P.BHI, staff="RN-2"),
-             f.RatingScaleAdministered(patient_id="P1", scale="PHQ-9", score=11, administered_on=date(2026, 3, 3), by="RN"))  # fmt: skip
+    book.add(
+        enrolled("P1", P.BHI)[5:6],
+        minutes(25, program=P.BHI, staff="RN-2"),
+        f.RatingScaleAdministered(patient_id="P1", scale="PHQ-9", score=11, administered_on=date(2026, 3, 3), by="RN"),
+    )
     assert book.refused(claim("C5", codes=("99484",))) == ["CODE_CONFLICT"]
 
 
@@ -178,8 +229,11 @@ def test_prpm3_management_needs_interactive_contact(book: Book) -> None:
 
 def test_l07_99470_99457_and_99091(book: Book) -> None:
     """L-07: 99470 and 99457 never in one month; 99091 not with 99457 (CPT default; CODE_CONFLICT)."""
-    book.add(enrolled("P1", P.RPM), minutes(25, program=P.RPM, interactive=True),
-             minutes(30, program=P.RPM, role=PHYS, staff="DR", day=9))  # fmt: skip
+    book.add(
+        enrolled("P1", P.RPM),
+        minutes(25, program=P.RPM, interactive=True),
+        minutes(30, program=P.RPM, role=PHYS, staff="DR", day=9),
+    )
     book.add(claim("C1", codes=("99457",)))
     assert book.refused(claim("C2", codes=("99091",))) == ["CODE_CONFLICT"]
     assert "CODE_CONFLICT" in book.refused(claim("C3", codes=("99470",)))
@@ -188,8 +242,11 @@ def test_l07_99470_99457_and_99091(book: Book) -> None:
 def test_l07_99091_switch(sqlite_url: str, clock: Clock) -> None:
     """L-07: with rpm_99091_excludes_99457 off, 99091 may stand beside 99457."""
     book = Book(open_ledger(sqlite_url, clock=clock, policy=Policy(rpm_99091_excludes_99457=False)))
-    book.add(enrolled("P1", P.RPM), minutes(25, program=P.RPM, interactive=True),
-             minutes(30, program=P.RPM, role=PHYS, staff="DR", day=9))  # fmt: skip
+    book.add(
+        enrolled("P1", P.RPM),
+        minutes(25, program=P.RPM, interactive=True),
+        minutes(30, program=P.RPM, role=PHYS, staff="DR", day=9),
+    )
     book.add(claim("C1", codes=("99457",)), claim("C2", codes=("99091",)))
 
 
@@ -231,7 +288,9 @@ def test_pbhi1_behavioral_diagnosis_and_rating_scale(book: Book) -> None:
     month or the month before; RATING_SCALE_MISSING, CONDITIONS_INSUFFICIENT otherwise."""
     book.add(enrolled("P1", P.BHI), minutes(20, program=P.BHI))
     assert book.refused(claim("C1", codes=("99484",))) == ["RATING_SCALE_MISSING"]
-    book.add(f.RatingScaleAdministered(patient_id="P1", scale="GAD-7", score=9, administered_on=date(2026, 2, 20), by="RN"))
+    book.add(
+        f.RatingScaleAdministered(patient_id="P1", scale="GAD-7", score=9, administered_on=date(2026, 2, 20), by="RN")
+    )
     assert book.billable() == {"99484": 1}
     book.add(f.ConditionResolved(patient_id="P1", condition_id="F33.1", resolved_on=date(2026, 2, 25)))
     assert book.refused(claim("C1", codes=("99484",))) == ["CONDITIONS_INSUFFICIENT"]
@@ -249,10 +308,19 @@ def test_pcocm1_first_and_later_months_and_midpoint(book: Book) -> None:
     assert book.billable() == {"99493": 1, "99494": 1}
     assert book.refused(claim("C1", codes=("99492",))) == ["CODE_CONFLICT"]
     book.add(claim("C2", lines=[f.ClaimLine("99493"), f.ClaimLine("99494")]))
-    book.add(f.RatingScaleAdministered(patient_id="P1", scale="PHQ-9", score=14, administered_on=date(2026, 3, 2), by="RN"),
-             f.ConsentRecorded(patient_id="P1", program=P.BHI, method=f.ConsentMethod.VERBAL, obtained_by="RN",
-                               cost_sharing_explained=True, one_practitioner_explained=True, recorded_on=date(2026, 1, 5)),
-             minutes(20, program=P.BHI, staff="RN-2"))  # fmt: skip
+    book.add(
+        f.RatingScaleAdministered(patient_id="P1", scale="PHQ-9", score=14, administered_on=date(2026, 3, 2), by="RN"),
+        f.ConsentRecorded(
+            patient_id="P1",
+            program=P.BHI,
+            method=f.ConsentMethod.VERBAL,
+            obtained_by="RN",
+            cost_sharing_explained=True,
+            one_practitioner_explained=True,
+            recorded_on=date(2026, 1, 5),
+        ),
+        minutes(20, program=P.BHI, staff="RN-2"),
+    )
     assert book.refused(claim("C3", codes=("99484",))) == ["CODE_CONFLICT"]
 
 
@@ -261,8 +329,17 @@ def test_pcpm1_chronic_pain_management(book: Book) -> None:
     an in-person visit of 30 minutes (INITIATING_VISIT_MISSING)."""
     book.add(enrolled("P1", P.CPM, recorded_on=date(2026, 3, 1)), minutes(50, program=P.CPM, role=PHYS, staff="DR"))
     assert book.refused(claim("C1", codes=("G3002",))) == ["INITIATING_VISIT_MISSING"]
-    book.add(f.FaceToFaceVisitRecorded(patient_id="P1", visit_id="FV-1", visit_on=date(2026, 3, 3),
-                                       provider_npi="1234567893", in_person=True, minutes=30, program=P.CPM))  # fmt: skip
+    book.add(
+        f.FaceToFaceVisitRecorded(
+            patient_id="P1",
+            visit_id="FV-1",
+            visit_on=date(2026, 3, 3),
+            provider_npi="1234567893",
+            in_person=True,
+            minutes=30,
+            program=P.CPM,
+        )
+    )
     assert book.billable() == {"G3002": 1, "G3003": 1}
     book.add(claim("C1", lines=[f.ClaimLine("G3002"), f.ClaimLine("G3003")]))
 
@@ -270,17 +347,42 @@ def test_pcpm1_chronic_pain_management(book: Book) -> None:
 # TCM
 
 
-def tcm_facts(discharged: date, visit_day: int, level: f.MdmLevel = f.MdmLevel.HIGH, contact_day: int = 1,
-              pid: str = "P1", did: str = "D1", to: str = "home") -> list[f.Fact]:  # fmt: skip
+def tcm_facts(
+    discharged: date,
+    visit_day: int,
+    level: f.MdmLevel = f.MdmLevel.HIGH,
+    contact_day: int = 1,
+    pid: str = "P1",
+    did: str = "D1",
+    to: str = "home",
+) -> list[f.Fact]:
     visit_on = discharged + timedelta(days=visit_day)
     return [
-        f.Discharged(patient_id=pid, discharge_id=did, discharged_on=discharged, from_setting="inpatient", to_setting=to),
-        f.TransitionContactMade(patient_id=pid, discharge_id=did, contacted_on=discharged + timedelta(days=contact_day),
-                                method=f.ContactMethod.PHONE, by="RN"),
-        f.FaceToFaceVisitRecorded(patient_id=pid, visit_id=f"FV-{did}", visit_on=visit_on, provider_npi="1234567893",
-                                  in_person=True, discharge_id=did, program=P.TCM),
+        f.Discharged(
+            patient_id=pid,
+            discharge_id=did,
+            discharged_on=discharged,
+            from_setting="inpatient",
+            to_setting=to,
+        ),
+        f.TransitionContactMade(
+            patient_id=pid,
+            discharge_id=did,
+            contacted_on=discharged + timedelta(days=contact_day),
+            method=f.ContactMethod.PHONE,
+            by="RN",
+        ),
+        f.FaceToFaceVisitRecorded(
+            patient_id=pid,
+            visit_id=f"FV-{did}",
+            visit_on=visit_on,
+            provider_npi="1234567893",
+            in_person=True,
+            discharge_id=did,
+            program=P.TCM,
+        ),
         f.MedicalDecisionMaking(patient_id=pid, discharge_id=did, level=level, by="DR", decided_on=visit_on),
-    ]  # fmt: skip
+    ]
 
 
 def test_ptcm1_worked_example_99496(book: Book) -> None:
@@ -295,8 +397,12 @@ def test_ptcm1_clocks_and_mdm(book: Book) -> None:
     MDM is 99495 (99496 MDM_INSUFFICIENT); low MDM is MDM_INSUFFICIENT; day 15 is TCM_VISIT_LATE."""
     for pid in ("P1", "P2", "P3", "P4"):
         book.add(enrolled(pid)[:1])
-    book.add(tcm_facts(date(2026, 3, 2), 10, pid="P1", did="A"), tcm_facts(date(2026, 3, 2), 5, f.MdmLevel.MODERATE, pid="P2", did="B"),
-             tcm_facts(date(2026, 3, 2), 5, f.MdmLevel.LOW, pid="P3", did="C"), tcm_facts(date(2026, 3, 2), 15, pid="P4", did="E"))  # fmt: skip
+    book.add(
+        tcm_facts(date(2026, 3, 2), 10, pid="P1", did="A"),
+        tcm_facts(date(2026, 3, 2), 5, f.MdmLevel.MODERATE, pid="P2", did="B"),
+        tcm_facts(date(2026, 3, 2), 5, f.MdmLevel.LOW, pid="P3", did="C"),
+        tcm_facts(date(2026, 3, 2), 15, pid="P4", did="E"),
+    )
     assert book.billable("P1") == {"99495": 1}
     assert book.refused(on(date(2026, 3, 12), "99496", pid="P1")) == ["TCM_VISIT_LATE"]
     assert book.billable("P2") == {"99495": 1}
@@ -333,10 +439,13 @@ def test_l08_programs_allowed_together(book: Book) -> None:
     """L-08: CCM with RPM, BHI and TCM in one month, each on its own minutes."""
     book.add(enrolled("P1"), enrolled("P1", P.RPM)[5:6], enrolled("P1", P.BHI)[5:6])
     device(book, "P1", days=16)
-    book.add(minutes(25), minutes(25, program=P.RPM, staff="RN-2", interactive=True),
-             minutes(20, program=P.BHI, staff="RN-3"),
-             f.RatingScaleAdministered(patient_id="P1", scale="PHQ-9", score=12, administered_on=date(2026, 3, 2), by="RN"),
-             tcm_facts(date(2026, 3, 2), 5))  # fmt: skip
+    book.add(
+        minutes(25),
+        minutes(25, program=P.RPM, staff="RN-2", interactive=True),
+        minutes(20, program=P.BHI, staff="RN-3"),
+        f.RatingScaleAdministered(patient_id="P1", scale="PHQ-9", score=12, administered_on=date(2026, 3, 2), by="RN"),
+        tcm_facts(date(2026, 3, 2), 5),
+    )
     assert set(book.billable()) >= {"99490", "99454", "99457", "99484", "99496"}
     book.add(claim("C1", codes=("99490", "99457", "99484")), on(date(2026, 3, 7), "99496", cid="C2"))
 

@@ -66,18 +66,12 @@ def test_naive_instant_is_refused_as_invalid() -> None:
 
 def test_unknown_fact_type() -> None:
     """A type the contract does not have is named."""
-    assert (
-        error('{"type":"PatientMoved","patient_id":"P1"}', 4)
-        == "line 4: $.type: unknown fact type 'PatientMoved'"
-    )
+    assert error('{"type":"PatientMoved","patient_id":"P1"}', 4) == "line 4: $.type: unknown fact type 'PatientMoved'"
 
 
 def test_either_or_fields() -> None:
     """MDM needs exactly one of month or discharge_id; a claim one of service_month or service_on."""
-    raw = (
-        '{"type":"MedicalDecisionMaking","patient_id":"P1","level":"high","by":"DR",'
-        '"decided_on":"2026-03-03"}'
-    )
+    raw = '{"type":"MedicalDecisionMaking","patient_id":"P1","level":"high","by":"DR","decided_on":"2026-03-03"}'
     assert error(raw, 6) == "line 6: $: give exactly one of month or discharge_id"
 
 
