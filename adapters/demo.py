@@ -1,4 +1,5 @@
-"""`carelane demo`: a synthetic practice recorded on a fresh embedded store, shown as tables."""
+"""`carelane demo`: a synthetic practice recorded on a fresh embedded store, then billed from
+the worklist through the claim gate, with the refusals a careless biller would meet."""
 
 from __future__ import annotations
 
@@ -10,19 +11,21 @@ from datetime import date
 import click
 import msgspec
 
+from adapters import output
 from adapters.ingest import LineResult, answer
 from adapters.store import open_ledger, parse
-from adapters.synthetic import last_full_month, months_ending, practice_lines
+from adapters.synthetic import PRACTICE_NPI, last_full_month, months_ending, practice_lines
 from adapters.table import render
-from domain.keys import patient_month_key
+from domain import facts
 from domain.ledger import Ledger
-from domain.patient_month import PatientMonth
+from domain.rules.assess import WorklistRow
+from projections.worklist import worklist
 
 DEMO_FILE = "carelane-demo.db"
 
 
 class _Typed(msgspec.Struct):
-    type: str = "(unreadable)"
+    type: str = "(not JSON)"
 
 
 def run(url: str, *, patients: int, seed: int, echo: Callable[[str], None]) -> None:
@@ -33,11 +36,54 @@ def run(url: str, *, patients: int, seed: int, echo: Callable[[str], None]) -> N
     echo(f"Synthetic practice: {patients} patients, months {', '.join(months)}, {len(lines)} facts")
     echo(f"Store: {url}\n")
     results = [(line, answer(ledger, line, n)) for n, line in enumerate(lines, start=1)]
-    echo(_by_type(results))
-    echo("")
-    echo(_problems(results))
-    echo("")
-    echo(_months(ledger, results))
+    echo(_by_type(results) + "\n")
+    echo(_problems(results, "Refused and invalid facts (every other line was recorded)") + "\n")
+    first = worklist(ledger, months[0])
+    claims = _claims_from(first) + _careless(first)
+    encoder = msgspec.json.Encoder()
+    claimed = [(encoder.encode(c), answer(ledger, encoder.encode(c), n)) for n, c in enumerate(claims, start=1)]
+    accepted = sum(r.status == "accepted" for _, r in claimed)
+    echo(f"Claims for {months[0]} from its worklist: {accepted} accepted, {len(claims) - accepted} refused")
+    echo(_problems(claimed, "Claims the gate refused") + "\n")
+    echo(output.worklist(worklist(ledger, months[0]), "table") + "\n")
+    echo(output.worklist(worklist(ledger, months[1]), "table"))
+
+
+def _claims_from(rows: list[WorklistRow]) -> list[facts.ClaimSubmitted]:
+    """What a diligent biller sends: the worklist's billable codes, one claim per date of service."""
+    claims = []
+    for row in rows:
+        monthly = [facts.ClaimLine(b.code, b.units) for b in row.billable if b.service_on is None]
+        npi = row.billing_provider_npi or PRACTICE_NPI
+        base = {"patient_id": row.patient_id, "billing_provider_npi": npi, "place_of_service": "11"}
+        if monthly:
+            claims.append(facts.ClaimSubmitted(claim_id=f"C-{row.patient_id}-{row.month}", lines=monthly,
+                                               service_month=row.month, **base))  # fmt: skip
+        for b in row.billable:
+            if b.service_on is not None:
+                claims.append(facts.ClaimSubmitted(
+                    claim_id=f"C-{row.patient_id}-{b.code}-{b.service_on}", lines=[facts.ClaimLine(b.code, b.units)],
+                    service_on=date.fromisoformat(b.service_on), **base,
+                ))  # fmt: skip
+    return claims
+
+
+def _careless(rows: list[WorklistRow]) -> list[facts.ClaimSubmitted]:
+    """What the gate is for: the same codes sent again, a second tier, a code over its cap."""
+    ccm = [r for r in rows if r.lane == "CCM" and r.billable]
+    out = []
+    for n, row in enumerate(ccm[:3]):
+        lines = [
+            [facts.ClaimLine(b.code, b.units) for b in row.billable if b.service_on is None],
+            [facts.ClaimLine("99491")],
+            [facts.ClaimLine("99490"), facts.ClaimLine("99439", 3)],
+        ][n]
+        out.append(facts.ClaimSubmitted(
+            claim_id=f"C-AGAIN-{row.patient_id}", patient_id=row.patient_id,
+            billing_provider_npi=row.billing_provider_npi or PRACTICE_NPI, place_of_service="11",
+            service_month=row.month, lines=lines,
+        ))  # fmt: skip
+    return out
 
 
 def _fresh(url: str) -> None:
@@ -48,7 +94,7 @@ def _fresh(url: str) -> None:
             if os.path.exists(f"{store.sqlite_path}{suffix}"):
                 os.remove(f"{store.sqlite_path}{suffix}")
         return
-    ledger = open_ledger(url)
+    ledger: Ledger = open_ledger(url)
     if ledger.recorder.max_notification_id():
         raise click.ClickException(f"{url} already holds a ledger; the demo needs an empty store")
 
@@ -57,51 +103,27 @@ def _type_of(line: bytes) -> str:
     try:
         return msgspec.json.decode(line, type=_Typed).type
     except msgspec.MsgspecError:
-        return "(unreadable)"
+        return "(not JSON)"
 
 
 def _by_type(results: list[tuple[bytes, LineResult]]) -> str:
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for line, result in results:
         counts[_type_of(line)][result.status] += 1
-    rows = [[t, c["accepted"], c["refused"], c["invalid"]] for t, c in sorted(counts.items())]
-    total = Counter[str]()
+    rows: list[list[object]] = [[t, c["accepted"], c["refused"], c["invalid"]] for t, c in sorted(counts.items())]
+    total: Counter[str] = Counter()
     for c in counts.values():
         total.update(c)
     rows.append(["total", total["accepted"], total["refused"], total["invalid"]])
     return render(["fact type", "accepted", "refused", "invalid"], rows, "What the ledger did with each fact")
 
 
-def _problems(results: list[tuple[bytes, LineResult]]) -> str:
-    rows = []
+def _problems(results: list[tuple[bytes, LineResult]], title: str) -> str:
+    rows: list[list[object]] = []
     for line, result in results:
         if result.status == "refused":
             for reason in result.reasons or ():
                 rows.append([result.line, _type_of(line), reason.code.value, reason.message])
         elif result.status == "invalid":
             rows.append([result.line, _type_of(line), "invalid", result.error])
-    return render(["line", "fact type", "answer", "why"], rows, "Refused and invalid lines (nothing else was lost)")
-
-
-def _months(ledger: Ledger, results: list[tuple[bytes, LineResult]], limit: int = 15) -> str:
-    rows = []
-    month_ids: dict[tuple[str, str], None] = {}
-    for line, result in results:
-        if result.status != "accepted":
-            continue
-        fact = msgspec.json.decode(line)
-        month = (fact.get("started_at") or fact.get("transmitted_on") or "")[:7]
-        if month and "patient_id" in fact:
-            month_ids.setdefault((fact["patient_id"], month), None)
-    for patient_id, month in list(month_ids)[:limit]:
-        pm: object = ledger.repository.get(patient_month_key(patient_id, month))
-        assert isinstance(pm, PatientMonth)
-        minutes: Counter[str] = Counter()
-        for entry in pm.entries.values():
-            if entry.voided is None:
-                minutes[entry.logged.program.value] += entry.logged.minutes
-        days = sum(len(d) for d in pm.device_days.values())
-        rows.append([patient_id, month, ", ".join(f"{p} {m}" for p, m in sorted(minutes.items())) or "-", days or "-"])
-    more = len(month_ids) - len(rows)
-    title = f"Patient-months recorded (first {len(rows)}; {more} more)" if more > 0 else "Patient-months recorded"
-    return render(["patient", "month", "minutes by program", "device days"], rows, title)
+    return render(["line", "fact type", "answer", "why"], rows, title)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 import msgspec
@@ -27,10 +28,11 @@ P = facts.Program
 CENT = Decimal("0.01")
 
 
-class Billable(msgspec.Struct):
+class Billable(msgspec.Struct, omit_defaults=True):
     code: str
     units: int
     amount: str
+    service_on: str | None = None  # the date of service, for codes whose period is not the month
 
 
 class Blocked(msgspec.Struct):
@@ -163,14 +165,15 @@ def assess(view: MonthView, fees: FeeSchedule) -> WorklistRow:
                 blocked += _near_misses(option)
                 continue
             why = conflicts(option.lines, existing + taken, view.policy)
-            reason = why[0] if why else Because(Reason.TIER_CONFLICT, f"{component} bills another option")
-            blocked.append(Blocked(option.base.code, reason.code.value, f"{option.base.code}: {reason.message}"))
+            reason = why[0] if why else Because(Reason.TIER_CONFLICT, f"{option.base.code}: another option pays more")
+            blocked.append(Blocked(option.base.code, reason.code.value, reason.message))
     for option in chosen:
         blocked += _better_but_blocked(view, option, npi, fees)
     done = {o.component for o in chosen} | set(options)
     for component in sorted(wanted - done):
         blocked += _why_not(view, component, npi)
-    billable = [Billable(x.code, x.units, _money(fees.fee(x.code) * x.units)) for x in taken]
+    dates = {code: a.service_on for o in chosen for code, a in o.allowances.items() if a.service_on}
+    billable = [Billable(x.code, x.units, _money(fees.fee(x.code) * x.units), _iso(dates.get(x.code))) for x in taken]
     total = sum((fees.fee(x.code) * x.units for x in taken), Decimal(0))
     return WorklistRow(
         patient_id=view.patient.patient_id,
@@ -233,6 +236,10 @@ def _lane(lines: list[Line], month: str) -> str | None:
         if x.month == month and x.spec.program in LANE and x.spec.kind is not Kind.ASSESSMENT:
             return str(x.spec.program)
     return None
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
 
 
 def _money(amount: Decimal) -> str:

@@ -108,7 +108,11 @@ def test_demo_builds_a_practice_and_shows_what_happened(tmp_path: Path) -> None:
     result = carelane("demo", "--patients", "12", db="", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "What the ledger did with each fact" in out and "Refused and invalid lines" in out
+    assert (
+        "What the ledger did with each fact" in out
+        and "Refused and invalid facts" in out
+        and "Claims the gate refused" in out
+    )
     for code in ("TIME_OVERLAP", "ID_REUSED", "UNKNOWN_PATIENT", "FUTURE_DATED", "CODE_UNKNOWN"):
         assert code in out
     assert (tmp_path / "carelane-demo.db").exists()
@@ -171,3 +175,75 @@ def test_help_is_available(args: list[str], sqlite_url: str) -> None:
     """Every command explains itself."""
     result = carelane(*args, db=sqlite_url)
     assert result.returncode == 0 and "Usage:" in result.stdout
+
+
+def _ready_practice(tmp_path: Path) -> Path:
+    from tests.factories import enrolled, minutes
+
+    lines = [ENC.encode(x) for x in enrolled("P1") + minutes(45) + enrolled("P2") + minutes(95, "P2", staff="RN-2")]
+    return write(tmp_path / "practice.ndjson", lines)
+
+
+def test_worklist_in_every_format(sqlite_url: str, tmp_path: Path) -> None:
+    """`carelane worklist` prints the contract's JSON, a CSV with a header, and a readable table."""
+    assert carelane("ingest", str(_ready_practice(tmp_path)), db=sqlite_url).returncode == 0
+    as_json = carelane("worklist", "--month", "2026-03", "--format", "json", db=sqlite_url)
+    assert as_json.returncode == 0, as_json.stderr
+    rows = msgspec.json.decode(as_json.stdout)
+    first = next(r for r in rows if r["patient_id"] == "P1")
+    assert {
+        "patient_id",
+        "month",
+        "lane",
+        "billing_provider_npi",
+        "minutes",
+        "device_days",
+        "billable",
+        "blocked",
+        "claimed",
+        "estimated_total",
+    } <= set(first)
+    assert first["billable"] == [
+        {"code": "99490", "units": 1, "amount": "66.00"},
+        {"code": "99439", "units": 1, "amount": "50.00"},
+    ]
+    assert first["estimated_total"] == "116.00"
+    as_csv = carelane("worklist", "--month", "2026-03", "--format", "csv", db=sqlite_url)
+    assert as_csv.stdout.splitlines()[0].startswith("patient_id,month,lane")
+    assert len(as_csv.stdout.splitlines()) == 3
+    table = carelane("worklist", "--month", "2026-03", db=sqlite_url)
+    assert "Worklist: 2 patient-months" in table.stdout and "99439 UNDER_THRESHOLD" in table.stdout
+    other = carelane("worklist", "--month", "2026-03", "--provider", "1245319599", "--format", "json", db=sqlite_url)
+    assert msgspec.json.decode(other.stdout) == []
+    bad = carelane("worklist", "--month", "March", db=sqlite_url)
+    assert bad.returncode == 2 and "expected YYYY-MM" in bad.stderr
+
+
+def test_practice_fee_schedule_and_report(sqlite_url: str, tmp_path: Path) -> None:
+    """A practice's CSV fee schedule prices the worklist; a bad one is named by line and column;
+    the report totals work RVUs and dollars per practitioner and program."""
+    assert carelane("ingest", str(_ready_practice(tmp_path)), db=sqlite_url).returncode == 0
+    fees = tmp_path / "fees.csv"
+    fees.write_text("code,fee,work_rvu\n99490,70.50,1.00\n99439,$52.25,0.70\n")
+    rows = msgspec.json.decode(
+        carelane("worklist", "--month", "2026-03", "--format", "json", "--fees", str(fees), db=sqlite_url).stdout
+    )
+    p1 = next(r for r in rows if r["patient_id"] == "P1")
+    assert p1["estimated_total"] == "122.75" and p1["fee_schedule"] == "practice schedule fees.csv"
+    broken = tmp_path / "broken.csv"
+    broken.write_text("code,fee\n99490,seventy\n")
+    result = carelane("worklist", "--month", "2026-03", "--fees", str(broken), db=sqlite_url)
+    assert result.returncode == 1 and "broken.csv: line 2: fee: expected a number" in result.stderr
+    report = msgspec.json.decode(carelane("report", "--month", "2026-03", "--format", "json", db=sqlite_url).stdout)
+    assert report == [
+        {
+            "billing_provider_npi": "1234567893",
+            "program": "CCM",
+            "claimed_units": 0,
+            "claimed_work_rvu": "0.00",
+            "claimed_amount": "0.00",
+            "billable_units": 5,
+            "billable_work_rvu": "4.10",
+            "billable_amount": "282.00",
+        }
+    ]
