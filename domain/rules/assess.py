@@ -159,7 +159,7 @@ def assess(view: MonthView, fees: FeeSchedule) -> WorklistRow:
     chosen = _best(options, existing, view)
     taken = [x for o in chosen for x in o.lines]
     blocked: list[Blocked] = []
-    for component, opts in options.items():
+    for opts in options.values():
         for option in opts:
             if option in chosen:
                 blocked += _near_misses(option)
