@@ -7,6 +7,7 @@ import os
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 import click
 import msgspec
@@ -54,18 +55,25 @@ def _claims_from(rows: list[WorklistRow]) -> list[facts.ClaimSubmitted]:
     claims = []
     for row in rows:
         monthly = [facts.ClaimLine(b.code, b.units) for b in row.billable if b.service_on is None]
-        npi = row.billing_provider_npi or PRACTICE_NPI
-        base = {"patient_id": row.patient_id, "billing_provider_npi": npi, "place_of_service": "11"}
         if monthly:
-            claims.append(facts.ClaimSubmitted(claim_id=f"C-{row.patient_id}-{row.month}", lines=monthly,
-                                               service_month=row.month, **base))  # fmt: skip
+            claims.append(_claim(row, f"C-{row.patient_id}-{row.month}", monthly, service_month=row.month))
         for b in row.billable:
             if b.service_on is not None:
-                claims.append(facts.ClaimSubmitted(
-                    claim_id=f"C-{row.patient_id}-{b.code}-{b.service_on}", lines=[facts.ClaimLine(b.code, b.units)],
-                    service_on=date.fromisoformat(b.service_on), **base,
-                ))  # fmt: skip
+                lines = [facts.ClaimLine(b.code, b.units)]
+                on = date.fromisoformat(b.service_on)
+                claims.append(_claim(row, f"C-{row.patient_id}-{b.code}-{b.service_on}", lines, service_on=on))
     return claims
+
+
+def _claim(row: WorklistRow, claim_id: str, lines: list[facts.ClaimLine], **when: Any) -> facts.ClaimSubmitted:
+    return facts.ClaimSubmitted(
+        claim_id=claim_id,
+        patient_id=row.patient_id,
+        billing_provider_npi=row.billing_provider_npi or PRACTICE_NPI,
+        place_of_service="11",
+        lines=lines,
+        **when,
+    )
 
 
 def _careless(rows: list[WorklistRow]) -> list[facts.ClaimSubmitted]:
