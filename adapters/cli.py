@@ -21,6 +21,8 @@ from adapters.store import StoreError, open_ledger, redact, store_url
 from domain import facts
 from domain.catalog import DEFAULT_FEES, FeeSchedule
 from domain.ledger import Ledger
+from domain.reasons import Reason
+from projections.refusals import refusals
 from projections.report import report
 from projections.worklist import worklist
 
@@ -187,6 +189,18 @@ def worklist_command(settings: Settings, month: str, fmt: str, provider: str | N
 def report_command(settings: Settings, month: str, fmt: str, fees: str | None) -> None:
     """Work RVUs and revenue per billing practitioner and program: claimed and still billable."""
     click.echo(output.report(report(settings.ledger(), month, _fees(fees)), fmt))
+
+
+@main.command("refusals")
+@click.option("--month", callback=lambda c, p, v: None if v is None else _month(c, p, v), help="YYYY-MM")
+@click.option("--reason", metavar="CODE", help="Only refusals with this reason code.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_obj
+def refusals_command(settings: Settings, month: str | None, reason: str | None, fmt: str) -> None:
+    """The refusal log: every refused claim, when, by whom and why."""
+    if reason is not None and reason not in Reason.__members__:
+        raise click.BadParameter(f"unknown reason code {reason!r}", param_hint="--reason")
+    click.echo(output.refusals(refusals(settings.ledger(), month, reason), fmt))
 
 
 @main.command("demo")

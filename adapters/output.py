@@ -10,6 +10,7 @@ import msgspec
 
 from adapters.table import render
 from domain.rules.assess import WorklistRow
+from projections.refusals import RefusalRow
 from projections.report import ReportRow
 
 
@@ -49,6 +50,31 @@ def report(rows: Sequence[ReportRow], fmt: str) -> str:
     headers = ["NPI", "program", "claimed units", "claimed wRVU", "claimed $", "billable units", "billable wRVU",
                "billable $"]  # fmt: skip
     return render(headers, [list(d.values()) for d in dicts], "Work RVUs and revenue")
+
+
+def refusals(rows: Sequence[RefusalRow], fmt: str) -> str:
+    if fmt == "json":
+        return msgspec.json.format(msgspec.json.encode(list(rows)), indent=2).decode()
+    flat: list[dict[str, object]] = [
+        {
+            "recorded_at": r.recorded_at,
+            "claim_id": r.claim_id,
+            "patient_id": r.patient_id,
+            "billing_provider_npi": r.billing_provider_npi,
+            "service_month": r.service_month,
+            "codes": " ".join(r.codes),
+            "reasons": "; ".join(f"{x['code']}: {x['message']}" for x in r.reasons),
+            "recorded_by": r.recorded_by or "",
+            "source": r.source or "",
+        }
+        for r in rows
+    ]
+    if fmt == "csv":
+        return _csv(flat, list(flat[0]) if flat else ["recorded_at"])
+    headers = ["recorded at", "claim", "patient", "NPI", "month", "codes", "why", "by"]
+    table = [[f["recorded_at"], f["claim_id"], f["patient_id"], f["billing_provider_npi"], f["service_month"],
+              f["codes"], f["reasons"], f["recorded_by"]] for f in flat]  # fmt: skip
+    return render(headers, table, f"Refusal log: {len(rows)} refused claims")
 
 
 def _csv(rows: list[dict[str, object]], fields: list[str]) -> str:

@@ -26,6 +26,7 @@ from domain.patient import Patient
 from domain.patient_month import PatientMonth
 from domain.policy import DEFAULT_POLICY, Policy
 from domain.reasons import Reason, Refused
+from domain.refusal import ClaimRefusal
 from domain.rules.view import MonthView, shift_month
 from domain.staff_day import StaffDay
 from domain.timing import local_days, month_of, refuse_future
@@ -370,6 +371,8 @@ class Ledger(Application):  # type: ignore[type-arg]
                 return Recorded(seen.originator_id, seen.version, self._locate(seen), duplicate=True)
             except Refused as refusal:
                 bound.info("fact.refused", reasons=[r.code.value for r in refusal.reasons])
+                if isinstance(fact, facts.ClaimSubmitted):
+                    self._log_refusal(fact, digest, refusal, w.at)
                 raise
             except IntegrityError:
                 bound.info("fact.conflict_retry", attempt=attempt)
@@ -382,6 +385,16 @@ class Ledger(Application):  # type: ignore[type-arg]
             bound.debug("fact.recorded", aggregate=str(home_id), position=position)
             return Recorded(home_id, version, position)
         raise Contention(f"{type(fact).__name__} lost {MAX_ATTEMPTS} races; send it again")
+
+    def _log_refusal(self, fact: facts.ClaimSubmitted, digest: str, refusal: Refused, at: datetime) -> None:
+        """Keep the refused claim in the refusal log, once per claim id and content."""
+        entry = ClaimRefusal.log(fact, digest, list(refusal.reasons), at)
+        if entry.id in self.repository:
+            return
+        try:
+            self.save(entry)
+        except IntegrityError:
+            pass  # another process logged the same refusal first
 
     def _locate(self, seen: AlreadyRecorded) -> int | None:
         return None if self.locate is None else self.locate(seen.originator_id, seen.version)

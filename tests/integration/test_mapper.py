@@ -21,7 +21,8 @@ from adapters.mapper import MsgspecMapper
 from adapters.store import MAPPER_TOPIC, open_ledger
 from domain.ledger import Ledger
 from tests.conftest import Clock
-from tests.factories import one_of_each
+from domain.reasons import Refused
+from tests.factories import claim, one_of_each
 from tests.unit.test_topics import event_classes
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "events-v1.json"
@@ -39,6 +40,14 @@ def capture(ledger: Ledger) -> list[Any]:
 
     ledger.save = save  # type: ignore[method-assign]
     return saved
+
+
+def record_scenario(ledger: Ledger) -> None:
+    """Every fact type, and one refused claim so that the refusal log has an entry."""
+    for fact in one_of_each():
+        ledger.record(fact)
+    with pytest.raises(Refused):
+        ledger.record(claim("C-REFUSED", codes=("99491",)))
 
 
 def assert_same(a: Any, b: Any, where: str = "event") -> None:
@@ -64,8 +73,7 @@ def assert_same(a: Any, b: Any, where: str = "event") -> None:
 def test_every_event_class_round_trips_exactly_through_the_store(ledger: Ledger) -> None:
     """Decimal, date, aware datetime (with its offset), UUID and enums come back as built."""
     saved = capture(ledger)
-    for fact in one_of_each():
-        ledger.record(fact)
+    record_scenario(ledger)
     assert {type(e) for e in saved} == set(event_classes()), "scenario must cover every event class"
     for event in saved:
         (stored,) = ledger.events.get(
@@ -83,8 +91,7 @@ def test_every_event_class_round_trips_exactly_through_the_store(ledger: Ledger)
 def _golden_events() -> list[Any]:
     ledger = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo", "MAPPER_TOPIC": MAPPER_TOPIC}, clock=Clock())
     saved = capture(ledger)
-    for fact in one_of_each():
-        ledger.record(fact)
+    record_scenario(ledger)
     return saved
 
 

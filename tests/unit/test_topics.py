@@ -12,9 +12,10 @@ from domain.base import LedgerAggregate
 from domain.identity import Identity
 from domain.patient import Patient
 from domain.patient_month import PatientMonth
+from domain.refusal import ClaimRefusal
 from domain.staff_day import StaffDay
 
-AGGREGATES = [Patient, PatientMonth, StaffDay, Identity]
+AGGREGATES = [Patient, PatientMonth, StaffDay, Identity, ClaimRefusal]
 
 
 def event_classes() -> list[type]:
