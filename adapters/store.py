@@ -7,9 +7,10 @@ own PostgreSQL schema (created if missing): tests use one schema each.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import parse_qs, unquote, urlparse
@@ -87,20 +88,35 @@ def open_ledger(
 ) -> Ledger:
     """The ledger on the store at `url` (or CARELANE_DB, or ./carelane.db)."""
     store = parse(store_url(url))
-    if store.kind == "postgres":
-        _ensure_schema(store)
-    ledger = Ledger(store.env, policy=policy, clock=clock)
+    with _initialising(store):
+        ledger = Ledger(store.env, policy=policy, clock=clock)
     ledger.locate = locator(ledger, store)
     return ledger
 
 
-def _ensure_schema(store: Store) -> None:
+@contextlib.contextmanager
+def _initialising(store: Store) -> Iterator[None]:
+    """Create the schema and let the library create its tables, one process at a time:
+    PostgreSQL's CREATE ... IF NOT EXISTS fails ("tuple concurrently updated") when workers
+    start together, so an advisory lock serialises start-up."""
+    if store.kind != "postgres":
+        yield
+        return
     assert store.pg_conninfo is not None
     try:
-        with psycopg.connect(store.pg_conninfo, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(store.pg_schema)))
+        conn = psycopg.connect(store.pg_conninfo, autocommit=True)
     except psycopg.OperationalError as e:
         raise StoreError(f"cannot reach PostgreSQL for {redact(store.url)}: {e}") from e
+    with conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_INIT_LOCK,))
+        try:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(store.pg_schema)))
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_INIT_LOCK,))
+
+
+_INIT_LOCK = 0x6361726C656E65  # "carelane"
 
 
 def events_table(ledger: Ledger) -> str:

@@ -8,6 +8,7 @@ accepted or refused on what the winner recorded.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -391,10 +392,8 @@ class Ledger(Application):  # type: ignore[type-arg]
         entry = ClaimRefusal.log(fact, digest, list(refusal.reasons), at)
         if entry.id in self.repository:
             return
-        try:
+        with contextlib.suppress(IntegrityError):  # another process logged the same refusal first
             self.save(entry)
-        except IntegrityError:
-            pass  # another process logged the same refusal first
 
     def _locate(self, seen: AlreadyRecorded) -> int | None:
         return None if self.locate is None else self.locate(seen.originator_id, seen.version)

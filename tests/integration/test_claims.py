@@ -54,15 +54,17 @@ def test_adjudication_and_void_follow_the_claim(ledger: Ledger) -> None:
 
 
 def _race(url: str, claim_id: str, barrier: Any, results: Any) -> None:
-    ledger = open_ledger(url)
-    barrier.wait()
     try:
-        ledger.record(claim(claim_id, codes=("99490",)))
-        results.put((claim_id, "accepted"))
-    except Refused as e:
-        results.put((claim_id, ",".join(c.value for c in e.codes)))
-    finally:
+        ledger = open_ledger(url)
+        barrier.wait(timeout=60)
+        try:
+            ledger.record(claim(claim_id, codes=("99490",)))
+            results.put((claim_id, "accepted"))
+        except Refused as e:
+            results.put((claim_id, ",".join(c.value for c in e.codes)))
         ledger.close()
+    except BaseException as e:  # the parent reports it; a silent child would hang the barrier
+        results.put((claim_id, f"error: {e!r}"))
 
 
 @pytest.mark.postgres
@@ -79,10 +81,10 @@ def test_racing_processes_accept_exactly_one_claim_for_a_patient_month(trial: in
         procs = [context.Process(target=_race, args=(url, f"C{trial}-{n}", barrier, results)) for n in range(6)]
         for p in procs:
             p.start()
+        outcomes = sorted(results.get(timeout=120)[1] for _ in procs)
         for p in procs:
-            p.join(120)
-        outcomes = sorted(results.get(timeout=5)[1] for _ in procs)
-        assert outcomes == ["DUPLICATE_CLAIM"] * 5 + ["accepted"]
+            p.join(30)
+        assert outcomes == ["DUPLICATE_CLAIM"] * 5 + ["accepted"], outcomes
         assert len(book.row().claimed) == 1
     finally:
         next(gen, None)

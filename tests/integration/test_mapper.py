@@ -20,8 +20,8 @@ from eventsourcing.persistence import StoredEvent
 from adapters.mapper import MsgspecMapper
 from adapters.store import MAPPER_TOPIC, open_ledger
 from domain.ledger import Ledger
-from tests.conftest import Clock
 from domain.reasons import Refused
+from tests.conftest import Clock
 from tests.factories import claim, one_of_each
 from tests.unit.test_topics import event_classes
 
