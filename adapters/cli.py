@@ -15,16 +15,17 @@ import msgspec
 from tqdm import tqdm
 
 from adapters import fees as fee_file
-from adapters import logs, output
+from adapters import logs, output, reads
 from adapters.ingest import LineResult, Tally, ingest
 from adapters.store import StoreError, open_ledger, redact, store_url
+from adapters.viewdb import open_views
 from domain import facts
 from domain.catalog import DEFAULT_FEES, FeeSchedule
 from domain.ledger import Ledger
 from domain.reasons import Reason
-from projections.refusals import refusals
+from domain.rules.assess import reprice
+from projections import runner, views
 from projections.report import report
-from projections.worklist import worklist
 
 PROGRESS_FROM_LINES = 5000  # files shorter than this finish before a bar would help
 SHOWN_PROBLEMS = 20
@@ -174,10 +175,17 @@ def _fees(path: str | None) -> FeeSchedule:
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--provider", metavar="NPI", help="Only this billing practitioner's patients.")
 @click.option("--fees", type=click.Path(exists=True, dir_okay=False), help="A practice fee schedule (CSV).")
+@click.option("--no-refresh", is_flag=True, help="Read the view as it is (on a replica, say).")
 @click.pass_obj
-def worklist_command(settings: Settings, month: str, fmt: str, provider: str | None, fees: str | None) -> None:
+def worklist_command(
+    settings: Settings, month: str, fmt: str, provider: str | None, fees: str | None, no_refresh: bool
+) -> None:
     """What can be billed for a month, what is held back and why, and what is claimed."""
-    rows = worklist(settings.ledger(), month, _fees(fees), provider)
+    ledger = settings.ledger()
+    rows = reads.worklist(ledger, open_views(ledger, settings.db), month, provider, refresh=not no_refresh)
+    if fees is not None:
+        schedule = _fees(fees)
+        rows = [reprice(row, schedule) for row in rows]
     click.echo(output.worklist(rows, fmt))
 
 
@@ -200,7 +208,36 @@ def refusals_command(settings: Settings, month: str | None, reason: str | None, 
     """The refusal log: every refused claim, when, by whom and why."""
     if reason is not None and reason not in Reason.__members__:
         raise click.BadParameter(f"unknown reason code {reason!r}", param_hint="--reason")
-    click.echo(output.refusals(refusals(settings.ledger(), month, reason), fmt))
+    ledger = settings.ledger()
+    click.echo(output.refusals(reads.refusals(ledger, open_views(ledger, settings.db), month, reason), fmt))
+
+
+@main.command("project")
+@click.option("--follow", is_flag=True, help="Keep the projections current until stopped (SIGINT/SIGTERM).")
+@click.option("--rebuild", is_flag=True, help="Empty the views and build them again from the first event.")
+@click.pass_obj
+def project_command(settings: Settings, follow: bool, rebuild: bool) -> None:
+    """Bring every projection (worklist, refusal log, event index) up to date."""
+    import signal
+    import threading
+
+    ledger = settings.ledger()
+    db = open_views(ledger, settings.db)
+    runner.create(db, views.ALL)
+    if rebuild:
+        runner.rebuild(db, views.ALL)
+    total = ledger.recorder.max_notification_id() or 0
+    with tqdm(total=total, unit=" events", file=sys.stderr, disable=None, desc="projecting") as bar:
+        applied = runner.catch_up(ledger, db, views.ALL, progress=lambda _name, n: bar.update(n))
+    click.echo(", ".join(f"{name}: {n} events" for name, n in applied.items()))
+    if not follow:
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo("following the ledger; Ctrl-C to stop", err=True)
+    runner.follow(ledger, db, views.ALL, stop)
+    click.echo("stopped", err=True)
 
 
 @main.command("export-837")

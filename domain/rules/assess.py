@@ -190,6 +190,13 @@ def assess(view: MonthView, fees: FeeSchedule) -> WorklistRow:
     )
 
 
+def reprice(row: WorklistRow, fees: FeeSchedule) -> WorklistRow:
+    """The same row priced by another schedule (a practice's own)."""
+    billable = [Billable(b.code, b.units, _money(fees.fee(b.code) * b.units), b.service_on) for b in row.billable]
+    total = sum((fees.fee(b.code) * b.units for b in row.billable), Decimal(0))
+    return msgspec.structs.replace(row, billable=billable, estimated_total=_money(total), fee_schedule=fees.name)
+
+
 def _near_misses(option: Option) -> list[Blocked]:
     """For a chosen option, how close the next add-on unit is (G-05)."""
     out = []

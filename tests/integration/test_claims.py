@@ -9,16 +9,17 @@ from typing import Any
 
 import pytest
 
+from adapters.reads import refusals as read_refusals
 from adapters.store import open_ledger
+from adapters.viewdb import open_views
 from domain import facts as f
 from domain.ledger import Ledger
 from domain.reasons import Refused
-from projections.refusals import refusals
 from tests.conftest import pg_url
 from tests.factories import Book, claim, enrolled, minutes
 
 
-def test_refused_claims_are_kept_in_the_refusal_log(ledger: Ledger) -> None:
+def test_refused_claims_are_kept_in_the_refusal_log(ledger: Ledger, store_url: str) -> None:
     """A refused claim records nothing on the patient but is logged once with who, when and why;
     the log filters by month and reason."""
     book = Book(ledger)
@@ -28,14 +29,19 @@ def test_refused_claims_are_kept_in_the_refusal_log(ledger: Ledger) -> None:
     assert book.refused(attempt) == ["DUPLICATE_CLAIM"]
     assert book.refused(attempt) == ["DUPLICATE_CLAIM"]  # sent again: logged once
     assert book.refused(claim("C3", codes=("99491",))) == ["UNDER_THRESHOLD"]
-    rows = refusals(ledger)
+    db = open_views(ledger, store_url)
+
+    def refusals(month: str | None = None, reason: str | None = None) -> list[Any]:
+        return read_refusals(ledger, db, month, reason)
+
+    rows = refusals()
     assert [(r.claim_id, r.recorded_by, r.source) for r in rows] == [
         ("C2", "biller-7", "billing-co"),
         ("C3", None, None),
     ]
     assert rows[0].reasons[0]["code"] == "DUPLICATE_CLAIM" and "C1" in rows[0].reasons[0]["message"]
-    assert [r.claim_id for r in refusals(ledger, month="2026-03", reason="UNDER_THRESHOLD")] == ["C3"]
-    assert refusals(ledger, month="2026-04") == []
+    assert [r.claim_id for r in refusals(month="2026-03", reason="UNDER_THRESHOLD")] == ["C3"]
+    assert refusals(month="2026-04") == []
     assert [c.claim_id for c in book.row().claimed] == ["C1"]
 
 

@@ -1,0 +1,32 @@
+"""Read models as the commands use them: brought up to date first unless told not to."""
+
+from __future__ import annotations
+
+from domain.ledger import Ledger
+from domain.rules.assess import WorklistRow
+from projections import runner, views
+from projections.refusals import RefusalRow
+from projections.runner import ViewDB
+
+
+def ready(ledger: Ledger, db: ViewDB, refresh: bool = True) -> ViewDB:
+    runner.create(db, views.ALL)
+    if refresh:
+        runner.catch_up(ledger, db, views.ALL)
+    return db
+
+
+def worklist(
+    ledger: Ledger, db: ViewDB, month: str, provider: str | None = None, refresh: bool = True
+) -> list[WorklistRow]:
+    ready(ledger, db, refresh)
+    with db.transaction() as cur:
+        return views.read_worklist(cur, month, provider)
+
+
+def refusals(
+    ledger: Ledger, db: ViewDB, month: str | None = None, reason: str | None = None, refresh: bool = True
+) -> list[RefusalRow]:
+    ready(ledger, db, refresh)
+    with db.transaction() as cur:
+        return views.read_refusals(cur, month, reason)

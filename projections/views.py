@@ -1,0 +1,236 @@
+"""The read models: an index of facts for event queries and audits, the refusal log, and the
+billing worklist. Names are pinned (they key tracking rows and prefix tables)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import msgspec
+
+from domain import facts
+from domain.catalog import DEFAULT_FEES
+from domain.ledger import Ledger
+from domain.patient import Patient
+from domain.patient_month import PatientMonth
+from domain.refusal import ClaimRefusal
+from domain.rules.assess import WorklistRow, assess
+from domain.rules.view import shift_month
+from domain.timing import is_late, local_day
+from projections.refusals import RefusalRow, refusal_row
+from projections.runner import Cursor
+
+ENCODE = msgspec.json.Encoder()
+FACT_EVENTS: list[str] = [
+    str(getattr(cls, "TOPIC"))  # noqa: B009 (explicit topics are set on every event class)
+    for agg in (Patient, PatientMonth)
+    for cls in vars(agg).values()
+    if isinstance(cls, type) and "fact" in getattr(cls, "__annotations__", {})
+]
+
+
+def _happened(fact: facts.Fact, ledger: Ledger) -> str | None:
+    when = facts.happened(fact)
+    if isinstance(fact, facts.ClaimSubmitted) and fact.service_month:
+        return f"{fact.service_month}-01"
+    if isinstance(when, datetime):
+        when = local_day(when, ledger.policy)
+    return None if when is None else when.isoformat()
+
+
+class EventIndex:
+    """One row per recorded fact: who it is about, its type, when it happened and was
+    recorded, and whether it came late (G-13) or after a claim that it counts toward."""
+
+    name = "events"
+    topics: tuple[str, ...] = (*FACT_EVENTS, Patient.PatientRegistered.TOPIC, PatientMonth.Opened.TOPIC)
+
+    def create(self, cur: Cursor) -> None:
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS view_events (position BIGINT PRIMARY KEY, patient_id TEXT NOT NULL, "
+            "type TEXT NOT NULL, happened TEXT, recorded_at TEXT NOT NULL, aggregate_id TEXT NOT NULL, "
+            "version INTEGER NOT NULL, late BOOLEAN NOT NULL, after_claim BOOLEAN NOT NULL)"
+        )
+        cur.execute("CREATE INDEX IF NOT EXISTS view_events_patient ON view_events (patient_id, position)")
+        cur.execute("CREATE INDEX IF NOT EXISTS view_events_type ON view_events (type, position)")
+        cur.execute("CREATE INDEX IF NOT EXISTS view_events_recorded ON view_events (recorded_at)")
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS view_months (aggregate_id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, "
+            "month TEXT NOT NULL, claimed_at BIGINT)"
+        )
+
+    def clear(self, cur: Cursor) -> None:
+        cur.execute("DELETE FROM view_events")
+        cur.execute("DELETE FROM view_months")
+
+    def apply(self, cur: Cursor, events: list[tuple[int, Any]], ledger: Ledger) -> None:
+        rows = []
+        for position, event in events:
+            aggregate_id = event.originator_id.hex
+            if isinstance(event, PatientMonth.Opened):
+                cur.execute(
+                    "INSERT INTO view_months (aggregate_id, patient_id, month) VALUES (%s, %s, %s)",
+                    (aggregate_id, event.patient_id, event.month),
+                )
+                continue
+            fact = event.fact
+            patient_id = getattr(fact, "patient_id", None) or self._patient_of(cur, aggregate_id)
+            after_claim = False
+            if isinstance(fact, facts.ClaimSubmitted):
+                cur.execute(
+                    "UPDATE view_months SET claimed_at = %s WHERE aggregate_id = %s AND claimed_at IS NULL",
+                    (position, aggregate_id),
+                )
+            elif isinstance(fact, facts.TimeLogged):
+                cur.execute("SELECT claimed_at FROM view_months WHERE aggregate_id = %s", (aggregate_id,))
+                found = cur.fetchone()
+                after_claim = bool(found and found[0] is not None)
+            rows.append((
+                position, patient_id, type(fact).__name__, _happened(fact, ledger), event.timestamp.isoformat(),
+                aggregate_id, event.originator_version, is_late(fact, event.timestamp, ledger.policy), after_claim,
+            ))  # fmt: skip
+        cur.executemany("INSERT INTO view_events VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+
+    @staticmethod
+    def _patient_of(cur: Cursor, aggregate_id: str) -> str:
+        cur.execute("SELECT patient_id FROM view_months WHERE aggregate_id = %s", (aggregate_id,))
+        found = cur.fetchone()
+        return str(found[0]) if found else ""
+
+
+class Refusals:
+    """The refusal log: one row per refused claim."""
+
+    name = "refusals"
+    topics: tuple[str, ...] = (ClaimRefusal.ClaimRefused.TOPIC,)
+
+    def create(self, cur: Cursor) -> None:
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS view_refusals (position BIGINT PRIMARY KEY, service_month TEXT NOT NULL, "
+            "reasons TEXT NOT NULL, body TEXT NOT NULL)"
+        )
+
+    def clear(self, cur: Cursor) -> None:
+        cur.execute("DELETE FROM view_refusals")
+
+    def apply(self, cur: Cursor, events: list[tuple[int, Any]], ledger: Ledger) -> None:
+        rows = []
+        for position, event in events:
+            row = refusal_row(event, position, ledger)
+            codes = " ".join(r["code"] for r in row.reasons)
+            rows.append((position, row.service_month, f" {codes} ", ENCODE.encode(row).decode()))
+        cur.executemany("INSERT INTO view_refusals VALUES (%s, %s, %s, %s)", rows)
+
+
+def read_refusals(cur: Cursor, month: str | None, reason: str | None) -> list[RefusalRow]:
+    query = "SELECT body FROM view_refusals WHERE 1 = 1"
+    params: list[Any] = []
+    if month:
+        query += " AND service_month = %s"
+        params.append(month)
+    if reason:
+        query += " AND reasons LIKE %s"
+        params.append(f"% {reason} %")
+    cur.execute(query + " ORDER BY position", params)
+    return [msgspec.json.decode(r[0], type=RefusalRow) for r in cur.fetchall()]
+
+
+class Worklist:
+    """The billing worklist, one row per patient-month with activity, kept as the rules'
+    assessment (priced with the default schedule). Each page recomputes the patient-months
+    its events touch, once each."""
+
+    name = "worklist"
+    topics: tuple[str, ...] = ()
+
+    def create(self, cur: Cursor) -> None:
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS view_worklist (patient_id TEXT NOT NULL, month TEXT NOT NULL, "
+            "npi TEXT, body TEXT, PRIMARY KEY (patient_id, month))"
+        )
+        cur.execute("CREATE INDEX IF NOT EXISTS view_worklist_month ON view_worklist (month, patient_id)")
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS view_wl_aggregates (aggregate_id TEXT PRIMARY KEY, "
+            "patient_id TEXT NOT NULL, month TEXT)"
+        )
+
+    def clear(self, cur: Cursor) -> None:
+        cur.execute("DELETE FROM view_worklist")
+        cur.execute("DELETE FROM view_wl_aggregates")
+
+    def apply(self, cur: Cursor, events: list[tuple[int, Any]], ledger: Ledger) -> None:
+        touched: dict[tuple[str, str], None] = {}
+        patients: dict[str, None] = {}
+        for _, event in events:
+            aggregate_id = event.originator_id.hex
+            if isinstance(event, PatientMonth.Opened):
+                cur.execute(
+                    "INSERT INTO view_wl_aggregates VALUES (%s, %s, %s)", (aggregate_id, event.patient_id, event.month)
+                )
+                touched[(event.patient_id, event.month)] = None
+            elif isinstance(event, Patient.PatientRegistered):
+                cur.execute(
+                    "INSERT INTO view_wl_aggregates VALUES (%s, %s, NULL)", (aggregate_id, event.fact.patient_id)
+                )
+            elif isinstance(event, PatientMonth.Event):
+                patient_id, month = self._owner(cur, aggregate_id)
+                touched[(patient_id, month)] = None
+                if isinstance(event, PatientMonth.DataTransmitted):
+                    touched[(patient_id, shift_month(month, 1))] = None  # a device period may end next month
+            elif isinstance(event, Patient.Event):
+                patient_id, _ = self._owner(cur, aggregate_id)
+                patients[patient_id] = None
+                active = _activity_month(getattr(event, "fact", None))
+                if active:
+                    touched[(patient_id, active)] = None
+        for patient_id in patients:
+            cur.execute("SELECT month FROM view_worklist WHERE patient_id = %s", (patient_id,))
+            touched.update(((patient_id, m), None) for (m,) in cur.fetchall())
+        for patient_id, month in touched:
+            self._refresh(cur, ledger, patient_id, month)
+
+    @staticmethod
+    def _owner(cur: Cursor, aggregate_id: str) -> tuple[str, str]:
+        cur.execute("SELECT patient_id, month FROM view_wl_aggregates WHERE aggregate_id = %s", (aggregate_id,))
+        found = cur.fetchone()
+        assert found is not None, f"aggregate {aggregate_id} was not opened before its events"
+        return str(found[0]), str(found[1] or "")
+
+    @staticmethod
+    def _refresh(cur: Cursor, ledger: Ledger, patient_id: str, month: str) -> None:
+        view = ledger.month_view(patient_id, month)
+        if view is None:
+            return
+        row = assess(view, DEFAULT_FEES)
+        if not (view.current or row.billable or row.blocked or row.claimed):
+            return  # no activity in this month
+        cur.execute(
+            "INSERT INTO view_worklist (patient_id, month, npi, body) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (patient_id, month) DO UPDATE SET npi = excluded.npi, body = excluded.body",
+            (patient_id, month, row.billing_provider_npi, ENCODE.encode(row).decode()),
+        )
+
+
+def _activity_month(fact: facts.Fact | None) -> str | None:
+    """Patient-level facts that give a month activity of its own (TCM, G0506, device setup)."""
+    when: date | None = None
+    if isinstance(fact, facts.Discharged):
+        when = fact.discharged_on
+    elif isinstance(fact, facts.FaceToFaceVisitRecorded | facts.InitiatingVisitRecorded):
+        when = fact.visit_on
+    elif isinstance(fact, facts.DeviceSetup):
+        when = fact.setup_on
+    return None if when is None else f"{when.year:04d}-{when.month:02d}"
+
+
+def read_worklist(cur: Cursor, month: str, provider: str | None) -> list[WorklistRow]:
+    query = "SELECT body FROM view_worklist WHERE month = %s"
+    params: list[Any] = [month]
+    if provider:
+        query += " AND npi = %s"
+        params.append(provider)
+    cur.execute(query + " ORDER BY patient_id", params)
+    return [msgspec.json.decode(r[0], type=WorklistRow) for r in cur.fetchall()]
+
+
+ALL = (EventIndex(), Refusals(), Worklist())
