@@ -7,6 +7,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -240,6 +241,106 @@ def project_command(settings: Settings, follow: bool, rebuild: bool) -> None:
     click.echo("stopped", err=True)
 
 
+@main.command("audit")
+@click.argument("patient_id")
+@click.option("--from", "first", required=True, callback=_month, help="First month, YYYY-MM.")
+@click.option("--to", "last", required=True, callback=_month, help="Last month, YYYY-MM.")
+@click.option("--as-of", "as_of", help="Replay what the ledger knew at this instant (ISO 8601 with offset).")
+@click.option("--format", "fmt", type=click.Choice(["json", "html"]), default="json", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write to a file instead of stdout.")
+@click.pass_obj
+def audit_command(
+    settings: Settings, patient_id: str, first: str, last: str, as_of: str | None, fmt: str, out: str | None
+) -> None:
+    """The record packet for an auditor: every fact and each claim's evidence as of its submission."""
+    from adapters import audit_html
+    from projections import audit
+
+    if last < first:
+        raise click.BadParameter("--to is before --from", param_hint="--to")
+    instant = _instant(as_of)
+    try:
+        packet = audit.packet(settings.ledger(), patient_id, first, last, instant)
+    except audit.NotFound as e:
+        raise click.ClickException(str(e)) from None
+    if fmt == "html":
+        text = audit_html.render(packet)
+    else:
+        text = msgspec.json.format(msgspec.json.encode(packet), indent=2).decode()
+    if out:
+        Path(out).write_text(text)
+        click.echo(f"record packet for {patient_id} written to {out} (digest {packet.digest[:16]}...)")
+    else:
+        click.echo(text)
+
+
+def _instant(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"expected an ISO 8601 instant, got {text!r}", param_hint="--as-of") from None
+    if value.tzinfo is None:
+        raise click.BadParameter("the instant needs an offset, e.g. 2026-04-01T09:00:00-04:00", param_hint="--as-of")
+    return value
+
+
+@main.command("events")
+@click.option("--patient", help="Only this patient's facts.")
+@click.option(
+    "--type", "types", multiple=True, type=click.Choice(sorted(facts.FACT_TYPE_NAMES)), help="Fact type; repeat."
+)
+@click.option("--from", "first", help="Facts that happened on or after this date (YYYY-MM-DD or YYYY-MM).")
+@click.option("--to", "last", help="Facts that happened on or before this date (YYYY-MM-DD or YYYY-MM).")
+@click.option("--recorded-after", help="Facts recorded after this instant (ISO 8601 with offset).")
+@click.option("--late", is_flag=True, help="Only facts recorded late, or after a claim they count toward.")
+@click.pass_obj
+def events_command(
+    settings: Settings,
+    patient: str | None,
+    types: tuple[str, ...],
+    first: str | None,
+    last: str | None,
+    recorded_after: str | None,
+    late: bool,
+) -> None:
+    """Stream matching facts as NDJSON, oldest first, with when they happened and were recorded."""
+    from projections.events import Query, events
+
+    after = _instant(recorded_after)
+    query = Query(
+        patient=patient,
+        types=types,
+        happened_from=_day(first, start=True),
+        happened_to=_day(last, start=False),
+        recorded_after=after.astimezone(UTC).isoformat() if after else None,
+        late=late,
+    )
+    ledger = settings.ledger()
+    db = reads.ready(ledger, open_views(ledger, settings.db))
+    encoder = msgspec.json.Encoder()
+    out = sys.stdout.buffer
+    for row in events(ledger, db, query):
+        out.write(encoder.encode(row) + b"\n")
+    out.flush()
+
+
+def _day(text: str | None, *, start: bool) -> str | None:
+    """A date, or a month meaning its first (start) or last day."""
+    if text is None:
+        return None
+    if re.fullmatch(r"\d{4}-\d{2}", text):
+        from domain.rules.view import month_bounds
+
+        first, last = month_bounds(text)
+        return (first if start else last).isoformat()
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise click.BadParameter(f"expected YYYY-MM-DD or YYYY-MM, got {text!r}") from None
+
+
 @main.command("export-837")
 @click.option("--month", required=True, callback=_month, help="YYYY-MM")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True), help="The X12 file to write.")
@@ -253,8 +354,6 @@ def export_837_command(
     control: int | None,
 ) -> None:  # fmt: skip
     """Write an X12 837P of the month's accepted, unpaid claims, checked with pyx12 first."""
-    from datetime import datetime
-
     from adapters import x12
 
     try:

@@ -1,0 +1,317 @@
+"""The auditor's record packet (interface.md section 5).
+
+For a patient and a range of months: every fact in time order with its own date and when it
+was recorded, by whom, from where, and flags (late, recorded after a claim it counts
+toward, voided); and for each claim the evidence it stood on at the moment it was submitted,
+rebuilt by replaying the patient's streams up to that moment. `as_of` replays what the
+ledger knew at an instant: facts recorded later are absent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from domain import catalog, facts
+from domain.keys import patient_key, patient_month_key
+from domain.ledger import Ledger
+from domain.patient import Patient
+from domain.patient_month import PatientMonth
+from domain.rules import eligibility, minutes
+from domain.rules.gate import judge
+from domain.rules.view import MonthView, shift_month
+from domain.timing import is_late
+
+
+class FactEntry(msgspec.Struct):
+    type: str
+    happened: str | None
+    recorded_at: str
+    recorded_by: str | None
+    source: str | None
+    flags: list[str]
+    fact: dict[str, Any]
+
+
+class Evidence(msgspec.Struct):
+    claim_id: str
+    submitted_at: str
+    billing_provider_npi: str
+    service: str
+    codes: list[str]
+    status: str
+    gate_at_submission: list[str]
+    consents: list[dict[str, Any]]
+    initiating_visits: list[dict[str, Any]]
+    care_plans: list[dict[str, Any]]
+    conditions: list[dict[str, Any]]
+    time_entries: list[dict[str, Any]]
+    minutes_counted: dict[str, int]
+    device_days: dict[str, list[str]]
+    transitions: list[dict[str, Any]]
+    flags: list[str]
+
+
+class MonthSection(msgspec.Struct):
+    month: str
+    facts: list[FactEntry]
+    minutes: dict[str, dict[str, int]]
+    claims: list[Evidence]
+
+
+class Packet(msgspec.Struct):
+    patient_id: str
+    birth_date: str | None
+    medicare_id: str | None
+    months: list[str]
+    as_of: str
+    generated_at: str
+    record: list[FactEntry]  # facts of the record that are not tied to one month
+    sections: list[MonthSection]
+    digest: str  # sha256 over the stored events the packet was built from
+    events_read: int
+
+
+class NotFound(Exception):
+    """No such patient as of the instant asked."""
+
+
+@dataclass
+class Stream:
+    """One aggregate's events as recorded, for replays up to an instant."""
+
+    events: list[Any]
+
+    def as_of(self, instant: datetime, *, before: bool = False) -> Any:
+        """The aggregate as of the instant (or just before it: a claim is judged on the state
+        it found, not the state its own recording made)."""
+        aggregate = None
+        for event in self.events:
+            if event.timestamp > instant or (before and event.timestamp == instant):
+                break
+            aggregate = event.mutate(aggregate)
+        return aggregate
+
+
+def packet(ledger: Ledger, patient_id: str, first: str, last: str, as_of: datetime | None = None) -> Packet:
+    instant = as_of or ledger.clock()
+    months = _months(first, last)
+    ids = [patient_key(patient_id)] + [patient_month_key(patient_id, m) for m in _months(shift_month(first, -2), last)]
+    streams = {i: Stream(list(ledger.events.get(i))) for i in ids}
+    patient = streams[ids[0]].as_of(instant)
+    if patient is None:
+        raise NotFound(f"patient {patient_id} is not on record as of {instant.isoformat()}")
+    later_voids = _voids(streams.values(), instant)
+    record = [_entry(e, ledger, instant, later_voids) for e in streams[ids[0]].events if _shown(e, instant)]
+    sections = []
+    for month in months:
+        stream = streams[patient_month_key(patient_id, month)]
+        entries = [_entry(e, ledger, instant, later_voids) for e in stream.events if _shown(e, instant)]
+        pm = stream.as_of(instant)
+        view = MonthView(patient, month, ledger.policy, _months_at(streams, patient_id, month, instant))
+        claims = [
+            _evidence(ledger, streams, patient_id, month, claim.submitted, instant)
+            for claim in (pm.claims.values() if pm else ())
+        ]
+        mins = {p.value: minutes.by_role(view, p) for p in facts.Program if view.entries(p)}
+        sections.append(MonthSection(month, sorted(entries, key=_order), mins, claims))
+    digest, count = _digest(ledger, ids, instant)
+    return Packet(
+        patient_id=patient_id,
+        birth_date=patient.birth_date.isoformat() if patient.birth_date else None,
+        medicare_id=patient.medicare_id,
+        months=months,
+        as_of=instant.isoformat(),
+        generated_at=ledger.clock().isoformat(),
+        record=sorted(record, key=_order),
+        sections=sections,
+        digest=digest,
+        events_read=count,
+    )
+
+
+def _months(first: str, last: str) -> list[str]:
+    out, month = [], first
+    while month <= last:
+        out.append(month)
+        month = shift_month(month, 1)
+    return out
+
+
+def _shown(event: Any, instant: datetime) -> bool:
+    return event.timestamp <= instant and hasattr(event, "fact")
+
+
+def _order(entry: FactEntry) -> tuple[str, str]:
+    return (entry.happened or "", entry.recorded_at)
+
+
+def _voids(streams: Iterable[Stream], instant: datetime) -> dict[str, str]:
+    """Entries and claims voided (as of the instant), with when."""
+    out = {}
+    for stream in streams:
+        for e in stream.events:
+            if e.timestamp <= instant and isinstance(e, PatientMonth.TimeEntryVoided | PatientMonth.ClaimVoided):
+                key = e.fact.entry_id if isinstance(e, PatientMonth.TimeEntryVoided) else e.fact.claim_id
+                out[key] = e.timestamp.isoformat()
+    return out
+
+
+def _entry(event: Any, ledger: Ledger, instant: datetime, voids: dict[str, str]) -> FactEntry:
+    fact = event.fact
+    flags = []
+    if is_late(fact, event.timestamp, ledger.policy):
+        flags.append("late")
+    key = getattr(fact, "entry_id", None) or (fact.claim_id if isinstance(fact, facts.ClaimSubmitted) else None)
+    if key in voids and isinstance(fact, facts.TimeLogged | facts.ClaimSubmitted):
+        flags.append(f"voided {voids[key]}")
+    when = facts.happened(fact)
+    if isinstance(fact, facts.ClaimSubmitted) and fact.service_month:
+        happened: str | None = fact.service_month
+    elif isinstance(when, datetime):
+        happened = when.isoformat()
+    else:
+        happened = None if when is None else when.isoformat()
+    body = msgspec.to_builtins(fact)
+    return FactEntry(type(fact).__name__, happened, event.timestamp.isoformat(), fact.recorded_by, fact.source,
+                     flags, body)  # fmt: skip
+
+
+def _months_at(
+    streams: dict[UUID, Stream], patient_id: str, month: str, instant: datetime, before: bool = False
+) -> dict[str, Any]:
+    out = {}
+    for m in (shift_month(month, -2), shift_month(month, -1), month):
+        pm = streams[patient_month_key(patient_id, m)].as_of(instant, before=before)
+        if pm is not None:
+            out[m] = pm
+    return out
+
+
+def _evidence(
+    ledger: Ledger,
+    streams: dict[UUID, Stream],
+    patient_id: str,
+    month: str,
+    claim: facts.ClaimSubmitted,
+    instant: datetime,
+) -> Evidence:
+    stream = streams[patient_month_key(patient_id, month)]
+    submitted = next(e for e in stream.events if isinstance(e, PatientMonth.ClaimSubmitted)
+                     and e.fact.claim_id == claim.claim_id)  # fmt: skip
+    at = submitted.timestamp
+    patient_then: Patient = streams[patient_key(patient_id)].as_of(at, before=True)
+    view = MonthView(patient_then, month, ledger.policy, _months_at(streams, patient_id, month, at, before=True))
+    programs = {s.program for line in claim.lines if (s := catalog.lookup(line.code)) and s.program}
+    counted, later = [], []
+    for program in sorted(programs):
+        for entry in view.entries(program):
+            why = minutes.exclusion(view, entry)
+            counted.append({
+                "entry_id": entry.entry_id, "program": program.value, "staff_id": entry.staff_id,
+                "staff_role": entry.staff_role.value, "activity": entry.activity,
+                "started_at": entry.started_at.isoformat(), "minutes": entry.minutes,
+                "counted": why is None, "not_counted_because": None if why is None else why.code.value,
+            })  # fmt: skip
+    pm_now = stream.as_of(instant)
+    for entry in pm_now.entries.values() if pm_now else ():
+        logged = entry.logged
+        if (
+            logged.program in programs
+            and entry.voided is None
+            and all(c["entry_id"] != logged.entry_id for c in counted)
+        ):
+            later.append(f"time entry {logged.entry_id} ({logged.minutes} min) recorded after the claim")
+    voided_after = [c["entry_id"] for c in counted if pm_now and pm_now.entries[c["entry_id"]].voided is not None]
+    flags = later + [f"time entry {e} voided after the claim" for e in voided_after]
+    status = _status(pm_now.claims.get(claim.claim_id) if pm_now else None)
+    reasons, _ = judge(claim, view)
+    return Evidence(
+        claim_id=claim.claim_id,
+        submitted_at=at.isoformat(),
+        billing_provider_npi=claim.billing_provider_npi,
+        service=(claim.service_on.isoformat() if claim.service_on else month),
+        codes=[f"{line.code} x{line.units}" for line in claim.lines],
+        status=status,
+        gate_at_submission=[f"{r.code.value}: {r.message}" for r in reasons] or ["accepted: every rule held"],
+        consents=[_consent(ep) for p in sorted(programs) for ep in patient_then.consents.get(p, [])],
+        initiating_visits=[
+            msgspec.to_builtins(v)
+            for v in patient_then.initiating_visits.values()
+            if v.provider_npi == claim.billing_provider_npi
+        ],
+        care_plans=[_plan(p) for p in patient_then.care_plans.values() if programs & set(p.established.programs)],
+        conditions=[msgspec.to_builtins(c) for c in eligibility.active_conditions(view)],
+        time_entries=counted,
+        minutes_counted={p.value: minutes.counted(view, p, catalog.ANYONE) for p in sorted(programs)},
+        device_days=_device_days(view, programs),
+        transitions=[_transition(d) for d in patient_then.discharges.values()] if _is_tcm(claim) else [],
+        flags=flags,
+    )
+
+
+def _is_tcm(claim: facts.ClaimSubmitted) -> bool:
+    return any((s := catalog.lookup(x.code)) is not None and s.kind is catalog.Kind.TCM for x in claim.lines)
+
+
+def _status(claim: Any) -> str:
+    if claim is None:
+        return "unknown"
+    if claim.voided is not None:
+        return f"voided: {claim.voided.reason}"
+    if claim.adjudications:
+        last = claim.adjudications[-1]
+        return f"{last.outcome.value}" + (f" {last.paid_amount}" if last.paid_amount is not None else "")
+    return "submitted"
+
+
+def _consent(ep: Any) -> dict[str, Any]:
+    out = msgspec.to_builtins(ep.recorded)
+    out["revoked_on"] = ep.revoked_on.isoformat() if ep.revoked_on else None
+    return dict(out)
+
+
+def _plan(plan: Any) -> dict[str, Any]:
+    out = msgspec.to_builtins(plan.established)
+    out["revisions"] = [msgspec.to_builtins(r) for r in plan.revisions]
+    return dict(out)
+
+
+def _transition(d: Any) -> dict[str, Any]:
+    return {
+        "discharge": msgspec.to_builtins(d.discharged),
+        "contacts": [msgspec.to_builtins(c) for c in d.contacts],
+        "visits": [msgspec.to_builtins(v) for v in d.visits],
+        "decisions": [msgspec.to_builtins(m) for m in d.decisions],
+    }
+
+
+def _device_days(view: MonthView, programs: set[facts.Program]) -> dict[str, list[str]]:
+    out = {}
+    for program in programs & {facts.Program.RPM, facts.Program.RTM}:
+        period = view.period_ending_in_month(program)
+        if period is not None:
+            key = f"{program.value} {period.start} to {period.end}"
+            out[key] = sorted(d.isoformat() for d in view.device_days(period))
+    return out
+
+
+def _digest(ledger: Ledger, ids: list[UUID], instant: datetime) -> tuple[str, int]:
+    """sha256 over the stored events (id, version, topic, state) the packet was built from."""
+    h = hashlib.sha256()
+    count = 0
+    for aggregate_id in ids:
+        for stored in ledger.recorder.select_events(aggregate_id):
+            event = ledger.mapper.to_domain_event(stored)
+            if getattr(event, "timestamp", instant) > instant:
+                continue
+            h.update(f"{aggregate_id}:{stored.originator_version}:{stored.topic}:".encode())
+            h.update(stored.state)
+            count += 1
+    return h.hexdigest(), count

@@ -1,0 +1,100 @@
+"""The auditor's and the compliance officer's commands as they run them: the HTML packet
+renders in headless Chromium with every claim's evidence; events stream as NDJSON;
+`project --follow` keeps views current and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from adapters.synthetic import last_full_month, months_ending
+from tests.conftest import REQUIRE_PG
+from tests.e2e.test_cli import carelane, write
+from tests.factories import enrolled, minutes
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+def _chromium() -> str:
+    if CHROMIUM is None:
+        if REQUIRE_PG:  # CI: .ci/run installs Chromium, so its absence is a failure there
+            pytest.fail("chromium is not installed")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return CHROMIUM
+
+
+def test_the_html_packet_of_a_demo_patient_renders_in_chromium(tmp_path: Path) -> None:
+    """Headless Chromium loads the packet; its DOM has a table per month and every claim with
+    its evidence; a screenshot is drawn."""
+    browser = _chromium()
+    assert carelane("demo", "--patients", "6", db="", cwd=tmp_path).returncode == 0
+    first, second = months_ending(last_full_month(__import__("datetime").date.today()), 2)
+    db = "sqlite:///carelane-demo.db"
+    as_json = carelane("audit", "P00001", "--from", first, "--to", second, db=db, cwd=tmp_path)
+    packet = msgspec.json.decode(as_json.stdout)
+    claims = [c["claim_id"] for s in packet["sections"] for c in s["claims"]]
+    assert claims, "the demo bills its first month"
+    page = tmp_path / "packet.html"
+    result = carelane("audit", "P00001", "--from", first, "--to", second, "--format", "html", "--out", str(page),
+                      db=db, cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    profile = tmp_path / "chromium"
+    dom = subprocess.run([browser, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout  # fmt: skip
+    assert f'id="month-{first}"' in dom and f'id="month-{second}"' in dom
+    for claim_id in claims:
+        assert f'id="claim-{claim_id}"' in dom
+    assert dom.count("as it stood when the claim was submitted") == len(claims)
+    assert packet["digest"] in dom
+    shot = tmp_path / "packet.png"
+    subprocess.run([browser, *FLAGS, f"--user-data-dir={profile}", "--window-size=1200,1600",
+                    f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)  # fmt: skip
+    assert shot.exists() and shot.stat().st_size > 20_000
+
+
+def test_events_command_streams_ndjson(sqlite_url: str, tmp_path: Path) -> None:
+    """`carelane events --patient --type` prints one JSON object per matching fact."""
+    enc = msgspec.json.Encoder()
+    lines = [enc.encode(x) for x in enrolled("P1") + minutes(25) + enrolled("P2")]
+    assert carelane("ingest", str(write(tmp_path / "f.ndjson", lines)), db=sqlite_url).returncode == 0
+    result = carelane("events", "--patient", "P1", "--type", "TimeLogged", "--from", "2026-03", db=sqlite_url)
+    rows = [msgspec.json.decode(x) for x in result.stdout.splitlines()]
+    assert result.returncode == 0 and len(rows) == 2
+    assert {r["fact"]["type"] for r in rows} == {"TimeLogged"} and rows[0]["position"] < rows[1]["position"]
+    bad = carelane("events", "--type", "Nonsense", db=sqlite_url)
+    assert bad.returncode == 2
+
+
+def test_project_follow_keeps_views_current_and_stops_on_sigterm(sqlite_url: str, tmp_path: Path) -> None:
+    """A follower picks up facts recorded after it started, and exits 0 on SIGTERM."""
+    enc = msgspec.json.Encoder()
+    assert carelane("ingest", str(write(tmp_path / "a.ndjson", [enc.encode(x) for x in enrolled("P1")])),
+                    db=sqlite_url).returncode == 0  # fmt: skip
+    env = os.environ | {"CARELANE_DB": sqlite_url}
+    follower = subprocess.Popen([sys.executable, "-m", "adapters.cli", "project", "--follow"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        time.sleep(3)
+        assert carelane("ingest", str(write(tmp_path / "b.ndjson", [enc.encode(x) for x in minutes(25)])),
+                        db=sqlite_url).returncode == 0  # fmt: skip
+        deadline = time.monotonic() + 30
+        rows: list[object] = []
+        while time.monotonic() < deadline and not rows:
+            out = carelane("worklist", "--month", "2026-03", "--format", "json", "--no-refresh", db=sqlite_url)
+            rows = msgspec.json.decode(out.stdout) if out.returncode == 0 else []
+            time.sleep(0.5)
+        assert rows, "the follower never projected the new facts"
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        _, err = follower.communicate(timeout=30)
+    assert follower.returncode == 0 and "stopped" in err
