@@ -341,6 +341,51 @@ def _day(text: str | None, *, start: bool) -> str | None:
         raise click.BadParameter(f"expected YYYY-MM-DD or YYYY-MM, got {text!r}") from None
 
 
+def _digest_key() -> bytes | None:
+    key = os.environ.get("CARELANE_DIGEST_KEY")
+    return key.encode() if key else None
+
+
+@main.command("digest")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write the digest to this file.")
+@click.pass_obj
+def digest_command(settings: Settings, out: str | None) -> None:
+    """Print the chain's tip (position and hash, HMAC-signed with $CARELANE_DIGEST_KEY) to keep
+    outside the database; `verify --digest` proves the history up to it unchanged."""
+    from adapters import chain
+
+    ledger = settings.ledger()  # held: closing the ledger closes its recorder's pool
+    text = msgspec.json.encode(chain.tip(ledger.recorder, _digest_key())).decode()
+    if out:
+        Path(out).write_text(text + "\n")
+    click.echo(text)
+
+
+@main.command("verify")
+@click.option("--digest", "digest_file", type=click.Path(exists=True, dir_okay=False),
+              help="A digest kept earlier: the history up to it must be unchanged.")  # fmt: skip
+@click.pass_obj
+def verify_command(settings: Settings, digest_file: str | None) -> None:
+    """Recompute the hash chain over every stored event; exit 1 at the first break."""
+    from adapters import chain
+
+    ledger = settings.ledger()
+    upto = None
+    if digest_file:
+        try:
+            upto = msgspec.json.decode(Path(digest_file).read_bytes(), type=chain.Digest)
+        except msgspec.MsgspecError as e:
+            raise click.ClickException(f"{digest_file}: not a digest ({e})") from None
+        if not chain.check_hmac(upto, _digest_key()):
+            raise click.ClickException(f"{digest_file}: the HMAC does not match: the digest itself was altered")
+    broken = chain.verify(ledger.recorder, upto)
+    if broken is not None:
+        click.echo(f"BROKEN at position {broken.position}: {broken.problem}", err=True)
+        sys.exit(1)
+    scope = f"up to position {upto.position} matches the digest" if upto else "verifies"
+    click.echo(f"chain intact: the history {scope} (tip {chain.tip(ledger.recorder).position})")
+
+
 @main.command("export-837")
 @click.option("--month", required=True, callback=_month, help="YYYY-MM")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True), help="The X12 file to write.")

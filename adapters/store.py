@@ -53,8 +53,12 @@ def parse(url: str) -> Store:
         path = path[1:] if path.startswith("/") else path
         if not path:
             raise StoreError(f"{url}: no file name")
-        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path}
-        return Store(url, "sqlite", env | {"MAPPER_TOPIC": MAPPER_TOPIC}, sqlite_path=path)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "APPLICATION_RECORDER_TOPIC": "adapters.chain:ChainedSQLiteRecorder",
+        }
+        return Store(url, "sqlite", env | _common_env(), sqlite_path=path)
     if parts.scheme in ("postgresql", "postgres"):
         query = parse_qs(parts.query)
         schema = query.get("schema", ["public"])[0]
@@ -67,8 +71,8 @@ def parse(url: str) -> Store:
             "POSTGRES_USER": unquote(parts.username or os.environ.get("USER", "postgres")),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_SCHEMA": schema,
-            "MAPPER_TOPIC": MAPPER_TOPIC,
-        }
+            "APPLICATION_RECORDER_TOPIC": "adapters.chain:ChainedPostgresRecorder",
+        } | _common_env()
         conninfo = psycopg.conninfo.make_conninfo(
             dbname=dbname,
             host=env["POSTGRES_HOST"],
@@ -78,6 +82,17 @@ def parse(url: str) -> Store:
         )
         return Store(url, "postgres", env, pg_conninfo=conninfo, pg_schema=schema)
     raise StoreError(f"{url}: the store URL must start with sqlite:/// or postgresql://")
+
+
+def _common_env() -> dict[str, str]:
+    """The mapper, and encryption at rest when CARELANE_CIPHER_KEY is set (AES-GCM through
+    the library's cipher hook; `python -c "from eventsourcing.cipher import AESCipher;
+    print(AESCipher.create_key(32))"` makes a key)."""
+    env = {"MAPPER_TOPIC": MAPPER_TOPIC}
+    key = os.environ.get("CARELANE_CIPHER_KEY")
+    if key:
+        env |= {"CIPHER_TOPIC": "eventsourcing.cipher:AESCipher", "CIPHER_KEY": key}
+    return env
 
 
 def open_ledger(
