@@ -98,3 +98,41 @@ def test_project_follow_keeps_views_current_and_stops_on_sigterm(sqlite_url: str
         follower.send_signal(signal.SIGTERM)
         _, err = follower.communicate(timeout=30)
     assert follower.returncode == 0 and "stopped" in err
+
+
+def test_project_killed_mid_batch_then_restarted_equals_a_rebuild(sqlite_url: str, tmp_path: Path) -> None:
+    """kill -9 of `project --follow` while it works; a restart brings views to exactly what a
+    rebuild from zero gives."""
+    import sqlite3
+
+    from adapters.synthetic import practice_lines
+    from adapters.viewdb import open_views
+    from projections import runner, views
+    from tests.integration.test_projections import snapshot
+
+    big = write(tmp_path / "big.ndjson", practice_lines(40, ["2026-02", "2026-03"], seed=11))
+    assert carelane("ingest", str(big), db=sqlite_url).returncode in (2, 3)
+    env = os.environ | {"CARELANE_DB": sqlite_url}
+    worker = subprocess.Popen([sys.executable, "-m", "adapters.cli", "project", "--follow"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    path = sqlite_url.removeprefix("sqlite:///")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with sqlite3.connect(path) as conn:
+                if conn.execute("SELECT COUNT(*) FROM view_tracking").fetchone()[0] >= 1:
+                    break
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.02)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    assert carelane("project", db=sqlite_url).returncode == 0
+    from adapters.store import open_ledger
+
+    ledger = open_ledger(sqlite_url)
+    db = open_views(ledger, sqlite_url)
+    restarted = snapshot(db)
+    runner.rebuild(db, views.ALL)
+    runner.catch_up(ledger, db, views.ALL)
+    assert snapshot(db) == restarted and restarted["view_worklist"]
