@@ -19,6 +19,7 @@ from adapters import fees as fee_file
 from adapters import logs, output, reads
 from adapters.ingest import LineResult, Tally, ingest
 from adapters.store import StoreError, open_ledger, redact, store_url
+from adapters.table import render
 from adapters.viewdb import open_views
 from domain import facts
 from domain.catalog import DEFAULT_FEES, FeeSchedule
@@ -157,7 +158,7 @@ def _count_lines(name: str) -> int:
 
 
 def _month(_: click.Context, __: click.Parameter, value: str) -> str:
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+    if not re.fullmatch(facts.MONTH_PATTERN, value):
         raise click.BadParameter(f"expected YYYY-MM, got {value!r}")
     return value
 
@@ -419,6 +420,64 @@ def export_837_command(
     click.echo(f"{len(claims)} claims written to {out} (pyx12: no errors)")
     if unnamed:
         click.echo(f"{unnamed} patients have no name on file; give --patients to name them", err=True)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.pass_obj
+def serve_command(settings: Settings, host: str, port: int) -> None:
+    """The HTTP API (OpenAPI at /schema) under uvicorn."""
+    import uvicorn
+
+    from adapters.http import create_app
+
+    try:
+        app = create_app(settings.db)
+    except StoreError as e:
+        raise click.ClickException(str(e)) from None
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """API keys for the HTTP API: add, list, revoke."""
+
+
+def _keys(settings: Settings) -> Any:
+    from adapters.keys import Keys
+
+    ledger = settings.ledger()
+    return Keys(open_views(ledger, settings.db))
+
+
+@keys_group.command("add")
+@click.option("--role", required=True, type=click.Choice(["recorder", "biller", "auditor", "compliance", "admin"]))
+@click.option("--name", required=True, help="Who or what holds the key.")
+@click.pass_obj
+def keys_add(settings: Settings, role: str, name: str) -> None:
+    """Create a key; it is printed once and stored only as a hash."""
+    info, token = _keys(settings).add(name, role)
+    click.echo(f"key {info.id} ({info.role}, {info.name}); keep it now, it is not shown again:")
+    click.echo(token)
+
+
+@keys_group.command("list")
+@click.pass_obj
+def keys_list(settings: Settings) -> None:
+    """Every key's id, name, role and state (never the key)."""
+    rows = [[k.id, k.name, k.role, k.created_at, k.revoked_at or "active"] for k in _keys(settings).all()]
+    click.echo(render(["id", "name", "role", "created", "revoked"], rows, "API keys"))
+
+
+@keys_group.command("revoke")
+@click.argument("key_id")
+@click.pass_obj
+def keys_revoke(settings: Settings, key_id: str) -> None:
+    """Revoke a key by id; requests with it get 401 from then on."""
+    if not _keys(settings).revoke(key_id):
+        raise click.ClickException(f"no active key {key_id}")
+    click.echo(f"key {key_id} revoked")
 
 
 @main.command("demo")

@@ -18,7 +18,9 @@ import msgspec
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Ident = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Npi = Annotated[str, msgspec.Meta(pattern=r"^\d{10}$")]
-Month = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+MONTH_PATTERN = r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$"
+Month = Annotated[str, msgspec.Meta(pattern=MONTH_PATTERN)]
+YEARS = range(1900, 2200)  # dates outside are typing errors, and would break month arithmetic
 Instant = Annotated[datetime, msgspec.Meta(tz=True)]
 Icd10 = Annotated[str, msgspec.Meta(pattern=r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$")]
 Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{5}$")]
@@ -100,6 +102,12 @@ class Fact(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True
 
     source: Text | None = None
     recorded_by: Text | None = None
+
+    def __post_init__(self) -> None:
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if isinstance(value, date) and value.year not in YEARS:
+                raise ValueError(f"{name}: expected a year from {YEARS.start} to {YEARS.stop - 1}, got {value.year}")
 
 
 class PatientRegistered(Fact, tag=True, frozen=True):
@@ -184,6 +192,7 @@ class MedicalDecisionMaking(Fact, tag=True, frozen=True):
     discharge_id: Ident | None = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if (self.month is None) == (self.discharge_id is None):
             raise ValueError("give exactly one of `month` or `discharge_id`")
 
@@ -286,6 +295,7 @@ class ClaimSubmitted(Fact, tag=True, frozen=True):
     service_on: date | None = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if (self.service_month is None) == (self.service_on is None):
             raise ValueError("give exactly one of `service_month` or `service_on`")
 

@@ -1,0 +1,250 @@
+"""The HTTP API (Litestar, msgspec schemas): the command line's operations for systems.
+
+Every request needs an API key (`X-API-Key`, or `Authorization: Bearer`) except /health and
+the OpenAPI document; each route names the roles that may call it (401 without a valid key,
+403 for a role that may not). Every request is logged with the key's id and role, never the
+key. Bad input gets a 4xx naming the problem; a failed request records nothing partially
+(each fact line is its own transaction, as on the command line).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+import structlog
+from litestar import Litestar, MediaType, Request, Response, get, post
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.params import Parameter
+
+from adapters import audit_html, reads, x12
+from adapters.ingest import LineResult, ingest
+from adapters.keys import Keys
+from adapters.store import open_ledger
+from adapters.viewdb import open_views
+from domain import facts
+from domain.catalog import DEFAULT_FEES
+from domain.ledger import Ledger
+from domain.reasons import Reason
+from domain.rules.assess import WorklistRow
+from projections import audit
+from projections.events import EventRow, Query, events
+from projections.refusals import RefusalRow
+from projections.runner import ViewDB
+
+log = structlog.get_logger("carelane.http")
+MONTH = facts.MONTH_PATTERN
+DAY = r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
+Month = Annotated[str, Parameter(pattern=MONTH, description="YYYY-MM")]
+MAX_BODY = 20 * 1024 * 1024
+
+
+class Health(msgspec.Struct):
+    status: str
+    position: int
+
+
+class Problem(msgspec.Struct):
+    status_code: int
+    detail: str
+
+
+class Service:
+    """What the handlers share: one ledger, its views and the key store."""
+
+    def __init__(self, url: str | None) -> None:
+        self.url = url
+        self.ledger: Ledger = open_ledger(url)
+        self.views: ViewDB = open_views(self.ledger, url)
+        self.keys = Keys(self.views)
+
+
+def _service(request: Request[Any, Any, Any]) -> Service:
+    return request.app.state["service"]  # type: ignore[no-any-return]
+
+
+def roles_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    allowed = handler.opt.get("roles")
+    if allowed is None:
+        return
+    header = connection.headers.get("x-api-key") or ""
+    auth = connection.headers.get("authorization") or ""
+    token = header or (auth[7:] if auth.lower().startswith("bearer ") else "")
+    key = connection.app.state["service"].keys.check(token) if token else None
+    if key is None:
+        raise NotAuthorizedException("a valid API key is required (X-API-Key header)")
+    connection.state["key"] = key
+    if key.role not in allowed and key.role != "admin":
+        raise PermissionDeniedException(f"role {key.role} may not call this; needs one of {', '.join(sorted(allowed))}")
+
+
+async def _lines(request: Request[Any, Any, Any]) -> list[bytes]:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise HTTPException(status_code=413, detail=f"body over {MAX_BODY} bytes; send several requests")
+    if body.lstrip()[:1] == b"[":
+        try:
+            items = msgspec.json.decode(body)
+        except msgspec.DecodeError as e:
+            raise HTTPException(status_code=400, detail=f"body: not a JSON array ({e})") from None
+        return [msgspec.json.encode(item) for item in items]
+    return body.splitlines()
+
+
+def _answer(
+    request: Request[Any, Any, Any], lines: list[bytes], only: tuple[type[facts.Fact], ...]
+) -> list[LineResult]:
+    results: list[LineResult] = []
+    ingest(_service(request).ledger, lines, results.append, only)
+    return results
+
+
+@post("/facts", opt={"roles": {"recorder"}}, status_code=200, summary="Record facts (NDJSON or a JSON array)")
+async def post_facts(request: Request[Any, Any, Any]) -> list[LineResult]:
+    """One answer per line, exactly as `carelane ingest --report`."""
+    return _answer(request, await _lines(request), ())
+
+
+@post("/claims", opt={"roles": {"biller"}}, status_code=200, summary="Submit claims through the gate")
+async def post_claims(request: Request[Any, Any, Any]) -> list[LineResult]:
+    """ClaimSubmitted lines only; each is accepted whole or refused with every reason."""
+    return _answer(request, await _lines(request), (facts.ClaimSubmitted,))
+
+
+@get("/worklist", opt={"roles": {"biller"}}, sync_to_thread=False)
+def get_worklist(request: Request[Any, Any, Any], month: Month, provider: str | None = None) -> list[WorklistRow]:
+    service = _service(request)
+    return reads.worklist(service.ledger, service.views, month, provider)
+
+
+@get("/refusals", opt={"roles": {"compliance"}}, sync_to_thread=False)
+def get_refusals(
+    request: Request[Any, Any, Any],
+    month: Annotated[str | None, Parameter(pattern=MONTH)] = None,
+    reason: Reason | None = None,
+) -> list[RefusalRow]:
+    service = _service(request)
+    return reads.refusals(service.ledger, service.views, month, reason.value if reason else None)
+
+
+@get("/events", opt={"roles": {"auditor", "compliance"}}, sync_to_thread=False)
+def get_events(
+    request: Request[Any, Any, Any],
+    patient: str | None = None,
+    fact_type: Annotated[list[str] | None, Parameter(query="type")] = None,
+    first: Annotated[str | None, Parameter(query="from", pattern=DAY)] = None,
+    last: Annotated[str | None, Parameter(query="to", pattern=DAY)] = None,
+    recorded_after: datetime | None = None,
+    late: bool = False,
+) -> list[EventRow]:
+    unknown = sorted(set(fact_type or ()) - facts.FACT_TYPE_NAMES)
+    if unknown:
+        raise HTTPException(status_code=400, detail=f"type: unknown fact types {unknown}")
+    if recorded_after is not None and recorded_after.tzinfo is None:
+        raise HTTPException(status_code=400, detail="recorded_after: needs an offset")
+    service = _service(request)
+    reads.ready(service.ledger, service.views)
+    after = recorded_after.astimezone(UTC).isoformat() if recorded_after else None
+    query = Query(patient, tuple(fact_type or ()), first, last, after, late)
+    return list(events(service.ledger, service.views, query))
+
+
+@get("/audit/{patient_id:str}", opt={"roles": {"auditor", "compliance"}}, sync_to_thread=False)
+def get_audit(
+    request: Request[Any, Any, Any],
+    patient_id: str,
+    first: Annotated[str, Parameter(query="from", pattern=MONTH)],
+    last: Annotated[str, Parameter(query="to", pattern=MONTH)],
+    as_of: datetime | None = None,
+) -> Response[Any]:
+    """The record packet: JSON, or a printable page with `Accept: text/html`."""
+    if last < first:
+        raise HTTPException(status_code=400, detail="to: before from")
+    if as_of is not None and as_of.tzinfo is None:
+        raise HTTPException(status_code=400, detail="as_of: needs an offset")
+    try:
+        packet = audit.packet(_service(request).ledger, patient_id, first, last, as_of)
+    except audit.NotFound as e:
+        raise NotFoundException(str(e)) from None
+    if "text/html" in (request.headers.get("accept") or ""):
+        return Response(audit_html.render(packet), media_type=MediaType.HTML)
+    return Response(packet, media_type=MediaType.JSON)
+
+
+@get("/export/837", opt={"roles": {"biller"}}, sync_to_thread=False, media_type=MediaType.TEXT)
+def get_837(request: Request[Any, Any, Any], month: Month) -> str:
+    """The X12 837P of the month's accepted, unpaid claims (validated with pyx12)."""
+    claims = x12.claims_for(_service(request).ledger, month)
+    if not claims:
+        raise NotFoundException(f"no accepted, unpaid claims for {month}")
+    now = datetime.now().astimezone()
+    text = x12.build(claims, DEFAULT_FEES, x12.Profile(), {}, int(now.timestamp()) % 1_000_000_000, now)
+    problems = x12.validate(text)
+    if problems:
+        raise HTTPException(status_code=422, detail="837P failed X12 validation: " + "; ".join(problems[:5]))
+    return text
+
+
+@get("/health", sync_to_thread=False)
+def health(request: Request[Any, Any, Any]) -> Health:
+    return Health("ok", _service(request).ledger.recorder.max_notification_id() or 0)
+
+
+def create_app(url: str | None = None) -> Litestar:
+    service = Service(url)
+
+    return Litestar(
+        route_handlers=[post_facts, post_claims, get_worklist, get_refusals, get_events, get_audit, get_837, health],
+        guards=[roles_guard],
+        state=State({"service": service}),
+        middleware=[_request_log],
+        openapi_config=OpenAPIConfig(
+            title="Carelane",
+            version="0.1.0",
+            description="Compliance ledger for Medicare care-management billing",
+            components=Components(
+                security_schemes={
+                    "apiKey": SecurityScheme(type="apiKey", name="X-API-Key", security_scheme_in="header")
+                }
+            ),
+            security=[{"apiKey": []}],
+        ),
+    )
+
+
+def _request_log(app: Any) -> Any:
+    """ASGI middleware: one log line per request with the key's id and role (never the key)."""
+
+    async def middleware(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), [0]
+
+        async def capture(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, capture)
+        finally:
+            key = scope.get("state", {}).get("key")
+            log.info(
+                "http.request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status[0],
+                key_id=key.id if key else None,
+                role=key.role if key else None,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+
+    return middleware

@@ -1,0 +1,185 @@
+"""The HTTP API driven over loopback against a real server: each endpoint as each role,
+allowed and refused; bad input is 4xx, never 5xx; schemathesis finds no 5xx and no response
+that breaks the OpenAPI document."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import msgspec
+import pytest
+
+from adapters.keys import ROLES, Keys
+from adapters.store import open_ledger
+from adapters.viewdb import open_views
+from tests.factories import claim, enrolled, minutes
+
+ENC = msgspec.json.Encoder()
+
+
+@dataclass
+class Server:
+    base: str
+    keys: dict[str, str]
+    process: subprocess.Popen[str]
+
+    def call(self, method: str, path: str, role: str | None, **kw: object) -> httpx.Response:
+        headers = dict(kw.pop("headers", {}) or {})  # type: ignore[call-overload]
+        if role is not None:
+            headers["X-API-Key"] = self.keys[role]
+        return httpx.request(method, self.base + path, headers=headers, timeout=60, **kw)  # type: ignore[arg-type]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('http') / 'ledger.db'}"
+    ledger = open_ledger(url)
+    keys = Keys(open_views(ledger, url))
+    tokens = {role: keys.add(f"test-{role}", role)[1] for role in ROLES}
+    info, revoked = keys.add("gone", "admin")
+    keys.revoke(info.id)
+    tokens["revoked"] = revoked
+    port = _free_port()
+    env = os.environ | {"CARELANE_DB": url, "CARELANE_LOG_LEVEL": "INFO"}
+    proc = subprocess.Popen([sys.executable, "-m", "adapters.cli", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.get(base + "/health", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    yield Server(base, tokens, proc)
+    proc.terminate()
+    proc.communicate(timeout=20)
+
+
+def _facts() -> bytes:
+    return b"\n".join(ENC.encode(x) for x in [*enrolled("P1"), *minutes(45)])
+
+
+def test_recording_facts_and_the_whole_billing_flow(server: Server) -> None:
+    """recorder posts facts; biller reads the worklist, claims and exports the 837P; auditor
+    and compliance read the audit packet, events and refusals."""
+    answer = server.call("POST", "/facts", "recorder", content=_facts())
+    assert answer.status_code == 200 and {r["status"] for r in answer.json()} == {"accepted"}
+    as_array = server.call("POST", "/facts", "recorder", json=[msgspec.to_builtins(x) for x in enrolled("P1")[:2]])
+    assert [r["status"] for r in as_array.json()] == ["accepted", "accepted"]
+    rows = server.call("GET", "/worklist?month=2026-03", "biller").json()
+    assert rows[0]["billable"] == [{"code": "99490", "units": 1, "amount": "66.00"},
+                                   {"code": "99439", "units": 1, "amount": "50.00"}]  # fmt: skip
+    claimed = server.call("POST", "/claims", "biller", content=ENC.encode(claim("C1", codes=("99490", "99439"))))
+    assert claimed.json()[0]["status"] == "accepted"
+    again = server.call("POST", "/claims", "biller", content=ENC.encode(claim("C2")))
+    assert again.json()[0]["reasons"][0]["code"] == "DUPLICATE_CLAIM"
+    x12 = server.call("GET", "/export/837?month=2026-03", "biller")
+    assert x12.status_code == 200 and x12.text.startswith("ISA*") and "CLM*C1*116" in x12.text
+    packet = server.call("GET", "/audit/P1?from=2026-03&to=2026-03", "auditor").json()
+    assert packet["sections"][0]["claims"][0]["claim_id"] == "C1"
+    page = server.call("GET", "/audit/P1?from=2026-03&to=2026-03", "compliance", headers={"Accept": "text/html"})
+    assert page.headers["content-type"].startswith("text/html") and "id='claim-C1'" in page.text
+    found = server.call("GET", "/events?patient=P1&type=TimeLogged", "auditor").json()
+    assert len(found) == 3 and all(e["type"] == "TimeLogged" for e in found)
+    refusals = server.call("GET", "/refusals?reason=DUPLICATE_CLAIM", "compliance").json()
+    assert [r["claim_id"] for r in refusals] == ["C2"]
+    assert server.call("GET", "/health", None).json()["status"] == "ok"
+
+
+ROUTES = [
+    ("POST", "/facts", {"recorder"}),
+    ("POST", "/claims", {"biller"}),
+    ("GET", "/worklist?month=2026-03", {"biller"}),
+    ("GET", "/export/837?month=2026-01", {"biller"}),
+    ("GET", "/audit/P1?from=2026-03&to=2026-03", {"auditor", "compliance"}),
+    ("GET", "/events", {"auditor", "compliance"}),
+    ("GET", "/refusals", {"compliance"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), ROUTES)
+def test_each_role_is_allowed_or_refused(server: Server, method: str, path: str, allowed: set[str]) -> None:
+    """401 without a key or with a revoked one; 403 for a role that may not; admin may do all."""
+    body = {"content": b""} if method == "POST" else {}
+    assert server.call(method, path, None, **body).status_code == 401
+    assert server.call(method, path, "revoked", **body).status_code == 401
+    for role in ROLES:
+        status = server.call(method, path, role, **body).status_code
+        if role in allowed or role == "admin":
+            assert status in (200, 404), (role, path, status)
+        else:
+            assert status == 403, (role, path, status)
+
+
+def test_bad_requests_are_4xx_naming_the_problem(server: Server) -> None:
+    """Malformed input is answered 4xx with the problem named; nothing is half-recorded."""
+    before = server.call("GET", "/health", None).json()["position"]
+    cases = [
+        ("GET", "/worklist?month=March", "biller", "month"),
+        ("GET", "/worklist", "biller", "month"),
+        ("GET", "/audit/P1?from=2026-03&to=2026-01", "auditor", "before"),
+        ("GET", "/audit/NOBODY?from=2026-03&to=2026-03", "auditor", "NOBODY"),
+        ("GET", "/events?type=Bogus", "auditor", "Bogus"),
+        ("GET", "/refusals?reason=NOPE", "compliance", "reason"),
+        ("POST", "/facts", "recorder", "JSON array"),
+    ]
+    for method, path, role, word in cases:
+        body = {"content": b"[1, 2"} if method == "POST" else {}
+        response = server.call(method, path, role, **body)
+        assert 400 <= response.status_code < 500 and word in response.text, (path, response.status_code, response.text)
+    assert server.call("GET", "/health", None).json()["position"] == before
+
+
+def test_requests_are_logged_with_key_id_never_the_key(server: Server) -> None:
+    """The server's log names the key's id and role; the key itself never appears."""
+    server.call("GET", "/refusals", "compliance")
+    server.process.terminate()
+    _, err = server.process.communicate(timeout=20)
+    server.process = subprocess.Popen(["true"], text=True)  # the fixture's teardown terminates this instead
+    lines = [msgspec.json.decode(x) for x in err.splitlines() if x.startswith("{")]
+    assert any(x.get("role") == "compliance" and x.get("key_id") for x in lines)
+    for token in server.keys.values():
+        assert token not in err and token.split("_")[2] not in err
+
+
+def test_schemathesis_finds_no_5xx_and_no_schema_violation(tmp_path: Path) -> None:
+    """A bounded schemathesis run over every operation of the OpenAPI document, as admin."""
+    url = f"sqlite:///{tmp_path / 'fuzz.db'}"
+    ledger = open_ledger(url)
+    token = Keys(open_views(ledger, url)).add("schemathesis", "admin")[1]
+    port = _free_port()
+    env = os.environ | {"CARELANE_DB": url}
+    proc = subprocess.Popen([sys.executable, "-m", "adapters.cli", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                httpx.get(base + "/health", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        st = str(Path(sys.executable).with_name("schemathesis"))
+        result = subprocess.run(
+            [st, "run", f"{base}/schema/openapi.json", "--checks", "not_a_server_error,response_schema_conformance",
+             "--max-examples", "25", "-H", f"X-API-Key: {token}", "--generation-deterministic"],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout[-4000:]
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
