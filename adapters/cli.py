@@ -31,6 +31,7 @@ from projections.report import report
 
 PROGRESS_FROM_LINES = 5000  # files shorter than this finish before a bar would help
 SHOWN_PROBLEMS = 20
+BATCH = 500  # facts judged one by one, saved in one transaction
 
 
 class Settings:
@@ -96,7 +97,7 @@ def _ingest(settings: Settings, files: tuple[str, ...], report: str | None, only
                             shown += 1
                             tqdm.write(_problem(name, result), file=sys.stderr)
 
-                    tally.merge(ingest(ledger, lines, on_result, only))
+                    tally.merge(ingest(ledger, lines, on_result, only, batch=BATCH))
         except KeyboardInterrupt:
             click.echo(f"interrupted; every line answered so far is recorded\n{tally.summary()}", err=True)
             return 130

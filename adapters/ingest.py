@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from domain import facts
-from domain.ledger import Contention, Ledger
+from domain.ledger import Contention, Ledger, Recorded
 from domain.reasons import Because, Reason, Refused
 
 _DECODER = msgspec.json.Decoder(facts.AnyFact)
@@ -161,10 +161,48 @@ def ingest(
     lines: Iterable[bytes],
     on_result: Callable[[LineResult], None],
     only: tuple[type[facts.Fact], ...] = (),
+    batch: int = 1,
 ) -> Tally:
+    """Answer every line in order. With batch > 1, up to that many facts are judged one by
+    one and saved in one transaction (each still answered on its own)."""
     tally = Tally()
+    held: list[tuple[int, facts.Fact | LineResult]] = []
+    count = 0
+
+    def flush() -> None:
+        decided = iter(ledger.record_batch([x for _, x in held if isinstance(x, facts.Fact)]))
+        for lineno, item in held:
+            result = item if isinstance(item, LineResult) else _result(lineno, next(decided))
+            tally.add(result)
+            on_result(result)
+        held.clear()
+
     for lineno, raw in numbered(lines):
-        result = answer(ledger, raw, lineno, only)
-        tally.add(result)
-        on_result(result)
+        if batch <= 1:
+            result = answer(ledger, raw, lineno, only)
+            tally.add(result)
+            on_result(result)
+            continue
+        try:
+            fact = decode_line(raw, lineno)
+            if only and not isinstance(fact, only):
+                names = ", ".join(t.__name__ for t in only)
+                raise Invalid(f"line {lineno}: $.type: expected {names}, got {type(fact).__name__}")
+            held.append((lineno, fact))
+            count += 1
+        except Invalid as e:
+            held.append((lineno, LineResult(lineno, "invalid", error=str(e))))
+        if count >= batch:
+            flush()
+            count = 0
+    if held:
+        flush()
     return tally
+
+
+def _result(lineno: int, outcome: Recorded | Refused | Contention) -> LineResult:
+    if isinstance(outcome, Refused):
+        return LineResult(lineno, "refused", reasons=list(outcome.reasons))
+    if isinstance(outcome, Contention):
+        return LineResult(lineno, "refused", reasons=[Because(Reason.BUSY, str(outcome))])
+    return LineResult(lineno, "accepted", position=outcome.position, duplicate=outcome.duplicate)

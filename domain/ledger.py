@@ -9,7 +9,8 @@ accepted or refused on what the winner recorded.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
@@ -23,7 +24,7 @@ from domain import facts
 from domain.base import LedgerAggregate
 from domain.identity import Identity
 from domain.keys import identity_key, patient_key, patient_month_key, staff_day_key
-from domain.patient import Patient
+from domain.patient import PATIENT_FACTS, Patient
 from domain.patient_month import PatientMonth
 from domain.policy import DEFAULT_POLICY, Policy
 from domain.reasons import Reason, Refused
@@ -132,6 +133,23 @@ class Work:
             self.add(Identity.bind(type(fact).__name__, external_id, digest, home.id, version, self.at))
 
 
+class BatchWork(Work):
+    """A command's work inside a batch: aggregates already changed by earlier facts of the
+    batch are read from the batch (copied, so a refusal leaves the batch's state untouched)."""
+
+    def __init__(self, ledger: Ledger, at: datetime, batch: dict[UUID, LedgerAggregate]) -> None:
+        super().__init__(ledger, at)
+        self.batch = batch
+
+    def get(self, key: UUID, kind: type[A]) -> A | None:
+        if key not in self.touched and key in self.batch:
+            self.touched[key] = copy.deepcopy(self.batch[key])
+        return super().get(key, kind)
+
+
+Outcome = Recorded | Refused | Contention
+
+
 class Ledger(Application):  # type: ignore[type-arg]
     """Carelane's application service. Storage comes from the environment (adapters.store)."""
 
@@ -149,6 +167,17 @@ class Ledger(Application):  # type: ignore[type-arg]
         self.policy = policy
         self.clock = clock or (lambda: datetime.now(UTC))
         self.locate = locate
+        on_patient = self._note_on_patient
+        self._decisions: dict[type[facts.Fact], Callable[[Work, Any, str], tuple[UUID, int]]] = {
+            facts.PatientRegistered: self._register,
+            facts.TimeLogged: self._log_time,
+            facts.TimeEntryVoided: self._void_time_entry,
+            facts.DataTransmitted: self._transmit,
+            facts.ClaimSubmitted: self._submit_claim,
+            facts.ClaimAdjudicated: self._adjudicate_claim,
+            facts.ClaimVoided: self._void_claim,
+        }
+        self._decisions.update(dict.fromkeys(PATIENT_FACTS, on_patient))
         self._commands: dict[type[facts.Fact], Callable[[Any], Recorded]] = {
             facts.PatientRegistered: self.register_patient,
             facts.QmbStatusChanged: self.change_qmb_status,
@@ -355,6 +384,60 @@ class Ledger(Application):  # type: ignore[type-arg]
         version = pm.void_claim(fact, digest, w.at)
         w.patient(pm.patient_id).release(fact.claim_id, w.at)
         return pm.id, version
+
+    # Many facts in one transaction (bulk ingest)
+
+    def record_batch(self, batch: Sequence[facts.Fact]) -> list[Outcome]:
+        """Judge each fact in turn against the state the earlier ones left, then save every
+        change in one transaction. Each fact still gets its own answer; if another writer
+        changed the same aggregates meanwhile, the batch is redone fact by fact."""
+        changed: dict[UUID, LedgerAggregate] = {}
+        decided: list[tuple[str, UUID, int] | Refused] = []
+        for fact in batch:
+            digest = facts.digest(fact)
+            w = BatchWork(self, self.clock(), changed)
+            try:
+                refuse_future(fact, w.at, self.policy)
+                home_id, version = self._decision_for(fact)(w, fact, digest)
+            except AlreadyRecorded as seen:
+                decided.append(("again", seen.originator_id, seen.version))
+                continue
+            except Refused as refusal:
+                if isinstance(fact, facts.ClaimSubmitted):
+                    self._log_refusal(fact, digest, refusal, w.at)
+                decided.append(refusal)
+                continue
+            changed.update(w.touched)
+            decided.append(("new", home_id, version))
+        try:
+            recordings = self.save(*changed.values()) if changed else []
+        except IntegrityError:
+            log.info("batch.conflict_fallback", facts=len(batch))
+            return [self._one(fact) for fact in batch]
+        positions = {(r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id
+                     for r in recordings}  # fmt: skip
+        out: list[Outcome] = []
+        for item in decided:
+            if isinstance(item, Refused):
+                out.append(item)
+                continue
+            kind, home_id, version = item
+            position = positions.get((home_id, version))
+            if kind == "again" and position is None:
+                position = self._locate(AlreadyRecorded(home_id, version))
+            out.append(Recorded(home_id, version, position, duplicate=kind == "again"))
+        return out
+
+    def _one(self, fact: facts.Fact) -> Outcome:
+        try:
+            return self.record(fact)
+        except (Refused, Contention) as e:
+            return e
+
+    def _decision_for(self, fact: facts.Fact) -> Callable[[Work, Any, str], tuple[UUID, int]]:
+        if isinstance(fact, facts.MedicalDecisionMaking) and fact.discharge_id is None:
+            return self._decide_month
+        return self._decisions[type(fact)]
 
     # The transaction
 

@@ -1,0 +1,83 @@
+"""Bulk ingest saves many lines per transaction, yet every line keeps its own answer: the
+same answers, positions aside, as line by line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import msgspec
+
+from adapters.ingest import LineResult, ingest
+from adapters.synthetic import practice_lines
+from domain.ledger import Ledger
+from tests.factories import claim, enrolled, minutes, time_entry
+
+ENC = msgspec.json.Encoder()
+
+
+def answers(ledger: Ledger, lines: list[bytes], batch: int) -> list[LineResult]:
+    out: list[LineResult] = []
+    ingest(ledger, lines, out.append, batch=batch)
+    return out
+
+
+def shape(results: list[LineResult]) -> list[tuple[int, str, list[str], str | None, bool]]:
+    return [(r.line, r.status, [b.code.value for b in r.reasons or ()], r.error, r.duplicate) for r in results]
+
+
+def test_batches_answer_each_line_as_line_by_line_does(ledger: Ledger, open_at: Callable[[str], Ledger],
+                                                       tmp_path: object) -> None:  # fmt: skip
+    """A practice with refusals, invalid lines, duplicates inside a batch and claims: the
+    batched answers equal the line-by-line ones, and so does what the store holds."""
+    lines = practice_lines(12, ["2026-02", "2026-03"], seed=5)
+    extra = [ENC.encode(x) for x in [*enrolled("B1"), *minutes(25, "B1", staff="RN-B")]]
+    twice = ENC.encode(time_entry("E-TWICE", "B1", staff_id="RN-C"))
+    lines += [*extra, twice, twice, ENC.encode(claim("CB1", "B1")), ENC.encode(claim("CB2", "B1")), b"{oops"]
+    batched = answers(ledger, lines, batch=64)
+    other = open_at(f"sqlite:///{__import__('pathlib').Path(str(tmp_path)) / 'one.db'}")
+    single = answers(other, lines, batch=1)
+    assert shape(batched) == shape(single)
+    tail = [(r.status, [b.code.value for b in r.reasons or ()], r.duplicate) for r in batched[-5:]]
+    assert tail == [
+        ("accepted", [], False),
+        ("accepted", [], True),
+        ("accepted", [], False),
+        ("refused", ["DUPLICATE_CLAIM"], False),
+        ("invalid", [], False),
+    ]
+    accepted = [r for r in batched if r.status == "accepted"]
+    assert all(isinstance(r.position, int) for r in accepted)
+    assert batched[-5].position == batched[-4].position  # the duplicate answers with the original's position
+
+    def topics(led: Ledger) -> list[str]:
+        return sorted(n.topic for n in led.recorder.select_notifications(start=1, limit=1_000_000))
+
+    assert topics(ledger) == topics(other)
+
+
+def test_a_batch_that_loses_a_race_is_redone_line_by_line(store_url: str) -> None:
+    """Another writer changes an aggregate the batch changed; the batch's save conflicts,
+    and each line is then judged again on its own, against what the other writer recorded."""
+    from datetime import UTC, datetime
+
+    from adapters.store import open_ledger
+
+    rival = open_ledger(store_url)
+    for fact in enrolled("R1"):
+        rival.record(fact)
+    calls = [0]
+
+    def clock() -> datetime:
+        calls[0] += 1
+        if calls[0] == 3:  # while the batch is being judged, a rival logs the same clock time
+            rival.record(time_entry("E-RIVAL", "R1", staff_id="RN-R"))
+        return datetime(2026, 4, 15, 12, 0, tzinfo=UTC)
+
+    ledger = open_ledger(store_url, clock=clock)
+    lines = [ENC.encode(time_entry(f"E-{n}", "R1", staff_id="RN-R" if n == 0 else f"RN-{n}")) for n in range(4)]
+    results = answers(ledger, lines, batch=10)
+    assert [r.status for r in results] == ["refused", "accepted", "accepted", "accepted"]
+    assert results[0].reasons and results[0].reasons[0].code.value == "TIME_OVERLAP"
+    view = ledger.month_view("R1", "2026-03")
+    assert view is not None and view.current is not None
+    assert sorted(view.current.entries) == ["E-1", "E-2", "E-3", "E-RIVAL"]
