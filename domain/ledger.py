@@ -9,7 +9,6 @@ accepted or refused on what the winner recorded.
 from __future__ import annotations
 
 import contextlib
-import copy
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -134,17 +133,23 @@ class Work:
 
 
 class BatchWork(Work):
-    """A command's work inside a batch: aggregates already changed by earlier facts of the
-    batch are read from the batch (copied, so a refusal leaves the batch's state untouched)."""
+    """A command's work inside a batch: aggregates already read or changed by earlier facts
+    of the batch come from the batch. Decisions refuse before they trigger any event, so a
+    refused fact leaves them as they were (record_batch checks that it did)."""
 
     def __init__(self, ledger: Ledger, at: datetime, batch: dict[UUID, LedgerAggregate]) -> None:
         super().__init__(ledger, at)
         self.batch = batch
+        self.versions: dict[UUID, int] = {}  # of the batch's aggregates this fact read
 
     def get(self, key: UUID, kind: type[A]) -> A | None:
         if key not in self.touched and key in self.batch:
-            self.touched[key] = copy.deepcopy(self.batch[key])
+            self.touched[key] = self.batch[key]
+            self.versions[key] = self.batch[key].version
         return super().get(key, kind)
+
+    def changed_shared_state(self) -> bool:
+        return any(self.batch[k].version != v for k, v in self.versions.items())
 
 
 Outcome = Recorded | Refused | Contention
@@ -323,8 +328,11 @@ class Ledger(Application):  # type: ignore[type-arg]
         pm = w.patient_month(fact.patient_id, month_of(fact.started_at, self.policy))
         w.not_yet(fact, pm, digest)
         start, end = fact.started_at, fact.started_at + timedelta(minutes=fact.minutes)
-        for day in local_days(start, end, self.policy):
-            w.staff_day(fact.staff_id, day).book(fact.entry_id, start, end, w.at)
+        days = [w.staff_day(fact.staff_id, day) for day in local_days(start, end, self.policy)]
+        for staff_day in days:  # every day is checked before any is booked
+            staff_day.check(fact.entry_id, start, end)
+        for staff_day in days:
+            staff_day.book(fact.entry_id, start, end, w.at)
         version = pm.log_time(fact, digest, w.at)
         w.bind(fact, pm, version, digest)
         return pm.id, version
@@ -403,6 +411,9 @@ class Ledger(Application):  # type: ignore[type-arg]
                 decided.append(("again", seen.originator_id, seen.version))
                 continue
             except Refused as refusal:
+                if w.changed_shared_state():
+                    log.warning("batch.refusal_after_change", fact=type(fact).__name__)
+                    return [self._one(f) for f in batch]  # a decision broke the rule above: play safe
                 if isinstance(fact, facts.ClaimSubmitted):
                     self._log_refusal(fact, digest, refusal, w.at)
                 decided.append(refusal)

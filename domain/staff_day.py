@@ -49,6 +49,11 @@ class StaffDay(LedgerAggregate):
 
     def book(self, entry_id: str, start: datetime, end: datetime, at: datetime) -> None:
         """G-03: refuse a slot that overlaps one this person already has booked."""
+        self.check(entry_id, start, end)
+        self.trigger_event(StaffDay.SlotBooked, entry_id=entry_id, start=start, end=end, timestamp=at)
+
+    def check(self, entry_id: str, start: datetime, end: datetime) -> None:
+        """G-03: raise TIME_OVERLAP if the slot overlaps one already booked."""
         for other_id, (s, e) in self.slots.items():
             if start < e and s < end:
                 raise Refused.one(
@@ -56,7 +61,6 @@ class StaffDay(LedgerAggregate):
                     f"Staff {self.staff_id} already logged {s:%H:%M}-{e:%H:%M} "
                     f"(entry {other_id}); the same minutes cannot be counted twice",
                 )
-        self.trigger_event(StaffDay.SlotBooked, entry_id=entry_id, start=start, end=end, timestamp=at)
 
     def release(self, entry_id: str, at: datetime) -> None:
         if entry_id in self.slots:
