@@ -481,6 +481,23 @@ def keys_revoke(settings: Settings, key_id: str) -> None:
     click.echo(f"key {key_id} revoked")
 
 
+@main.command("generate")
+@click.option("--patients", type=click.IntRange(1, 1_000_000), required=True)
+@click.option("--months", type=click.IntRange(1, 36), default=2, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@click.option("--end", "end", callback=lambda c, p, v: None if v is None else _month(c, p, v),
+              help="Last month (YYYY-MM); default the last full month.")  # fmt: skip
+@click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True))
+def generate_command(patients: int, months: int, seed: int, end: str | None, out: str) -> None:
+    """Write a deterministic synthetic practice as NDJSON (CCM tiers, PCM, APCM, RPM/RTM with
+    device days, BHI, CoCM, CPM, TCM, facility stays, voids, and lines the rules must refuse)."""
+    from adapters import synthetic
+
+    span = synthetic.months_ending(end or synthetic.last_full_month(date.today()), months)
+    count = synthetic.write(out, patients, span, seed)
+    click.echo(f"{count} facts for {patients} patients, {span[0]} to {span[-1]}, written to {out}")
+
+
 @main.command("demo")
 @click.option("--patients", default=36, show_default=True, help="Patients in the synthetic practice.")
 @click.option("--seed", default=7, show_default=True)

@@ -211,6 +211,24 @@ def _time(pr: Practice, pid: str, program: f.Program, days: list[date]) -> Itera
             interactive=rng.random() < 0.6,
         )
         logged += minutes
+    if rng.random() < 0.02:
+        # Keyed twice into another chart: the same clock time, which the ledger refuses (G-03).
+        yield f.TimeLogged(
+            entry_id=f"T-{pid}-{program.value}-{day:%m%d}-x", patient_id=pid, program=program, staff_id=staff,
+            staff_role=role, activity="care coordination", started_at=pr.booked[(staff, day)] - timedelta(minutes=3),
+            minutes=5,
+        )  # fmt: skip
+    if program is P.CCM and logged >= 20:
+        # The biller's claim for the month: 99490 and the add-ons the minutes reach.
+        lines = [f.ClaimLine("99490")] + ([f.ClaimLine("99439", min(2, (logged - 20) // 20))] if logged >= 40 else [])
+        yield f.ClaimSubmitted(
+            claim_id=f"C-{pid}-{days[0]:%Y%m}", patient_id=pid, billing_provider_npi=PRACTICE_NPI,
+            service_month=f"{days[0]:%Y-%m}", place_of_service="11", lines=lines,
+        )  # fmt: skip
+    if rng.random() < 0.04 and logged:
+        # A void: an entry keyed on the wrong patient, taken back (the minutes stop counting).
+        yield f.TimeEntryVoided(entry_id=f"T-{pid}-{program.value}-{day:%m%d}-{logged - minutes}", patient_id=pid,
+                                reason="keyed on the wrong patient", by=staff)  # fmt: skip
 
 
 def _transition(pr: Practice, pid: str, days: list[date]) -> Iterator[f.Fact]:
@@ -257,6 +275,15 @@ def _transition(pr: Practice, pid: str, days: list[date]) -> Iterator[f.Fact]:
         by="DR-EVE",
         decided_on=visit_on,
     )
+
+
+def write(path: str, patients: int, months: list[str], seed: int) -> int:
+    """The practice as NDJSON; returns the number of lines."""
+    lines = practice_lines(patients, months, seed)
+    with open(path, "wb") as out:
+        for line in lines:
+            out.write(line + b"\n")
+    return len(lines)
 
 
 def troublemakers(months: list[str], patients: int) -> list[bytes]:
