@@ -51,6 +51,7 @@ class Practice:
 
     rng: random.Random
     zone: ZoneInfo
+    tag: str = ""  # staff of another generated panel are other people
     booked: dict[tuple[str, date], datetime] = field(default_factory=dict)
 
     def slot(self, staff: str, day: date, minutes: int) -> datetime:
@@ -80,12 +81,14 @@ def _days(month: str) -> list[date]:
     return [start + timedelta(days=i) for i in range((nxt - start).days)]
 
 
-def generate(patients: int, months: list[str], seed: int = 7, timezone: str = "America/New_York") -> Iterator[f.Fact]:
+def generate(
+    patients: int, months: list[str], seed: int = 7, timezone: str = "America/New_York", first: int = 1
+) -> Iterator[f.Fact]:
     """The facts of a practice, in the order a feed would send them."""
     rng = random.Random(seed)
-    practice = Practice(rng, ZoneInfo(timezone))
+    practice = Practice(rng, ZoneInfo(timezone), "" if first == 1 else f"-{first}")
     first_day = date.fromisoformat(f"{months[0]}-01")
-    for n in range(1, patients + 1):
+    for n in range(first, first + patients):
         programs = rng.choices([p for p, _ in PLANS], weights=[w for _, w in PLANS])[0]
         yield from _enrol(practice, f"P{n:05d}", programs, first_day)
         pid = f"P{n:05d}"
@@ -195,9 +198,9 @@ def _time(pr: Practice, pid: str, program: f.Program, days: list[date]) -> Itera
         minutes = min(rng.choice((5, 8, 10, 12, 15, 20)), target - logged)
         day = rng.choice(days[:27])
         staff, role = (
-            (PRACTITIONERS[0][0], f.StaffRole.PHYSICIAN)
+            (PRACTITIONERS[0][0] + pr.tag, f.StaffRole.PHYSICIAN)
             if personal
-            else (rng.choice(STAFF), f.StaffRole.CLINICAL_STAFF)
+            else (rng.choice(STAFF) + pr.tag, f.StaffRole.CLINICAL_STAFF)
         )
         yield f.TimeLogged(
             entry_id=f"T-{pid}-{program.value}-{day:%m%d}-{logged}",
@@ -339,7 +342,7 @@ def troublemakers(months: list[str], patients: int) -> list[bytes]:
     return [msgspec.json.encode(line) for line in lines] + [b'{"type": "PatientRegistered", "patient_id": ']
 
 
-def practice_lines(patients: int, months: list[str], seed: int = 7) -> list[bytes]:
+def practice_lines(patients: int, months: list[str], seed: int = 7, first: int = 1) -> list[bytes]:
     encoder = msgspec.json.Encoder()
-    lines = [encoder.encode(fact) for fact in generate(patients, months, seed)]
-    return lines + troublemakers(months, patients)
+    lines = [encoder.encode(fact) for fact in generate(patients, months, seed, first=first)]
+    return lines + (troublemakers(months, patients) if first == 1 else [])

@@ -1,0 +1,269 @@
+"""Carelane benchmark: one run, one machine, the same generated data; figures as ratios
+against baselines measured in the same run (the machine is shared and noisy).
+
+    .venv/bin/python scripts/bench.py --patients 1000 --chunks 3 --months 2
+
+Per store (SQLite file, PostgreSQL schema `bench`):
+  1. bulk ingest facts/s, chunk after chunk as the store grows (every rule checked, batches of 500);
+  2. single-fact latency p50/p99 through the Application (one transaction per fact);
+  3. projection catch-up events/s (rebuild from zero) per view;
+  4. worklist query time for the month with the most patient-months;
+  5. audit packet latency p50/p99 for random patients, after each chunk (how cost grows);
+  6. bytes stored per event: the msgspec mapper against the library's JSON transcoder.
+PostgreSQL baselines: raw psycopg COPY of as many rows of the same size (the ceiling), and the
+library's default path (JSON transcoder, one save per fact). Writes JSON and Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import JSONTranscoder, Transcoding
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from adapters import logs
+from adapters.ingest import ingest
+from adapters.reads import worklist
+from adapters.store import open_ledger, parse
+from adapters.synthetic import months_ending, practice_lines
+from adapters.viewdb import open_views
+from domain import facts
+from domain.ledger import Ledger
+from projections import audit, runner, views
+from tests.factories import time_entry
+
+PG = os.environ.get("CARELANE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def fresh(store: str, tmp: Path) -> str:
+    if store == "sqlite":
+        path = tmp / "bench.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    with psycopg.connect(parse(PG).pg_conninfo or "", autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS bench CASCADE")
+    return f"{PG}?schema=bench"
+
+
+def count_events(ledger: Ledger) -> int:
+    return int(ledger.recorder.max_notification_id() or 0)
+
+
+def bench_store(store: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    url = fresh(store, tmp)
+    ledger = open_ledger(url)
+    months = months_ending(args.end, args.months)
+    out: dict[str, Any] = {"store": store, "chunks": []}
+    patients_so_far: list[str] = []
+    rng = random.Random(1)
+    for chunk in range(args.chunks):
+        first = 1 + chunk * args.patients
+        lines = practice_lines(args.patients, months, seed=chunk + 1, first=first)
+        patients_so_far += [f"P{n:05d}" for n in range(first, first + args.patients)]
+        seconds, _ = timed(lambda lines=lines: ingest(ledger, lines, lambda r: None, batch=500))
+        sample = rng.sample(patients_so_far, min(30, len(patients_so_far)))
+        latencies = [timed(lambda p=p: audit.packet(ledger, p, months[0], months[-1]))[0] * 1000 for p in sample]
+        out["chunks"].append({
+            "events_after": count_events(ledger), "facts": len(lines), "ingest_facts_per_s": len(lines) / seconds,
+            "audit_p50_ms": percentile(latencies, 0.5), "audit_p99_ms": percentile(latencies, 0.99),
+        })  # fmt: skip
+        print(f"  {store} chunk {chunk + 1}: {out['chunks'][-1]}", file=sys.stderr)
+    singles = []
+    start = time.perf_counter()
+    for n in range(args.singles):
+        fact = time_entry(f"S{n}", patients_so_far[n % len(patients_so_far)], staff_id=f"BENCH-{n}", minutes=5)
+        singles.append(timed(lambda fact=fact: ledger.record(fact))[0] * 1000)
+    out["single_p50_ms"], out["single_p99_ms"] = percentile(singles, 0.5), percentile(singles, 0.99)
+    out["single_facts_per_s"] = args.singles / (time.perf_counter() - start)
+    db = open_views(ledger, url)
+    runner.create(db, views.ALL)
+    runner.rebuild(db, views.ALL)
+    out["projection_events_per_s"] = {}
+    for projection in views.ALL:
+        seconds, applied = timed(lambda p=projection: runner.catch_up(ledger, db, [p]))
+        out["projection_events_per_s"][projection.name] = applied[projection.name] / seconds
+    q = [timed(lambda: worklist(ledger, db, months[-1], refresh=False))[0] for _ in range(5)]
+    rows = worklist(ledger, db, months[-1], refresh=False)
+    out["worklist_rows"], out["worklist_query_s"] = len(rows), statistics.median(q)
+    out["bytes_per_event"] = bytes_per_event(ledger)
+    out["events"] = count_events(ledger)
+    ledger.close()
+    return out
+
+
+class DateAsISO(Transcoding):
+    """What a user of the library's JSON transcoder must add for dates (it has none)."""
+
+    type = __import__("datetime").date
+    name = "date_iso"
+
+    def encode(self, obj: Any) -> str:
+        return str(obj.isoformat())
+
+    def decode(self, data: str) -> Any:
+        return self.type.fromisoformat(data)
+
+
+def bytes_per_event(ledger: Ledger) -> dict[str, float]:
+    """Average stored state: the msgspec mapper against the library's JSON transcoder."""
+    transcoder = JSONTranscoder()
+    Application().register_transcodings(transcoder)
+    transcoder.register(DateAsISO())
+    ours, default = [], []
+    for n in ledger.recorder.select_notifications(start=1, limit=5000):
+        ours.append(len(n.state))
+        event = ledger.mapper.to_domain_event(n)
+        state = {k: v for k, v in vars(event).items() if k not in ("originator_id", "originator_version")}
+        plain = {k: (msgspec.to_builtins(v) if isinstance(v, msgspec.Struct | list) else v) for k, v in state.items()}
+        default.append(len(transcoder.encode(plain)))
+    return {"msgspec": statistics.mean(ours), "library_json": statistics.mean(default)}
+
+
+class Plain(Aggregate):
+    """The library's default path: a plain aggregate, JSON transcoder, one save per fact."""
+
+    class Recorded(Aggregate.Event):
+        payload: dict[str, Any]
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.count = getattr(aggregate, "count", 0) + 1
+
+
+def baselines(lines: list[bytes], sizes: list[int]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    conninfo = parse(PG).pg_conninfo or ""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_copy")
+        conn.execute("CREATE TABLE bench_copy (id uuid, version int, topic text, state bytea)")
+        rows = [(uuid.uuid4(), 1, "carelane.PatientMonth.TimeLogged.v1", os.urandom(size)) for size in sizes]
+        start = time.perf_counter()
+        with conn.cursor().copy("COPY bench_copy FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        out["copy_rows_per_s"] = len(rows) / (time.perf_counter() - start)
+        conn.execute("DROP TABLE bench_copy")
+    store = parse(f"{PG}?schema=bench_default")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS bench_default CASCADE")
+        conn.execute("CREATE SCHEMA bench_default")
+    env = {k: v for k, v in store.env.items() if k not in ("MAPPER_TOPIC", "APPLICATION_RECORDER_TOPIC")}
+    app = Application(env)
+    ids: dict[str, uuid.UUID] = {}
+    sample = lines[: min(len(lines), 3000)]
+    start = time.perf_counter()
+    for raw in sample:
+        payload = msgspec.json.decode(raw)
+        key = payload.get("patient_id") or payload.get("claim_id") or "x"
+        if key in ids:
+            agg = app.repository.get(ids[key])
+        else:
+            agg = Plain()
+            ids[key] = agg.id
+        agg.trigger_event(Plain.Recorded, payload=payload)
+        app.save(agg)
+    out["library_default_facts_per_s"] = len(sample) / (time.perf_counter() - start)
+    app.close()
+    return out
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = [f"Run {result['when']} on {result['machine']}; `{result['command']}`", ""]
+    base = result.get("baselines", {})
+    lines += ["| measure | SQLite | PostgreSQL | ratio / target |", "| --- | --- | --- | --- |"]
+    s, p = result["stores"].get("sqlite", {}), result["stores"].get("postgres", {})
+
+    def first(store: dict[str, Any], key: str) -> float:
+        return float(store["chunks"][0][key]) if store else float("nan")
+
+    pg_ingest = first(p, "ingest_facts_per_s")
+    copy = base.get("copy_rows_per_s", float("nan"))
+    lib = base.get("library_default_facts_per_s", float("nan"))
+    lines.append(f"| bulk ingest, facts/s (every rule checked) | {first(s, 'ingest_facts_per_s'):,.0f} | "
+                 f"{pg_ingest:,.0f} | PG = {pg_ingest / copy:.1%} of raw COPY (target 10%, goal 30%); "
+                 f"{pg_ingest / lib:.1f}x the library default (target 10x) |")  # fmt: skip
+    lines.append(f"| raw psycopg COPY, rows/s (ceiling) | | {copy:,.0f} | |")
+    lines.append(f"| library default path, facts/s | | {lib:,.0f} | |")
+    for key, label in (("single_p50_ms", "single fact p50, ms"), ("single_p99_ms", "single fact p99, ms")):
+        lines.append(f"| {label} | {s.get(key, 0):.1f} | {p.get(key, 0):.1f} | |")
+    for name in ("events", "refusals", "worklist"):
+        sv = s.get("projection_events_per_s", {}).get(name, 0)
+        pv = p.get("projection_events_per_s", {}).get(name, 0)
+        lines.append(f"| projection catch-up `{name}`, events/s | {sv:,.0f} | {pv:,.0f} | target 20,000 |")
+    lines.append(f"| worklist query ({p.get('worklist_rows', 0)} patient-months), s | {s.get('worklist_query_s', 0):.3f}"
+                 f" | {p.get('worklist_query_s', 0):.3f} | target < 1 s for 10,000 |")  # fmt: skip
+    for store_name, store in (("SQLite", s), ("PostgreSQL", p)):
+        for c in store.get("chunks", []):
+            lines.append(f"| {store_name} at {c['events_after']:,} events: ingest facts/s; audit p50 / p99 ms | "
+                         f"{c['ingest_facts_per_s']:,.0f} | {c['audit_p50_ms']:.1f} / {c['audit_p99_ms']:.1f} | "
+                         "flat as the store grows; audit target p99 < 100 ms |")  # fmt: skip
+    for store_name, store in (("SQLite", s), ("PostgreSQL", p)):
+        b = store.get("bytes_per_event")
+        if b:
+            lines.append(f"| {store_name} bytes per event: msgspec mapper / library JSON | {b['msgspec']:.0f} | "
+                         f"{b['library_json']:.0f} | {b['msgspec'] / b['library_json']:.2f} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--patients", type=int, default=1000, help="patients per chunk")
+    parser.add_argument("--chunks", type=int, default=3, help="chunks ingested one after another (store growth)")
+    parser.add_argument("--months", type=int, default=2)
+    parser.add_argument("--end", default="2026-10")
+    parser.add_argument("--singles", type=int, default=300)
+    parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "bench-results"))
+    args = parser.parse_args()
+    logs.configure("WARNING")
+    tmp = Path(args.out)
+    tmp.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "command": "python scripts/bench.py " + " ".join(sys.argv[1:]),
+        "stores": {},
+    }
+    for store in args.stores.split(","):
+        print(f"{store}...", file=sys.stderr)
+        result["stores"][store] = bench_store(store, args, tmp)
+    if "postgres" in result["stores"]:
+        lines = practice_lines(args.patients, months_ending(args.end, args.months), seed=1)
+        sizes = [len(n.state) for n in open_ledger(f"{PG}?schema=bench").recorder.select_notifications(1, 100_000)]
+        result["baselines"] = baselines(lines, (sizes * (1 + 200_000 // max(len(sizes), 1)))[:200_000])
+    (tmp / "latest.json").write_text(json.dumps(result, indent=1, default=str))
+    text = markdown(result)
+    (tmp / "latest.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    assert facts  # the contract module is imported for its event topics
+    main()
