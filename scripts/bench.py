@@ -217,7 +217,8 @@ def markdown(result: dict[str, Any]) -> str:
         sv = s.get("projection_events_per_s", {}).get(name, 0)
         pv = p.get("projection_events_per_s", {}).get(name, 0)
         lines.append(f"| projection catch-up `{name}`, events/s | {sv:,.0f} | {pv:,.0f} | target 20,000 |")
-    lines.append(f"| worklist query ({p.get('worklist_rows', 0)} patient-months), s | {s.get('worklist_query_s', 0):.3f}"
+    rows = p.get("worklist_rows", 0)
+    lines.append(f"| worklist query ({rows} patient-months), s | {s.get('worklist_query_s', 0):.3f}"
                  f" | {p.get('worklist_query_s', 0):.3f} | target < 1 s for 10,000 |")  # fmt: skip
     for store_name, store in (("SQLite", s), ("PostgreSQL", p)):
         for c in store.get("chunks", []):
