@@ -37,6 +37,7 @@ log = structlog.get_logger("carelane.ledger")
 A = TypeVar("A", bound=LedgerAggregate)
 F = TypeVar("F", bound=facts.Fact)
 Locate = Callable[[UUID, int], int | None]
+Fetch = Callable[[list[UUID]], dict[UUID, list[Any]]]  # aggregate id -> its stored events, in order
 
 MAX_ATTEMPTS = 8
 
@@ -137,15 +138,18 @@ class BatchWork(Work):
     of the batch come from the batch. Decisions refuse before they trigger any event, so a
     refused fact leaves them as they were (record_batch checks that it did)."""
 
-    def __init__(self, ledger: Ledger, at: datetime, batch: dict[UUID, LedgerAggregate]) -> None:
+    def __init__(self, ledger: Ledger, at: datetime, batch: dict[UUID, LedgerAggregate], absent: set[UUID]) -> None:
         super().__init__(ledger, at)
         self.batch = batch
+        self.absent = absent  # known not to exist when the batch began
         self.versions: dict[UUID, int] = {}  # of the batch's aggregates this fact read
 
     def get(self, key: UUID, kind: type[A]) -> A | None:
         if key not in self.touched and key in self.batch:
             self.touched[key] = self.batch[key]
             self.versions[key] = self.batch[key].version
+        if key not in self.touched and key in self.absent:
+            return None
         return super().get(key, kind)
 
     def changed_shared_state(self) -> bool:
@@ -172,6 +176,7 @@ class Ledger(Application):  # type: ignore[type-arg]
         self.policy = policy
         self.clock = clock or (lambda: datetime.now(UTC))
         self.locate = locate
+        self.fetch: Fetch | None = None
         on_patient = self._note_on_patient
         self._decisions: dict[type[facts.Fact], Callable[[Work, Any, str], tuple[UUID, int]]] = {
             facts.PatientRegistered: self._register,
@@ -399,11 +404,11 @@ class Ledger(Application):  # type: ignore[type-arg]
         """Judge each fact in turn against the state the earlier ones left, then save every
         change in one transaction. Each fact still gets its own answer; if another writer
         changed the same aggregates meanwhile, the batch is redone fact by fact."""
-        changed: dict[UUID, LedgerAggregate] = {}
+        changed, absent = self._prefetch(batch)
         decided: list[tuple[str, UUID, int] | Refused] = []
         for fact in batch:
             digest = facts.digest(fact)
-            w = BatchWork(self, self.clock(), changed)
+            w = BatchWork(self, self.clock(), changed, absent)
             try:
                 refuse_future(fact, w.at, self.policy)
                 home_id, version = self._decision_for(fact)(w, fact, digest)
@@ -438,6 +443,43 @@ class Ledger(Application):  # type: ignore[type-arg]
                 position = self._locate(AlreadyRecorded(home_id, version))
             out.append(Recorded(home_id, version, position, duplicate=kind == "again"))
         return out
+
+    def _prefetch(self, batch: Sequence[facts.Fact]) -> tuple[dict[UUID, LedgerAggregate], set[UUID]]:
+        """Load every aggregate the batch will read in one query (when the store offers it)."""
+        if self.fetch is None:
+            return {}, set()
+        keys = list(dict.fromkeys(k for fact in batch for k in self._keys_for(fact)))
+        stored = self.fetch(keys)
+        found: dict[UUID, LedgerAggregate] = {}
+        for key, events in stored.items():
+            aggregate: Any = None
+            for event in events:
+                aggregate = self.mapper.to_domain_event(event).mutate(aggregate)  # type: ignore[attr-defined]
+            found[key] = aggregate
+        return found, set(keys) - set(found)
+
+    def _keys_for(self, fact: facts.Fact) -> list[UUID]:
+        """The aggregates a fact's decision is likely to read (a guess only saves queries)."""
+        keys = []
+        patient_id = getattr(fact, "patient_id", None)
+        if patient_id is not None:
+            keys.append(patient_key(patient_id))
+        id_field = facts.ID_FIELD.get(type(fact))
+        if id_field is not None:
+            keys.append(identity_key(type(fact).__name__, getattr(fact, id_field)))
+        if isinstance(fact, facts.TimeLogged):
+            end = fact.started_at + timedelta(minutes=fact.minutes)
+            keys.append(patient_month_key(fact.patient_id, month_of(fact.started_at, self.policy)))
+            keys += [staff_day_key(fact.staff_id, d) for d in local_days(fact.started_at, end, self.policy)]
+        elif isinstance(fact, facts.DataTransmitted):
+            keys.append(patient_month_key(fact.patient_id, month_of(fact.transmitted_on, self.policy)))
+        elif isinstance(fact, facts.TimeEntryVoided):
+            keys.append(identity_key(facts.TimeLogged.__name__, fact.entry_id))
+        elif isinstance(fact, facts.ClaimAdjudicated | facts.ClaimVoided):
+            keys.append(identity_key(facts.ClaimSubmitted.__name__, fact.claim_id))
+        elif isinstance(fact, facts.ClaimSubmitted) and fact.service_month:
+            keys += [patient_month_key(fact.patient_id, shift_month(fact.service_month, d)) for d in (0, -1, -2)]
+        return keys
 
     def _one(self, fact: facts.Fact) -> Outcome:
         try:

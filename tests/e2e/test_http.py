@@ -44,6 +44,23 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def serve(url: str, *, logs: bool) -> tuple[subprocess.Popen[str], str]:
+    """`carelane serve` on a free loopback port, once it answers /health."""
+    port = _free_port()
+    env = os.environ | {"CARELANE_DB": url, "CARELANE_LOG_LEVEL": "INFO"}
+    out = subprocess.PIPE if logs else subprocess.DEVNULL
+    proc = subprocess.Popen([sys.executable, "-m", "adapters.cli", "serve", "--port", str(port)], env=env,
+                            stdout=out, stderr=out, text=True)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.get(base + "/health", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return proc, base
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     url = f"sqlite:///{tmp_path_factory.mktemp('http') / 'ledger.db'}"
@@ -53,17 +70,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     info, revoked = keys.add("gone", "admin")
     keys.revoke(info.id)
     tokens["revoked"] = revoked
-    port = _free_port()
-    env = os.environ | {"CARELANE_DB": url, "CARELANE_LOG_LEVEL": "INFO"}
-    proc = subprocess.Popen([sys.executable, "-m", "adapters.cli", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            httpx.get(base + "/health", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
+    proc, base = serve(url, logs=True)
     yield Server(base, tokens, proc)
     proc.terminate()
     proc.communicate(timeout=20)
@@ -161,18 +168,8 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(tmp_path: Path) -> No
     url = f"sqlite:///{tmp_path / 'fuzz.db'}"
     ledger = open_ledger(url)
     token = Keys(open_views(ledger, url)).add("schemathesis", "admin")[1]
-    port = _free_port()
-    env = os.environ | {"CARELANE_DB": url}
-    proc = subprocess.Popen([sys.executable, "-m", "adapters.cli", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc, base = serve(url, logs=False)
     try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                httpx.get(base + "/health", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
         st = str(Path(sys.executable).with_name("schemathesis"))
         result = subprocess.run(
             [st, "run", f"{base}/schema/openapi.json", "--checks", "not_a_server_error,response_schema_conformance",
