@@ -189,6 +189,15 @@ def _month(pr: Practice, pid: str, programs: tuple[f.Program, ...], month: str) 
         yield from _time(pr, pid, program, days)
 
 
+PANEL = 60  # patients per care team: a team's clock stays within its working days
+
+
+def _team(pid: str, pr: Practice) -> str:
+    """The care team of a patient: every PANEL patients have their own staff."""
+    team = (int(pid[1:]) - 1) // PANEL
+    return pr.tag + ("" if team == 0 else f"-T{team}")
+
+
 def _time(pr: Practice, pid: str, program: f.Program, days: list[date]) -> Iterator[f.Fact]:
     rng = pr.rng
     personal = program in (P.CPM,) or (program is P.PCM and rng.random() < 0.5)
@@ -198,9 +207,9 @@ def _time(pr: Practice, pid: str, program: f.Program, days: list[date]) -> Itera
         minutes = min(rng.choice((5, 8, 10, 12, 15, 20)), target - logged)
         day = rng.choice(days[:27])
         staff, role = (
-            (PRACTITIONERS[0][0] + pr.tag, f.StaffRole.PHYSICIAN)
+            (PRACTITIONERS[0][0] + _team(pid, pr), f.StaffRole.PHYSICIAN)
             if personal
-            else (rng.choice(STAFF) + pr.tag, f.StaffRole.CLINICAL_STAFF)
+            else (rng.choice(STAFF) + _team(pid, pr), f.StaffRole.CLINICAL_STAFF)
         )
         yield f.TimeLogged(
             entry_id=f"T-{pid}-{program.value}-{day:%m%d}-{logged}",
