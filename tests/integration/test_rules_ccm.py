@@ -11,7 +11,7 @@ from domain import facts as f
 from domain.ledger import Ledger
 from domain.policy import Policy
 from tests.conftest import Clock
-from tests.factories import OTHER_NPI, Book, claim, condition, enrolled, minutes, plan, visit
+from tests.factories import OTHER_NPI, Book, claim, condition, consent, enrolled, minutes, plan, visit
 
 PHYS = f.StaffRole.PHYSICIAN
 
@@ -224,29 +224,9 @@ def test_g09_consent_missing_revoked_and_incomplete(sqlite_ledger: Ledger) -> No
     book = Book(sqlite_ledger)
     book.add([x for x in enrolled("P1") if not isinstance(x, f.ConsentRecorded)], minutes(25))
     assert book.refused(claim("C1")) == ["CONSENT_MISSING"]
-    book.add(
-        f.ConsentRecorded(
-            patient_id="P1",
-            program=f.Program.CCM,
-            method=f.ConsentMethod.VERBAL,
-            obtained_by="RN",
-            cost_sharing_explained=False,
-            one_practitioner_explained=True,
-            recorded_on=date(2026, 1, 5),
-        )
-    )
+    book.add(consent(f.Program.CCM, "P1", cost_sharing_explained=False))
     assert book.refused(claim("C1")) == ["CONSENT_INCOMPLETE"]
-    book.add(
-        f.ConsentRecorded(
-            patient_id="P1",
-            program=f.Program.CCM,
-            method=f.ConsentMethod.WRITTEN,
-            obtained_by="RN",
-            cost_sharing_explained=True,
-            one_practitioner_explained=True,
-            recorded_on=date(2026, 1, 20),
-        )
-    )
+    book.add(consent(f.Program.CCM, "P1", method=f.ConsentMethod.WRITTEN, recorded_on=date(2026, 1, 20)))
     book.add(f.ConsentRevoked(patient_id="P1", program=f.Program.CCM, revoked_on=date(2026, 3, 20)))
     book.add(claim("C1"))  # revoked in March: March is still covered
     book.add(minutes(25, month="2026-04", day=1))

@@ -13,7 +13,7 @@ from domain.patient_month import PatientMonth
 from domain.reasons import Reason, Refused
 from domain.timing import is_late
 from tests.conftest import Clock
-from tests.factories import EST, Book, claim, enrolled, minutes, patient, time_entry
+from tests.factories import EST, Book, claim, consent, enrolled, minutes, patient, time_entry
 
 
 def refused(ledger: Ledger, fact: f.Fact) -> list[Reason]:
@@ -113,16 +113,7 @@ def test_g13_future_dated_facts_are_refused(ledger: Ledger, clock: Clock) -> Non
     """G-13: a fact dated after its recording is FUTURE_DATED, dates and instants alike."""
     tomorrow = clock.now.date() + timedelta(days=1)
     assert refused(ledger, time_entry("E1", at=clock.now + timedelta(hours=1))) == [Reason.FUTURE_DATED]
-    consent = f.ConsentRecorded(
-        patient_id="P1",
-        program=f.Program.CCM,
-        method=f.ConsentMethod.WRITTEN,
-        obtained_by="RN",
-        cost_sharing_explained=True,
-        one_practitioner_explained=True,
-        recorded_on=tomorrow,
-    )
-    assert refused(ledger, consent) == [Reason.FUTURE_DATED]
+    assert refused(ledger, consent(f.Program.CCM, "P1", recorded_on=tomorrow)) == [Reason.FUTURE_DATED]
     ledger.record(time_entry("E2", at=clock.now - timedelta(minutes=30)))
 
 
