@@ -199,7 +199,9 @@ def worklist_command(
 @click.pass_obj
 def report_command(settings: Settings, month: str, fmt: str, fees: str | None) -> None:
     """Work RVUs and revenue per billing practitioner and program: claimed and still billable."""
-    click.echo(output.report(report(settings.ledger(), month, _fees(fees)), fmt))
+    ledger = settings.ledger()
+    patients = reads.patients(ledger, open_views(ledger, settings.db), month)
+    click.echo(output.report(report(ledger, patients, month, _fees(fees)), fmt))
 
 
 @main.command("refusals")
@@ -407,7 +409,8 @@ def export_837_command(
         practice, people = x12.load_profile(profile), x12.load_demographics(patients)
     except x12.ExportError as e:
         raise click.ClickException(str(e)) from None
-    claims = x12.claims_for(settings.ledger(), month)
+    ledger = settings.ledger()
+    claims = x12.claims_for(ledger, reads.patients(ledger, open_views(ledger, settings.db), month), month)
     if not claims:
         click.echo(f"No accepted, unpaid claims for {month}; nothing written.")
         return

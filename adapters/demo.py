@@ -12,15 +12,15 @@ from typing import Any
 import click
 import msgspec
 
-from adapters import output
+from adapters import output, reads
 from adapters.ingest import LineResult, answer
 from adapters.store import open_ledger, parse
 from adapters.synthetic import PRACTICE_NPI, last_full_month, months_ending, practice_lines
 from adapters.table import render
+from adapters.viewdb import open_views
 from domain import facts
 from domain.ledger import Ledger
 from domain.rules.assess import WorklistRow
-from projections.worklist import worklist
 
 DEMO_FILE = "carelane-demo.db"
 
@@ -39,15 +39,20 @@ def run(url: str, *, patients: int, seed: int, echo: Callable[[str], None]) -> N
     results = [(line, answer(ledger, line, n)) for n, line in enumerate(lines, start=1)]
     echo(_by_type(results) + "\n")
     echo(_problems(results, "Refused and invalid facts (every other line was recorded)") + "\n")
-    first = worklist(ledger, months[0])
+    views = open_views(ledger, url)
+
+    def worklist(month: str) -> list[WorklistRow]:
+        return reads.worklist(ledger, views, month)
+
+    first = worklist(months[0])
     claims = _claims_from(first) + _careless(first)
     encoder = msgspec.json.Encoder()
     claimed = [(encoder.encode(c), answer(ledger, encoder.encode(c), n)) for n, c in enumerate(claims, start=1)]
     accepted = sum(r.status == "accepted" for _, r in claimed)
     echo(f"Claims for {months[0]} from its worklist: {accepted} accepted, {len(claims) - accepted} refused")
     echo(_problems(claimed, "Claims the gate refused") + "\n")
-    echo(output.worklist(worklist(ledger, months[0]), "table") + "\n")
-    echo(output.worklist(worklist(ledger, months[1]), "table"))
+    echo(output.worklist(worklist(months[0]), "table") + "\n")
+    echo(output.worklist(worklist(months[1]), "table"))
 
 
 def _claims_from(rows: list[WorklistRow]) -> list[facts.ClaimSubmitted]:

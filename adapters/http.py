@@ -181,7 +181,8 @@ def get_audit(
 @get("/export/837", opt={"roles": {"biller"}}, sync_to_thread=False, media_type=MediaType.TEXT)
 def get_837(request: Request[Any, Any, Any], month: Month) -> str:
     """The X12 837P of the month's accepted, unpaid claims (validated with pyx12)."""
-    claims = x12.claims_for(_service(request).ledger, month)
+    service = _service(request)
+    claims = x12.claims_for(service.ledger, reads.patients(service.ledger, service.views, month), month)
     if not claims:
         raise NotFoundException(f"no accepted, unpaid claims for {month}")
     now = datetime.now().astimezone()

@@ -30,3 +30,10 @@ def refusals(
     ready(ledger, db, refresh)
     with db.transaction() as cur:
         return views.read_refusals(cur, month, reason)
+
+
+def patients(ledger: Ledger, db: ViewDB, month: str, refresh: bool = True) -> list[str]:
+    """Patients with activity in the month (report, 837P)."""
+    ready(ledger, db, refresh)
+    with db.transaction() as cur:
+        return views.patients_in(cur, month)

@@ -26,7 +26,6 @@ from domain.patient import Patient
 from domain.patient_month import Claim
 from domain.rules.eligibility import active_conditions
 from domain.rules.view import MonthView
-from projections.worklist import patients_active_in
 
 
 class Profile(msgspec.Struct, frozen=True, kw_only=True):
@@ -253,10 +252,10 @@ def unpaid(claims: list[Claim]) -> list[Claim]:
     return [c for c in claims if c.voided is None and not any(a.outcome == "paid" for a in c.adjudications)]
 
 
-def claims_for(ledger: Ledger, month: str) -> list[ClaimToSend]:
-    """The month's accepted, unpaid claims with what the file needs about each patient."""
+def claims_for(ledger: Ledger, patients: list[str], month: str) -> list[ClaimToSend]:
+    """The month's accepted, unpaid claims of these patients, with what the file needs."""
     out = []
-    for patient_id in patients_active_in(ledger, month):
+    for patient_id in patients:
         view = ledger.month_view(patient_id, month)
         if view is None or view.current is None:
             continue

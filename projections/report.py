@@ -12,7 +12,6 @@ from domain import catalog
 from domain.catalog import DEFAULT_FEES, FeeSchedule
 from domain.ledger import Ledger
 from domain.rules.assess import assess
-from projections.worklist import patients_active_in
 
 
 class ReportRow(msgspec.Struct):
@@ -26,9 +25,10 @@ class ReportRow(msgspec.Struct):
     billable_amount: str
 
 
-def report(ledger: Ledger, month: str, fees: FeeSchedule = DEFAULT_FEES) -> list[ReportRow]:
+def report(ledger: Ledger, patients: list[str], month: str, fees: FeeSchedule = DEFAULT_FEES) -> list[ReportRow]:
+    """Totals over the given patients' month (the worklist view lists who had activity)."""
     totals: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 6)
-    for patient_id in patients_active_in(ledger, month):
+    for patient_id in patients:
         view = ledger.month_view(patient_id, month)
         if view is None:
             continue
