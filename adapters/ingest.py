@@ -95,21 +95,22 @@ def _lower(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
+def decode_only(raw: bytes | str, lineno: int, only: tuple[type[facts.Fact], ...] = ()) -> facts.Fact:
+    """decode_line, and refuse fact types a command does not take (`carelane claim`)."""
+    fact = decode_line(raw, lineno)
+    if only and not isinstance(fact, only):
+        names = ", ".join(t.__name__ for t in only)
+        raise Invalid(f"line {lineno}: $.type: expected {names}, got {type(fact).__name__}")
+    return fact
+
+
 def answer(ledger: Ledger, raw: bytes | str, lineno: int, only: tuple[type[facts.Fact], ...] = ()) -> LineResult:
     """Decode and record one line; never raises for anything the line itself holds."""
     try:
-        fact = decode_line(raw, lineno)
-        if only and not isinstance(fact, only):
-            names = ", ".join(t.__name__ for t in only)
-            raise Invalid(f"line {lineno}: $.type: expected {names}, got {type(fact).__name__}")
-        recorded = ledger.record(fact)
+        fact = decode_only(raw, lineno, only)
     except Invalid as e:
         return LineResult(lineno, "invalid", error=str(e))
-    except Refused as e:
-        return LineResult(lineno, "refused", reasons=list(e.reasons))
-    except Contention as e:
-        return LineResult(lineno, "refused", reasons=[Because(Reason.BUSY, str(e))])
-    return LineResult(lineno, "accepted", position=recorded.position, duplicate=recorded.duplicate)
+    return _result(lineno, ledger.outcome(fact))
 
 
 class Tally:
@@ -184,11 +185,7 @@ def ingest(
             on_result(result)
             continue
         try:
-            fact = decode_line(raw, lineno)
-            if only and not isinstance(fact, only):
-                names = ", ".join(t.__name__ for t in only)
-                raise Invalid(f"line {lineno}: $.type: expected {names}, got {type(fact).__name__}")
-            held.append((lineno, fact))
+            held.append((lineno, decode_only(raw, lineno, only)))
             count += 1
         except Invalid as e:
             held.append((lineno, LineResult(lineno, "invalid", error=str(e))))

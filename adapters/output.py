@@ -16,7 +16,7 @@ from projections.report import ReportRow
 
 def worklist(rows: Sequence[WorklistRow], fmt: str) -> str:
     if fmt == "json":
-        return msgspec.json.format(msgspec.json.encode(list(rows)), indent=2).decode()
+        return _json(rows)
     flat: list[dict[str, object]] = [
         {
             "patient_id": r.patient_id,
@@ -43,7 +43,7 @@ def worklist(rows: Sequence[WorklistRow], fmt: str) -> str:
 
 def report(rows: Sequence[ReportRow], fmt: str) -> str:
     if fmt == "json":
-        return msgspec.json.format(msgspec.json.encode(list(rows)), indent=2).decode()
+        return _json(rows)
     dicts = [msgspec.structs.asdict(r) for r in rows]
     if fmt == "csv":
         return _csv(dicts, list(ReportRow.__struct_fields__))
@@ -54,7 +54,7 @@ def report(rows: Sequence[ReportRow], fmt: str) -> str:
 
 def refusals(rows: Sequence[RefusalRow], fmt: str) -> str:
     if fmt == "json":
-        return msgspec.json.format(msgspec.json.encode(list(rows)), indent=2).decode()
+        return _json(rows)
     flat: list[dict[str, object]] = [
         {
             "recorded_at": r.recorded_at,
@@ -75,6 +75,10 @@ def refusals(rows: Sequence[RefusalRow], fmt: str) -> str:
     table = [[f["recorded_at"], f["claim_id"], f["patient_id"], f["billing_provider_npi"], f["service_month"],
               f["codes"], f["reasons"], f["recorded_by"]] for f in flat]  # fmt: skip
     return render(headers, table, f"Refusal log: {len(rows)} refused claims")
+
+
+def _json(rows: Sequence[msgspec.Struct]) -> str:
+    return msgspec.json.format(msgspec.json.encode(list(rows)), indent=2).decode()
 
 
 def _csv(rows: list[dict[str, object]], fields: list[str]) -> str:

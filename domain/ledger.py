@@ -418,7 +418,7 @@ class Ledger(Application):  # type: ignore[type-arg]
             except Refused as refusal:
                 if w.changed_shared_state():
                     log.warning("batch.refusal_after_change", fact=type(fact).__name__)
-                    return [self._one(f) for f in batch]  # a decision broke the rule above: play safe
+                    return [self.outcome(f) for f in batch]  # a decision broke the rule above: play safe
                 if isinstance(fact, facts.ClaimSubmitted):
                     self._log_refusal(fact, digest, refusal, w.at)
                 decided.append(refusal)
@@ -429,7 +429,7 @@ class Ledger(Application):  # type: ignore[type-arg]
             recordings = self.save(*changed.values()) if changed else []
         except IntegrityError:
             log.info("batch.conflict_fallback", facts=len(batch))
-            return [self._one(fact) for fact in batch]
+            return [self.outcome(fact) for fact in batch]
         positions = {(r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id
                      for r in recordings}  # fmt: skip
         out: list[Outcome] = []
@@ -481,7 +481,8 @@ class Ledger(Application):  # type: ignore[type-arg]
             keys += [patient_month_key(fact.patient_id, shift_month(fact.service_month, d)) for d in (0, -1, -2)]
         return keys
 
-    def _one(self, fact: facts.Fact) -> Outcome:
+    def outcome(self, fact: facts.Fact) -> Outcome:
+        """record(), with a refusal or lost race returned instead of raised."""
         try:
             return self.record(fact)
         except (Refused, Contention) as e:

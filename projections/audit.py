@@ -103,7 +103,8 @@ def packet(ledger: Ledger, patient_id: str, first: str, last: str, as_of: dateti
     instant = as_of or ledger.clock()
     months = _months(first, last)
     ids = [patient_key(patient_id)] + [patient_month_key(patient_id, m) for m in _months(shift_month(first, -2), last)]
-    streams = {i: Stream(list(ledger.events.get(i))) for i in ids}
+    stored = {i: list(ledger.recorder.select_events(i)) for i in ids}
+    streams = {i: Stream([ledger.mapper.to_domain_event(e) for e in stored[i]]) for i in ids}
     patient = streams[ids[0]].as_of(instant)
     if patient is None:
         raise NotFound(f"patient {patient_id} is not on record as of {instant.isoformat()}")
@@ -121,7 +122,7 @@ def packet(ledger: Ledger, patient_id: str, first: str, last: str, as_of: dateti
         ]
         mins = {p.value: minutes.by_role(view, p) for p in facts.Program if view.entries(p)}
         sections.append(MonthSection(month, sorted(entries, key=_order), mins, claims))
-    digest, count = _digest(ledger, ids, instant)
+    digest, count = _digest(stored, streams, instant)
     return Packet(
         patient_id=patient_id,
         birth_date=patient.birth_date.isoformat() if patient.birth_date else None,
@@ -302,16 +303,16 @@ def _device_days(view: MonthView, programs: set[facts.Program]) -> dict[str, lis
     return out
 
 
-def _digest(ledger: Ledger, ids: list[UUID], instant: datetime) -> tuple[str, int]:
-    """sha256 over the stored events (id, version, topic, state) the packet was built from."""
+def _digest(stored: dict[UUID, list[Any]], streams: dict[UUID, Stream], instant: datetime) -> tuple[str, int]:
+    """sha256 over the stored events (id, version, topic, state) the packet was built from,
+    up to the instant: the same bytes read once for the replay and for the digest."""
     h = hashlib.sha256()
     count = 0
-    for aggregate_id in ids:
-        for stored in ledger.recorder.select_events(aggregate_id):
-            event = ledger.mapper.to_domain_event(stored)
-            if getattr(event, "timestamp", instant) > instant:
-                continue
-            h.update(f"{aggregate_id}:{stored.originator_version}:{stored.topic}:".encode())
-            h.update(stored.state)
+    for aggregate_id, rows in stored.items():
+        for row, event in zip(rows, streams[aggregate_id].events, strict=True):
+            if event.timestamp > instant:
+                break
+            h.update(f"{aggregate_id}:{row.originator_version}:{row.topic}:".encode())
+            h.update(row.state)
             count += 1
     return h.hexdigest(), count

@@ -17,7 +17,7 @@ from domain.patient import DischargeEpisode
 from domain.reasons import Because, Reason
 from domain.rules import eligibility, minutes
 from domain.rules.business_days import add_business_days
-from domain.rules.view import MonthView, shift_month
+from domain.rules.view import MonthView, month_bounds, shift_month
 
 P = facts.Program
 MODERATE = facts.MdmLevel.MODERATE
@@ -165,9 +165,8 @@ def _cpm_visit(view: MonthView) -> bool:
 
 
 def _rating_scale(view: MonthView) -> bool:
-    start = shift_month(view.month, -1) + "-01"
-    return any(start <= s.administered_on.isoformat() and s.administered_on <= view.last
-               for s in view.patient.rating_scales)  # fmt: skip
+    start = month_bounds(shift_month(view.month, -1))[0]
+    return any(start <= s.administered_on <= view.last for s in view.patient.rating_scales)
 
 
 def _device(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | None) -> Allowance:
