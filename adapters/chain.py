@@ -74,19 +74,41 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                 *self.chain
             )
         )
+        # The library sends an array of a composite type, which psycopg dumps as text in
+        # Python (escaping every byte of state); four typed arrays travel in binary instead.
+        self.insert_columns = sql.SQL(
+            "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id"
+        ).format(sql.Identifier(self.datastore.schema), sql.Identifier(self.events_table_name))
+        self.select_tip = sql.SQL("SELECT hash FROM {}.{} ORDER BY position DESC LIMIT 1").format(*self.chain)
+        self.insert_links = sql.SQL("INSERT INTO {}.{} (position, hash) SELECT * FROM unnest(%b::bigint[], %b::bytea[])").format(
+            *self.chain
+        )
+
+    def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        if self.datastore.originator_id_type != "uuid":
+            super()._insert_stored_events(curs, stored_events, **kwargs)
+            return
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        columns = (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
+        )
+        curs.execute(self.insert_columns, columns)
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         if ids:
-            curs.execute(sql.SQL("SELECT hash FROM {}.{} ORDER BY position DESC LIMIT 1").format(*self.chain))
+            curs.execute(self.select_tip)
             row = curs.fetchone()
             tip = bytes(row["hash"]) if row else GENESIS
-            curs.executemany(
-                sql.SQL("INSERT INTO {}.{} (position, hash) VALUES (%s, %s)").format(*self.chain),
-                _links(tip, ids, stored_events),
-            )
+            links = _links(tip, ids, stored_events)
+            curs.execute(self.insert_links, ([p for p, _ in links], [h for _, h in links]))
         return ids
 
 

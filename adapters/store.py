@@ -20,6 +20,7 @@ from uuid import UUID
 import psycopg
 from eventsourcing.persistence import StoredEvent
 from psycopg import sql
+from psycopg.rows import tuple_row
 
 from domain.ledger import Ledger
 from domain.policy import DEFAULT_POLICY, Policy
@@ -172,10 +173,12 @@ def fetcher(ledger: Ledger, store: Store) -> Callable[[list[UUID]], dict[UUID, l
     """Loads the stored events of many aggregates in one query (bulk ingest's prefetch)."""
     table = events_table(ledger)
 
+    step = 500 if store.kind == "sqlite" else 20_000  # SQLite's bound-parameter limit; one array on PostgreSQL
+
     def fetch(ids: list[UUID]) -> dict[UUID, list[StoredEvent]]:
         out: dict[UUID, list[StoredEvent]] = {}
-        for start in range(0, len(ids), 500):
-            for oid, version, topic, state in _rows(ids[start : start + 500]):
+        for start in range(0, len(ids), step):
+            for oid, version, topic, state in _rows(ids[start : start + step]):
                 key = oid if isinstance(oid, UUID) else UUID(oid)
                 out.setdefault(key, []).append(StoredEvent(key, version, topic, bytes(state)))
         return out
@@ -191,11 +194,11 @@ def fetcher(ledger: Ledger, store: Store) -> Callable[[list[UUID]], dict[UUID, l
                 return [tuple(r) for r in c.fetchall()]  # type: ignore[misc]
         pg = sql.SQL(
             "SELECT originator_id, originator_version, topic, state FROM {}.{} "
-            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+            "WHERE originator_id = ANY(%b) ORDER BY originator_id, originator_version"
         ).format(sql.Identifier(store.pg_schema), sql.Identifier(table))
-        with recorder.datastore.transaction(commit=False) as curs:
+        with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as curs:
             curs.execute(pg, (ids,))
-            return [(r["originator_id"], r["originator_version"], r["topic"], r["state"]) for r in curs.fetchall()]
+            return curs.fetchall()
 
     return fetch
 

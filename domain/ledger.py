@@ -426,7 +426,8 @@ class Ledger(Application):  # type: ignore[type-arg]
             changed.update(w.touched)
             decided.append(("new", home_id, version))
         try:
-            recordings = self.save(*changed.values()) if changed else []
+            dirty = [agg for agg in changed.values() if agg.pending_events]  # most were only read
+            recordings = self.save(*dirty) if dirty else []
         except IntegrityError:
             log.info("batch.conflict_fallback", facts=len(batch))
             return [self.outcome(fact) for fact in batch]
