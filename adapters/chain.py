@@ -81,9 +81,9 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id"
         ).format(sql.Identifier(self.datastore.schema), sql.Identifier(self.events_table_name))
         self.select_tip = sql.SQL("SELECT hash FROM {}.{} ORDER BY position DESC LIMIT 1").format(*self.chain)
-        self.insert_links = sql.SQL("INSERT INTO {}.{} (position, hash) SELECT * FROM unnest(%b::bigint[], %b::bytea[])").format(
-            *self.chain
-        )
+        self.insert_links = sql.SQL(
+            "INSERT INTO {}.{} (position, hash) SELECT * FROM unnest(%b::bigint[], %b::bytea[])"
+        ).format(*self.chain)
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         if self.datastore.originator_id_type != "uuid":

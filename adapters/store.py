@@ -198,7 +198,8 @@ def fetcher(ledger: Ledger, store: Store) -> Callable[[list[UUID]], dict[UUID, l
         ).format(sql.Identifier(store.pg_schema), sql.Identifier(table))
         with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as curs:
             curs.execute(pg, (ids,))
-            return curs.fetchall()
+            rows: list[tuple[Any, int, str, bytes]] = curs.fetchall()
+            return rows
 
     return fetch
 
