@@ -38,6 +38,8 @@ class _SQLiteCursor:
 
 
 class SQLiteViews:
+    row_locks = False  # BEGIN IMMEDIATE already serialises writers
+
     def __init__(self, path: str) -> None:
         self.conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
@@ -63,6 +65,8 @@ class SQLiteViews:
 
 
 class PostgresViews:
+    row_locks = True
+
     def __init__(self, store: Store, channel: str) -> None:
         assert store.pg_conninfo is not None
         options = f"-c search_path={store.pg_schema}"

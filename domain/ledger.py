@@ -228,6 +228,25 @@ class Ledger(Application):  # type: ignore[type-arg]
         patient = w.get(patient_key(patient_id), Patient)
         return None if patient is None else w.view(patient, month)
 
+    def month_views(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], MonthView | None]:
+        """month_view for many patient-months, their aggregates loaded in one query when the
+        store offers it (the worklist view refreshes hundreds at a time)."""
+        keys = [
+            key
+            for patient_id, month in pairs
+            for key in (
+                patient_key(patient_id),
+                *(patient_month_key(patient_id, shift_month(month, d)) for d in (0, -1, -2)),
+            )
+        ]
+        found, absent = self._load(list(dict.fromkeys(keys)))
+        views: dict[tuple[str, str], MonthView | None] = {}
+        for patient_id, month in pairs:
+            w = BatchWork(self, self.clock(), found, absent)
+            patient = w.get(patient_key(patient_id), Patient)
+            views[(patient_id, month)] = None if patient is None else w.view(patient, month)
+        return views
+
     # One command method per fact type.
 
     def register_patient(self, fact: facts.PatientRegistered) -> Recorded:
@@ -447,9 +466,12 @@ class Ledger(Application):  # type: ignore[type-arg]
 
     def _prefetch(self, batch: Sequence[facts.Fact]) -> tuple[dict[UUID, LedgerAggregate], set[UUID]]:
         """Load every aggregate the batch will read in one query (when the store offers it)."""
+        return self._load(list(dict.fromkeys(k for fact in batch for k in self._keys_for(fact))))
+
+    def _load(self, keys: list[UUID]) -> tuple[dict[UUID, LedgerAggregate], set[UUID]]:
+        """The aggregates among `keys` that exist, and the keys known not to (one query)."""
         if self.fetch is None:
             return {}, set()
-        keys = list(dict.fromkeys(k for fact in batch for k in self._keys_for(fact)))
         stored = self.fetch(keys)
         found: dict[UUID, LedgerAggregate] = {}
         for key, events in stored.items():

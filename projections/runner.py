@@ -17,6 +17,7 @@ from domain.ledger import Ledger
 
 log = structlog.get_logger("carelane.projections")
 PAGE = 2000
+SETTLE_EVERY = 25  # pages between settles, so a long catch-up does not leave a view stale till its end
 
 
 class Cursor(Protocol):
@@ -37,6 +38,8 @@ class Cursor(Protocol):
 class ViewDB(Protocol):
     """Where views live: the same database as the ledger (adapters.viewdb)."""
 
+    row_locks: bool  # SELECT ... FOR UPDATE SKIP LOCKED is available (PostgreSQL)
+
     def transaction(self) -> AbstractContextManager[Cursor]: ...
 
     def wait_for_events(self, timeout: float) -> None: ...
@@ -55,6 +58,10 @@ class Projection(Protocol):
     def clear(self, cur: Cursor) -> None: ...
 
     def apply(self, cur: Cursor, events: list[tuple[int, Any]], ledger: Ledger) -> None: ...
+
+    def settle(self, db: ViewDB, ledger: Ledger) -> int:
+        """Finish work that pages left marked (in transactions of its own); returns how much."""
+        ...
 
 
 TRACKING = """CREATE TABLE IF NOT EXISTS view_tracking (
@@ -119,7 +126,7 @@ def catch_up(
     applied = {}
     for projection in projections:
         count = 0
-        for page in pages(ledger, position(db, projection.name), projection.topics, limit):
+        for done, page in enumerate(pages(ledger, position(db, projection.name), projection.topics, limit), 1):
             try:
                 with db.transaction() as cur:
                     projection.apply(cur, page, ledger)
@@ -130,6 +137,9 @@ def catch_up(
             count += len(page)
             if progress is not None:
                 progress(projection.name, len(page))
+            if done % SETTLE_EVERY == 0:
+                projection.settle(db, ledger)
+        projection.settle(db, ledger)
         applied[projection.name] = count
     return applied
 

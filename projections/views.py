@@ -18,7 +18,7 @@ from domain.rules.assess import WorklistRow, assess
 from domain.rules.view import shift_month
 from domain.timing import is_late, local_day
 from projections.refusals import RefusalRow, refusal_row
-from projections.runner import Cursor
+from projections.runner import Cursor, ViewDB
 
 ENCODE = msgspec.json.Encoder()
 FACT_EVENTS: list[str] = [
@@ -64,38 +64,56 @@ class EventIndex:
         cur.execute("DELETE FROM view_months")
 
     def apply(self, cur: Cursor, events: list[tuple[int, Any]], ledger: Ledger) -> None:
-        rows = []
+        # Month rows this page needs, read in one query; [patient_id, claimed_at, stored before].
+        months: dict[str, list[Any]] = {}
+        wanted = [e.originator_id.hex for _, e in events if not isinstance(e, PatientMonth.Opened | Patient.Event)]
+        for aggregate_id, patient_id, claimed_at in select_in(
+            cur, "SELECT aggregate_id, patient_id, claimed_at FROM view_months WHERE aggregate_id IN {}", wanted
+        ):
+            months[aggregate_id] = [patient_id, claimed_at, True]
+        rows, opened, claimed = [], [], []
         for position, event in events:
             aggregate_id = event.originator_id.hex
             if isinstance(event, PatientMonth.Opened):
-                cur.execute(
-                    "INSERT INTO view_months (aggregate_id, patient_id, month) VALUES (%s, %s, %s)",
-                    (aggregate_id, event.patient_id, event.month),
-                )
+                months[aggregate_id] = [event.patient_id, None, False]
+                opened.append((aggregate_id, event.month))
                 continue
             fact = event.fact
-            patient_id = getattr(fact, "patient_id", None) or self._patient_of(cur, aggregate_id)
+            month = months.get(aggregate_id)
+            patient_id = getattr(fact, "patient_id", None) or (month[0] if month else "")
             after_claim = False
-            if isinstance(fact, facts.ClaimSubmitted):
-                cur.execute(
-                    "UPDATE view_months SET claimed_at = %s WHERE aggregate_id = %s AND claimed_at IS NULL",
-                    (position, aggregate_id),
-                )
+            if isinstance(fact, facts.ClaimSubmitted) and month is not None and month[1] is None:
+                month[1] = position
+                if month[2]:
+                    claimed.append((position, aggregate_id))
             elif isinstance(fact, facts.TimeLogged):
-                cur.execute("SELECT claimed_at FROM view_months WHERE aggregate_id = %s", (aggregate_id,))
-                found = cur.fetchone()
-                after_claim = bool(found and found[0] is not None)
+                after_claim = month is not None and month[1] is not None
             rows.append((
                 position, patient_id, type(fact).__name__, _happened(fact, ledger), event.timestamp.isoformat(),
                 aggregate_id, event.originator_version, is_late(fact, event.timestamp, ledger.policy), after_claim,
             ))  # fmt: skip
+        cur.executemany(
+            "INSERT INTO view_months (aggregate_id, patient_id, month, claimed_at) VALUES (%s, %s, %s, %s)",
+            [(a, months[a][0], m, months[a][1]) for a, m in opened],
+        )
+        cur.executemany(
+            "UPDATE view_months SET claimed_at = %s WHERE aggregate_id = %s AND claimed_at IS NULL", claimed
+        )
         cur.executemany("INSERT INTO view_events VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
 
-    @staticmethod
-    def _patient_of(cur: Cursor, aggregate_id: str) -> str:
-        cur.execute("SELECT patient_id FROM view_months WHERE aggregate_id = %s", (aggregate_id,))
-        found = cur.fetchone()
-        return str(found[0]) if found else ""
+    def settle(self, db: ViewDB, ledger: Ledger) -> int:
+        return 0  # every page is complete in itself
+
+
+def select_in(cur: Cursor, query: str, values: list[str], chunk: int = 500) -> list[Any]:
+    """Rows of `query` (one `IN {}`) for many values, a bounded number of placeholders at a time."""
+    rows: list[Any] = []
+    distinct = list(dict.fromkeys(values))
+    for start in range(0, len(distinct), chunk):
+        part = distinct[start : start + chunk]
+        cur.execute(query.format("(" + ", ".join(["%s"] * len(part)) + ")"), part)
+        rows += cur.fetchall()
+    return rows
 
 
 class Refusals:
@@ -121,6 +139,9 @@ class Refusals:
             rows.append((position, row.service_month, f" {codes} ", ENCODE.encode(row).decode()))
         cur.executemany("INSERT INTO view_refusals VALUES (%s, %s, %s, %s)", rows)
 
+    def settle(self, db: ViewDB, ledger: Ledger) -> int:
+        return 0
+
 
 def read_refusals(cur: Cursor, month: str | None, reason: str | None) -> list[RefusalRow]:
     query = "SELECT body FROM view_refusals WHERE 1 = 1"
@@ -137,11 +158,22 @@ def read_refusals(cur: Cursor, month: str | None, reason: str | None) -> list[Re
 
 class Worklist:
     """The billing worklist, one row per patient-month with activity, kept as the rules'
-    assessment (priced with the default schedule). Each page recomputes the patient-months
-    its events touch, once each."""
+    assessment (priced with the default schedule).
+
+    A page only marks the patient-months its events touch (`view_wl_dirty`, in the page's
+    transaction with its tracking position); `settle` then recomputes each marked month
+    once, however many pages touched it, loading its aggregates in bulk. A refresh holds its
+    marks (row locks on PostgreSQL; SQLite serialises writers) until it commits the rows and
+    removes the marks together, so a page that touches the month meanwhile marks it again
+    afterwards, and a crash in between leaves work to do, never a stale row."""
 
     name = "worklist"
-    topics: tuple[str, ...] = ()
+    topics: tuple[str, ...] = tuple(
+        str(getattr(cls, "TOPIC"))  # noqa: B009
+        for agg in (Patient, PatientMonth)
+        for cls in vars(agg).values()
+        if isinstance(cls, type) and issubclass(cls, agg.Event) and "TOPIC" in vars(cls)  # type: ignore[attr-defined]
+    )
 
     def create(self, cur: Cursor) -> None:
         cur.execute(
@@ -153,62 +185,80 @@ class Worklist:
             "CREATE TABLE IF NOT EXISTS view_wl_aggregates (aggregate_id TEXT PRIMARY KEY, "
             "patient_id TEXT NOT NULL, month TEXT)"
         )
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS view_wl_dirty (patient_id TEXT NOT NULL, month TEXT NOT NULL, "
+            "mark BIGINT NOT NULL, PRIMARY KEY (patient_id, month))"
+        )
 
     def clear(self, cur: Cursor) -> None:
         cur.execute("DELETE FROM view_worklist")
         cur.execute("DELETE FROM view_wl_aggregates")
+        cur.execute("DELETE FROM view_wl_dirty")
 
     def apply(self, cur: Cursor, events: list[tuple[int, Any]], ledger: Ledger) -> None:
+        owners: dict[str, tuple[str, str]] = {}
+        for _, event in events:
+            if isinstance(event, PatientMonth.Opened):
+                owners[event.originator_id.hex] = (event.patient_id, event.month)
+            elif isinstance(event, Patient.PatientRegistered):
+                owners[event.originator_id.hex] = (event.fact.patient_id, "")
+        created = [(a, p, m or None) for a, (p, m) in owners.items()]
+        unknown = [e.originator_id.hex for _, e in events if e.originator_id.hex not in owners]
+        for aggregate_id, patient_id, month in select_in(
+            cur, "SELECT aggregate_id, patient_id, month FROM view_wl_aggregates WHERE aggregate_id IN {}", unknown
+        ):
+            owners[aggregate_id] = (str(patient_id), str(month or ""))
         touched: dict[tuple[str, str], None] = {}
         patients: dict[str, None] = {}
         for _, event in events:
-            aggregate_id = event.originator_id.hex
-            if isinstance(event, PatientMonth.Opened):
-                cur.execute(
-                    "INSERT INTO view_wl_aggregates VALUES (%s, %s, %s)", (aggregate_id, event.patient_id, event.month)
-                )
-                touched[(event.patient_id, event.month)] = None
-            elif isinstance(event, Patient.PatientRegistered):
-                cur.execute(
-                    "INSERT INTO view_wl_aggregates VALUES (%s, %s, NULL)", (aggregate_id, event.fact.patient_id)
-                )
-            elif isinstance(event, PatientMonth.Event):
-                patient_id, month = self._owner(cur, aggregate_id)
+            patient_id, month = owners[event.originator_id.hex]
+            if isinstance(event, PatientMonth.Event):
                 touched[(patient_id, month)] = None
                 if isinstance(event, PatientMonth.DataTransmitted):
                     touched[(patient_id, shift_month(month, 1))] = None  # a device period may end next month
-            elif isinstance(event, Patient.Event):
-                patient_id, _ = self._owner(cur, aggregate_id)
+            elif isinstance(event, Patient.Event) and not isinstance(event, Patient.PatientRegistered):
                 patients[patient_id] = None
                 active = _activity_month(getattr(event, "fact", None))
                 if active:
                     touched[(patient_id, active)] = None
-        for patient_id in patients:
-            cur.execute("SELECT month FROM view_worklist WHERE patient_id = %s", (patient_id,))
-            touched.update(((patient_id, m), None) for (m,) in cur.fetchall())
-        for patient_id, month in touched:
-            self._refresh(cur, ledger, patient_id, month)
-
-    @staticmethod
-    def _owner(cur: Cursor, aggregate_id: str) -> tuple[str, str]:
-        cur.execute("SELECT patient_id, month FROM view_wl_aggregates WHERE aggregate_id = %s", (aggregate_id,))
-        found = cur.fetchone()
-        assert found is not None, f"aggregate {aggregate_id} was not opened before its events"
-        return str(found[0]), str(found[1] or "")
-
-    @staticmethod
-    def _refresh(cur: Cursor, ledger: Ledger, patient_id: str, month: str) -> None:
-        view = ledger.month_view(patient_id, month)
-        if view is None:
-            return
-        row = assess(view, DEFAULT_FEES)
-        if not (view.current or row.billable or row.blocked or row.claimed):
-            return  # no activity in this month
-        cur.execute(
-            "INSERT INTO view_worklist (patient_id, month, npi, body) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (patient_id, month) DO UPDATE SET npi = excluded.npi, body = excluded.body",
-            (patient_id, month, row.billing_provider_npi, ENCODE.encode(row).decode()),
+        for patient_id, month in select_in(
+            cur, "SELECT patient_id, month FROM view_worklist WHERE patient_id IN {}", list(patients)
+        ):
+            touched[(str(patient_id), str(month))] = None
+        mark = events[-1][0]
+        cur.executemany("INSERT INTO view_wl_aggregates VALUES (%s, %s, %s)", created)
+        cur.executemany(
+            "INSERT INTO view_wl_dirty (patient_id, month, mark) VALUES (%s, %s, %s) "
+            "ON CONFLICT (patient_id, month) DO UPDATE SET mark = excluded.mark",
+            [(p, m, mark) for p, m in touched],
         )
+
+    def settle(self, db: ViewDB, ledger: Ledger, chunk: int = 500) -> int:
+        """Recompute every marked patient-month; returns how many were refreshed."""
+        lock = " FOR UPDATE SKIP LOCKED" if db.row_locks else ""  # concurrent workers take disjoint marks
+        done = 0
+        while True:
+            with db.transaction() as cur:
+                cur.execute(f"SELECT patient_id, month, mark FROM view_wl_dirty LIMIT %s{lock}", (chunk,))
+                marks = [(str(p), str(m), int(k)) for p, m, k in cur.fetchall()]
+                if not marks:
+                    return done
+                views = ledger.month_views([(p, m) for p, m, _ in marks])
+                upserts = []
+                for patient_id, month, _ in marks:
+                    view = views[(patient_id, month)]
+                    if view is None:
+                        continue
+                    row = assess(view, DEFAULT_FEES)
+                    if view.current or row.billable or row.blocked or row.claimed:  # else: no activity
+                        upserts.append((patient_id, month, row.billing_provider_npi, ENCODE.encode(row).decode()))
+                cur.executemany(
+                    "INSERT INTO view_worklist (patient_id, month, npi, body) VALUES (%s, %s, %s, %s) "
+                    "ON CONFLICT (patient_id, month) DO UPDATE SET npi = excluded.npi, body = excluded.body",
+                    upserts,
+                )
+                cur.executemany("DELETE FROM view_wl_dirty WHERE patient_id = %s AND month = %s AND mark <= %s", marks)
+                done += len(marks)
 
 
 def _activity_month(fact: facts.Fact | None) -> str | None:

@@ -98,7 +98,7 @@ class Dies:
     def __init__(self, inner: Any, after: int) -> None:
         self.inner, self.after = inner, after
         self.name, self.topics = inner.name, inner.topics
-        self.create, self.clear = inner.create, inner.clear
+        self.create, self.clear, self.settle = inner.create, inner.clear, inner.settle
 
     def apply(self, cur: Any, events: list[tuple[int, Any]], ledger: Ledger) -> None:
         self.inner.apply(cur, events[: self.after], ledger)
@@ -121,3 +121,38 @@ def test_a_worker_dying_mid_page_counts_nothing_twice(practice: tuple[Ledger, Vi
         cur.execute("SELECT COUNT(*), COUNT(DISTINCT position) FROM view_events")
         total, distinct = cur.fetchone()
     assert total == distinct > 100
+
+
+class DiesBeforeSettling:
+    """A worklist worker killed after its pages committed, before it refreshed the months."""
+
+    def __init__(self, inner: views.Worklist) -> None:
+        self.inner = inner
+        self.name, self.topics = inner.name, inner.topics
+        self.create, self.clear, self.apply = inner.create, inner.clear, inner.apply
+
+    def settle(self, db: ViewDB, ledger: Ledger) -> int:
+        raise KeyboardInterrupt("worker killed before settling")
+
+
+def test_months_marked_by_a_dead_worker_are_refreshed_by_the_next(practice: tuple[Ledger, ViewDB, list[bytes]]) -> None:
+    """Pages mark the patient-months they touch with their tracking position; a worker that
+    dies before refreshing them leaves the marks, and the next catch-up refreshes them even
+    though it has no new page to apply."""
+    ledger, db, lines = practice
+    record(ledger, lines)
+    with pytest.raises(KeyboardInterrupt):
+        runner.catch_up(ledger, db, [DiesBeforeSettling(views.Worklist())], limit=40)
+    with db.transaction() as cur:
+        cur.execute("SELECT COUNT(*) FROM view_wl_dirty")
+        assert cur.fetchone()[0] > 10
+        cur.execute("SELECT COUNT(*) FROM view_worklist")
+        assert cur.fetchone()[0] == 0
+    assert runner.catch_up(ledger, db, [views.Worklist()]) == {"worklist": 0}  # no page left to apply
+    settled = snapshot(db)["view_worklist"]
+    with db.transaction() as cur:
+        cur.execute("SELECT COUNT(*) FROM view_wl_dirty")
+        assert cur.fetchone()[0] == 0
+    runner.rebuild(db, [views.Worklist()])
+    runner.catch_up(ledger, db, [views.Worklist()])
+    assert snapshot(db)["view_worklist"] == settled != []
