@@ -106,10 +106,14 @@ def bench_store(store: str, args: argparse.Namespace, tmp: Path) -> dict[str, An
     db = open_views(ledger, url)
     runner.create(db, views.ALL)
     runner.rebuild(db, views.ALL)
-    out["projection_events_per_s"] = {}
+    out["projection_events_per_s"], out["projection_applied"] = {}, {}
+    log_events = count_events(ledger)
     for projection in views.ALL:
         seconds, applied = timed(lambda p=projection: runner.catch_up(ledger, db, [p]))
-        out["projection_events_per_s"][projection.name] = applied[projection.name] / seconds
+        # The log's events brought up to date per second: a view that reads only some topics
+        # still has to get past the rest; `applied` says how many it read.
+        out["projection_events_per_s"][projection.name] = log_events / seconds
+        out["projection_applied"][projection.name] = applied[projection.name]
     q = [timed(lambda: worklist(ledger, db, months[-1], refresh=False))[0] for _ in range(5)]
     rows = worklist(ledger, db, months[-1], refresh=False)
     out["worklist_rows"], out["worklist_query_s"] = len(rows), statistics.median(q)
@@ -216,7 +220,9 @@ def markdown(result: dict[str, Any]) -> str:
     for name in ("events", "refusals", "worklist"):
         sv = s.get("projection_events_per_s", {}).get(name, 0)
         pv = p.get("projection_events_per_s", {}).get(name, 0)
-        lines.append(f"| projection catch-up `{name}`, events/s | {sv:,.0f} | {pv:,.0f} | target 20,000 |")
+        applied = p.get("projection_applied", {}).get(name, 0)
+        lines.append(f"| projection catch-up `{name}` from zero, log events/s ({applied:,} of them applied on PG) "
+                     f"| {sv:,.0f} | {pv:,.0f} | target 20,000 |")  # fmt: skip
     rows = p.get("worklist_rows", 0)
     lines.append(f"| worklist query ({rows} patient-months), s | {s.get('worklist_query_s', 0):.3f}"
                  f" | {p.get('worklist_query_s', 0):.3f} | target < 1 s for 10,000 |")  # fmt: skip
