@@ -81,3 +81,25 @@ def test_a_batch_that_loses_a_race_is_redone_line_by_line(store_url: str) -> Non
     view = ledger.month_view("R1", "2026-03")
     assert view is not None and view.current is not None
     assert sorted(view.current.entries) == ["E-1", "E-2", "E-3", "E-RIVAL"]
+
+
+def test_bulk_ingest_leaves_the_planner_fresh_statistics(ledger: Ledger, store_url: str) -> None:
+    """After a bulk load, PostgreSQL's statistics of the changed tables are retaken (a stream
+    read planned without them turns into a parallel scan at millions of events); a table that
+    has not changed since is left alone. SQLite needs none."""
+    from adapters.store import analyse
+
+    results = answers(ledger, practice_lines(60, ["2026-02", "2026-03"], seed=9), batch=500)
+    assert len(results) > 1500
+    analysed = analyse(ledger)
+    if store_url.startswith("sqlite"):
+        assert analysed == []
+        return
+    assert {"carelane_events", "carelane_chain"} <= set(analysed)
+    assert analyse(ledger) == []  # nothing changed since
+    with ledger.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+        row = conn.execute(
+            "SELECT reltuples FROM pg_class WHERE relname = 'carelane_events' AND relnamespace = %s::regnamespace",
+            (ledger.recorder.datastore.schema,),  # type: ignore[attr-defined]
+        ).fetchone()
+    assert row["reltuples"] == ledger.recorder.max_notification_id()
