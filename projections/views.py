@@ -21,12 +21,22 @@ from projections.refusals import RefusalRow, refusal_row
 from projections.runner import Cursor, ViewDB
 
 ENCODE = msgspec.json.Encoder()
-FACT_EVENTS: list[str] = [
-    str(getattr(cls, "TOPIC"))  # noqa: B009 (explicit topics are set on every event class)
-    for agg in (Patient, PatientMonth)
-    for cls in vars(agg).values()
-    if isinstance(cls, type) and "fact" in getattr(cls, "__annotations__", {})
-]
+
+
+def _topics(facts_only: bool) -> list[str]:
+    """The pinned topics of the Patient and PatientMonth events (those recording a fact, or all)."""
+    return [
+        str(vars(cls)["TOPIC"])
+        for agg in (Patient, PatientMonth)
+        for cls in vars(agg).values()
+        if isinstance(cls, type)
+        and issubclass(cls, agg.Event)
+        and "TOPIC" in vars(cls)  # type: ignore[attr-defined]
+        and (not facts_only or "fact" in getattr(cls, "__annotations__", {}))
+    ]
+
+
+FACT_EVENTS = _topics(facts_only=True)
 
 
 def _happened(fact: facts.Fact, ledger: Ledger) -> str | None:
@@ -168,12 +178,7 @@ class Worklist:
     afterwards, and a crash in between leaves work to do, never a stale row."""
 
     name = "worklist"
-    topics: tuple[str, ...] = tuple(
-        str(getattr(cls, "TOPIC"))  # noqa: B009
-        for agg in (Patient, PatientMonth)
-        for cls in vars(agg).values()
-        if isinstance(cls, type) and issubclass(cls, agg.Event) and "TOPIC" in vars(cls)  # type: ignore[attr-defined]
-    )
+    topics: tuple[str, ...] = tuple(_topics(facts_only=False))
 
     def create(self, cur: Cursor) -> None:
         cur.execute(
