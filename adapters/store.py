@@ -226,7 +226,8 @@ def analyse(ledger: Ledger) -> list[str]:
         tables = conn.execute(
             "SELECT c.relname, c.reltuples, COALESCE(s.n_live_tup, 0) AS live FROM pg_class c "
             "LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
-            "WHERE c.relnamespace = %s::regnamespace AND c.relkind = 'r' ORDER BY c.relname",
+            "WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = %s) AND c.relkind = 'r' "
+            "ORDER BY c.relname",
             (schema,),
         ).fetchall()
         for row in tables:

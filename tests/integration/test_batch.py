@@ -99,7 +99,8 @@ def test_bulk_ingest_leaves_the_planner_fresh_statistics(ledger: Ledger, store_u
     assert analyse(ledger) == []  # nothing changed since
     with ledger.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
         row = conn.execute(
-            "SELECT reltuples FROM pg_class WHERE relname = 'carelane_events' AND relnamespace = %s::regnamespace",
+            "SELECT reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = 'carelane_events' AND n.nspname = %s",
             (ledger.recorder.datastore.schema,),  # type: ignore[attr-defined]
         ).fetchone()
     assert row["reltuples"] == ledger.recorder.max_notification_id()
