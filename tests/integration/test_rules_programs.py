@@ -12,7 +12,7 @@ from domain import facts as f
 from domain.ledger import Ledger
 from domain.policy import Policy
 from tests.conftest import Clock
-from tests.factories import OTHER_NPI, Book, claim, condition, enrolled, minutes
+from tests.factories import OTHER_NPI, Book, claim, condition, consent, enrolled, minutes
 
 P = f.Program
 PHYS = f.StaffRole.PHYSICIAN
@@ -75,15 +75,7 @@ def test_l01_ccm_pcm_apcm_are_one_lane(book: Book) -> None:
     """L-01: once CCM is claimed for the month, PCM or APCM for it is LANE_CONFLICT."""
     book.add(
         enrolled("P1"),
-        f.ConsentRecorded(
-            patient_id="P1",
-            program=P.PCM,
-            method=f.ConsentMethod.VERBAL,
-            obtained_by="RN",
-            cost_sharing_explained=True,
-            one_practitioner_explained=True,
-            recorded_on=date(2026, 1, 5),
-        ),
+        consent(P.PCM, obtained_by="RN"),
         f.CarePlanEstablished(
             patient_id="P1",
             plan_id="CP-PCM",
@@ -310,15 +302,7 @@ def test_pcocm1_first_and_later_months_and_midpoint(book: Book) -> None:
     book.add(claim("C2", lines=[f.ClaimLine("99493"), f.ClaimLine("99494")]))
     book.add(
         f.RatingScaleAdministered(patient_id="P1", scale="PHQ-9", score=14, administered_on=date(2026, 3, 2), by="RN"),
-        f.ConsentRecorded(
-            patient_id="P1",
-            program=P.BHI,
-            method=f.ConsentMethod.VERBAL,
-            obtained_by="RN",
-            cost_sharing_explained=True,
-            one_practitioner_explained=True,
-            recorded_on=date(2026, 1, 5),
-        ),
+        consent(P.BHI, obtained_by="RN"),
         minutes(20, program=P.BHI, staff="RN-2"),
     )
     assert book.refused(claim("C3", codes=("99484",))) == ["CODE_CONFLICT"]
