@@ -31,10 +31,10 @@ class MsgspecMapper(Mapper[UUID]):
     _encoder = msgspec.json.Encoder()
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
-        state = dict(vars(domain_event))
-        originator_id = state.pop("originator_id")
-        originator_version = state.pop("originator_version")
-        class_version = getattr(type(domain_event), "class_version", 1)
+        fields = vars(domain_event)
+        cls = type(domain_event)
+        class_version = getattr(cls, "class_version", 1)
+        state = {k: v for k, v in fields.items() if k not in _ENVELOPE}
         if class_version > 1:
             state["class_version"] = class_version
         data = self._encoder.encode(state)
@@ -42,12 +42,7 @@ class MsgspecMapper(Mapper[UUID]):
             data = self.compressor.compress(data)
         if self.cipher:
             data = self.cipher.encrypt(data)
-        return StoredEvent(
-            originator_id=originator_id,
-            originator_version=originator_version,
-            topic=get_topic(type(domain_event)),
-            state=data,
-        )
+        return StoredEvent(fields["originator_id"], fields["originator_version"], get_topic(cls), data)
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         cls = resolve_topic(stored_event.topic)

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Annotated
 
 import msgspec
+import msgspec.inspect
 
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Ident = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -104,10 +105,33 @@ class Fact(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True
     recorded_by: Text | None = None
 
     def __post_init__(self) -> None:
-        for name in self.__struct_fields__:
+        for name in _dated_fields(type(self)):
             value = getattr(self, name)
-            if isinstance(value, date) and value.year not in YEARS:
+            if value is not None and value.year not in YEARS:
                 raise ValueError(f"{name}: expected a year from {YEARS.start} to {YEARS.stop - 1}, got {value.year}")
+
+
+_DATED: dict[type[Fact], tuple[str, ...]] = {}
+
+
+def _dated_fields(cls: type[Fact]) -> tuple[str, ...]:
+    """The fields of a fact type that hold a date or datetime (looked up once per type:
+    checking every field of every fact cost a few percent of bulk ingest)."""
+    try:
+        return _DATED[cls]
+    except KeyError:
+        pass
+    dated = (msgspec.inspect.DateType, msgspec.inspect.DateTimeType)
+
+    def holds_date(t: msgspec.inspect.Type) -> bool:
+        if isinstance(t, msgspec.inspect.UnionType):
+            return any(holds_date(u) for u in t.types)
+        return isinstance(t, dated)
+
+    info = msgspec.inspect.type_info(cls)
+    assert isinstance(info, msgspec.inspect.StructType)
+    _DATED[cls] = names = tuple(f.name for f in info.fields if holds_date(f.type))
+    return names
 
 
 class PatientRegistered(Fact, tag=True, frozen=True):

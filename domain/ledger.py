@@ -16,8 +16,8 @@ from uuid import UUID
 
 import msgspec
 import structlog
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.persistence import IntegrityError, Recording
 
 from domain import facts
 from domain.base import LedgerAggregate
@@ -213,6 +213,23 @@ class Ledger(Application):  # type: ignore[type-arg]
             facts.ClaimAdjudicated: self.adjudicate_claim,
             facts.ClaimVoided: self.void_claim,
         }
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """The library's save, collecting our aggregates' events directly: its collector tests
+        each object against two runtime-checkable Protocols, which cost about a tenth of
+        bulk ingest (measured). Anything else goes through the library's collector."""
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, LedgerAggregate):
+                processing.events.extend(obj.collect_events())
+                processing.aggregates[obj.id] = obj
+            else:
+                processing.collect_events(obj)
+        processing.saved_kwargs.update(kwargs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        return recordings
 
     # The one entry point adapters use.
 
@@ -445,13 +462,10 @@ class Ledger(Application):  # type: ignore[type-arg]
             changed.update(w.touched)
             decided.append(("new", home_id, version))
         try:
-            dirty = [agg for agg in changed.values() if agg.pending_events]  # most were only read
-            recordings = self.save(*dirty) if dirty else []
+            positions = self._write([agg for agg in changed.values() if agg.pending_events])  # most were only read
         except IntegrityError:
             log.info("batch.conflict_fallback", facts=len(batch))
             return [self.outcome(fact) for fact in batch]
-        positions = {(r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id
-                     for r in recordings}  # fmt: skip
         out: list[Outcome] = []
         for item in decided:
             if isinstance(item, Refused):
@@ -463,6 +477,17 @@ class Ledger(Application):  # type: ignore[type-arg]
                 position = self._locate(AlreadyRecorded(home_id, version))
             out.append(Recorded(home_id, version, position, duplicate=kind == "again"))
         return out
+
+    def _write(self, aggregates: Sequence[LedgerAggregate]) -> dict[tuple[UUID, int], int]:
+        """A batch's save: every pending event in one transaction, answering each event's
+        position. save() would also build a Recording and a Notification per event, which
+        bulk ingest does not read (they cost about a tenth of its write). No aggregate cache
+        or snapshots are configured (adapters.store), so save()'s other steps have nothing to do."""
+        if not aggregates:
+            return {}
+        stored = [self.mapper.to_stored_event(e) for agg in aggregates for e in agg.collect_events()]
+        ids = self.recorder.insert_events(stored) or ()
+        return {(s.originator_id, s.originator_version): n for s, n in zip(stored, ids, strict=True)}
 
     def _prefetch(self, batch: Sequence[facts.Fact]) -> tuple[dict[UUID, LedgerAggregate], set[UUID]]:
         """Load every aggregate the batch will read in one query (when the store offers it)."""
