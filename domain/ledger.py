@@ -478,7 +478,7 @@ class Ledger(Application):  # type: ignore[type-arg]
             out.append(Recorded(home_id, version, position, duplicate=kind == "again"))
         return out
 
-    def _write(self, aggregates: Sequence[LedgerAggregate]) -> dict[tuple[UUID, int], int]:
+    def _write(self, aggregates: Sequence[LedgerAggregate]) -> dict[tuple[UUID | str, int], int]:
         """A batch's save: every pending event in one transaction, answering each event's
         position. save() would also build a Recording and a Notification per event, which
         bulk ingest does not read (they cost about a tenth of its write). No aggregate cache
