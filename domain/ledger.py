@@ -9,7 +9,7 @@ accepted or refused on what the winner recorded.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
@@ -157,6 +157,25 @@ class BatchWork(Work):
 
 
 Outcome = Recorded | Refused | Contention
+
+
+class Judged:
+    """A batch decided in memory: each fact's decision, the events to write, and the
+    aggregates they change (at their new versions)."""
+
+    __slots__ = ("aggregates", "batch", "decided", "events")
+
+    def __init__(
+        self,
+        batch: Sequence[facts.Fact],
+        decided: list[tuple[str, UUID, int] | Refused],
+        events: list[Any],
+        aggregates: dict[UUID, LedgerAggregate],
+    ) -> None:
+        self.batch = batch
+        self.decided = decided
+        self.events = events
+        self.aggregates = aggregates
 
 
 class Ledger(Application):  # type: ignore[type-arg]
@@ -440,7 +459,26 @@ class Ledger(Application):  # type: ignore[type-arg]
         """Judge each fact in turn against the state the earlier ones left, then save every
         change in one transaction. Each fact still gets its own answer; if another writer
         changed the same aggregates meanwhile, the batch is redone fact by fact."""
+        judged = self.judge(batch)
+        if judged is None:
+            return [self.outcome(f) for f in batch]
+        try:
+            positions = self.write(judged)
+        except IntegrityError:
+            log.info("batch.conflict_fallback", facts=len(batch))
+            return [self.outcome(fact) for fact in batch]
+        return self.answers(judged, positions)
+
+    def judge(
+        self, batch: Sequence[facts.Fact], carried: Mapping[UUID, LedgerAggregate] | None = None
+    ) -> Judged | None:
+        """record_batch's decisions, in memory: nothing is written. `carried` are aggregates a
+        batch still being written has changed (newer than the store). None when a decision
+        refused after changing shared state: the batch must then go fact by fact."""
         changed, absent = self._prefetch(batch)
+        if carried:
+            changed.update(carried)
+            absent.difference_update(carried)
         decided: list[tuple[str, UUID, int] | Refused] = []
         for fact in batch:
             digest = facts.digest(fact)
@@ -454,20 +492,31 @@ class Ledger(Application):  # type: ignore[type-arg]
             except Refused as refusal:
                 if w.changed_shared_state():
                     log.warning("batch.refusal_after_change", fact=type(fact).__name__)
-                    return [self.outcome(f) for f in batch]  # a decision broke the rule above: play safe
+                    return None  # a decision broke the rule above: play safe
                 if isinstance(fact, facts.ClaimSubmitted):
                     self._log_refusal(fact, digest, refusal, w.at)
                 decided.append(refusal)
                 continue
             changed.update(w.touched)
             decided.append(("new", home_id, version))
-        try:
-            positions = self._write([agg for agg in changed.values() if agg.pending_events])  # most were only read
-        except IntegrityError:
-            log.info("batch.conflict_fallback", facts=len(batch))
-            return [self.outcome(fact) for fact in batch]
+        dirty = {key: agg for key, agg in changed.items() if agg.pending_events}  # most were only read
+        return Judged(batch, decided, [e for agg in dirty.values() for e in agg.collect_events()], dirty)
+
+    def write(self, judged: Judged) -> dict[tuple[UUID | str, int], int]:
+        """A judged batch's events in one transaction; each event's position. save() would also
+        build a Recording and a Notification per event, which bulk ingest does not read (about a
+        tenth of its write). No aggregate cache or snapshots are configured (adapters.store),
+        so save()'s other steps have nothing to do. Raises IntegrityError on a lost race."""
+        if not judged.events:
+            return {}
+        stored = [self.mapper.to_stored_event(e) for e in judged.events]
+        ids = self.recorder.insert_events(stored) or ()
+        return {(s.originator_id, s.originator_version): n for s, n in zip(stored, ids, strict=True)}
+
+    def answers(self, judged: Judged, positions: Mapping[tuple[UUID | str, int], int]) -> list[Outcome]:
+        """Each fact's answer once its batch is written."""
         out: list[Outcome] = []
-        for item in decided:
+        for item in judged.decided:
             if isinstance(item, Refused):
                 out.append(item)
                 continue
@@ -477,17 +526,6 @@ class Ledger(Application):  # type: ignore[type-arg]
                 position = self._locate(AlreadyRecorded(home_id, version))
             out.append(Recorded(home_id, version, position, duplicate=kind == "again"))
         return out
-
-    def _write(self, aggregates: Sequence[LedgerAggregate]) -> dict[tuple[UUID | str, int], int]:
-        """A batch's save: every pending event in one transaction, answering each event's
-        position. save() would also build a Recording and a Notification per event, which
-        bulk ingest does not read (they cost about a tenth of its write). No aggregate cache
-        or snapshots are configured (adapters.store), so save()'s other steps have nothing to do."""
-        if not aggregates:
-            return {}
-        stored = [self.mapper.to_stored_event(e) for agg in aggregates for e in agg.collect_events()]
-        ids = self.recorder.insert_events(stored) or ()
-        return {(s.originator_id, s.originator_version): n for s, n in zip(stored, ids, strict=True)}
 
     def _prefetch(self, batch: Sequence[facts.Fact]) -> tuple[dict[UUID, LedgerAggregate], set[UUID]]:
         """Load every aggregate the batch will read in one query (when the store offers it)."""

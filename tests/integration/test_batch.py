@@ -83,6 +83,45 @@ def test_a_batch_that_loses_a_race_is_redone_line_by_line(store_url: str) -> Non
     assert sorted(view.current.entries) == ["E-1", "E-2", "E-3", "E-RIVAL"]
 
 
+def test_the_batch_judged_while_a_lost_race_was_writing_is_judged_again(store_url: str) -> None:
+    """Bulk ingest writes a batch while it judges the next one against the writing batch's
+    aggregates. When that write loses a race, the next batch's decisions rested on facts that
+    were never recorded: it must be judged again. Here E-0 loses to a rival entry at the same
+    time; E-2 overlaps only E-0, so it is accepted once E-0 is refused (judged on the stale
+    state it would have been refused, and with no version clash nothing else would catch it)."""
+    from datetime import UTC, datetime, timedelta
+
+    from adapters.store import open_ledger
+    from tests.factories import EST
+
+    rival = open_ledger(store_url)
+    for fact in enrolled("R1"):
+        rival.record(fact)
+    t0 = datetime(2026, 3, 16, 9, 0, tzinfo=EST)
+    calls = [0]
+
+    def clock() -> datetime:
+        calls[0] += 1
+        if calls[0] == 1:  # while the first batch is being judged, a rival takes RN-R's 9:00
+            rival.record(time_entry("E-RIVAL", "R1", staff_id="RN-R", at=t0, minutes=10))
+        return datetime(2026, 4, 15, 12, 0, tzinfo=UTC)
+
+    ledger = open_ledger(store_url, clock=clock)
+    entries = [
+        time_entry("E-0", "R1", staff_id="RN-R", at=t0, minutes=60),  # overlaps the rival: refused
+        time_entry("E-1", "R1", staff_id="RN-1", at=t0),
+        time_entry("E-2", "R1", staff_id="RN-R", at=t0 + timedelta(minutes=30), minutes=10),  # overlaps E-0 only
+        time_entry("E-3", "R1", staff_id="RN-3", at=t0),
+    ]
+    results = answers(ledger, [ENC.encode(e) for e in entries], batch=2)
+    assert [r.status for r in results] == ["refused", "accepted", "accepted", "accepted"]
+    view = ledger.month_view("R1", "2026-03")
+    assert view is not None and view.current is not None
+    assert sorted(view.current.entries) == ["E-1", "E-2", "E-3", "E-RIVAL"]
+    versions = [n.originator_version for n in ledger.recorder.select_events(view.current.id)]
+    assert versions == list(range(1, len(versions) + 1))  # one unbroken history
+
+
 def test_bulk_ingest_leaves_the_planner_fresh_statistics(ledger: Ledger, store_url: str) -> None:
     """After a bulk load, PostgreSQL's statistics of the changed tables are retaken (a stream
     read planned without them turns into a parallel scan at millions of events); a table that
