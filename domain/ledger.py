@@ -145,12 +145,16 @@ class BatchWork(Work):
         self.versions: dict[UUID, int] = {}  # of the batch's aggregates this fact read
 
     def get(self, key: UUID, kind: type[A]) -> A | None:
-        if key not in self.touched and key in self.batch:
-            self.touched[key] = self.batch[key]
-            self.versions[key] = self.batch[key].version
-        if key not in self.touched and key in self.absent:
-            return None
-        return super().get(key, kind)
+        # Each dict probe hashes the UUID in Python; bulk ingest makes millions of them.
+        agg = self.touched.get(key)
+        if agg is None:
+            agg = self.batch.get(key)
+            if agg is None:
+                return None if key in self.absent else super().get(key, kind)
+            self.touched[key] = agg
+            self.versions[key] = agg.version
+        assert isinstance(agg, kind)
+        return agg
 
     def changed_shared_state(self) -> bool:
         return any(self.batch[k].version != v for k, v in self.versions.items())

@@ -4,6 +4,7 @@ the alternative is a documented switch (README, "Policy switches"), never a sile
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -32,10 +33,17 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        return _zone(self.timezone)
 
     def cap(self, code: str, default: int | None) -> int | None:
         return self.cap_overrides.get(code, default)
 
 
 DEFAULT_POLICY = Policy()
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    """ZoneInfo keeps its own cache, but asking it costs a constructor call per use: the
+    rules ask for the zone several times per fact."""
+    return ZoneInfo(name)
