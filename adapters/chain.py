@@ -17,10 +17,11 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg import sql
+from psycopg.rows import tuple_row
 
 CHAIN_TABLE = "carelane_chain"
 GENESIS = bytes(32)
@@ -97,16 +98,23 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             [e.topic for e in stored_events],
             [e.state for e in stored_events],
         )
+        curs.row_factory = tuple_row  # a dict per returned id cost more than the ids
         curs.execute(self.insert_columns, columns)
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if self.datastore.originator_id_type != "uuid":
+            ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        else:
+            ids = [row[0] for row in curs.fetchall()]
+            if len(ids) != len(stored_events):
+                raise ProgrammingError(f"inserted {len(stored_events)} events, got {len(ids)} notification ids")
         if ids:
+            curs.row_factory = tuple_row
             curs.execute(self.select_tip)
             row = curs.fetchone()
-            tip = bytes(row["hash"]) if row else GENESIS
+            tip = bytes(row[0]) if row else GENESIS
             links = _links(tip, ids, stored_events)
             curs.execute(self.insert_links, ([p for p, _ in links], [h for _, h in links]))
         return ids
