@@ -400,8 +400,12 @@ def happened(fact: Fact) -> date | datetime | None:
 def digest(fact: Fact) -> str:
     """The identity of a fact's content. Who sent or keyed it is not part of what it says,
     so the same fact resent by another system is still the same fact."""
-    bare = msgspec.structs.replace(fact, source=None, recorded_by=None)
-    return hashlib.sha256(msgspec.json.encode(bare)).hexdigest()[:32]
+    if fact.source is not None or fact.recorded_by is not None:
+        fact = msgspec.structs.replace(fact, source=None, recorded_by=None)
+    return hashlib.sha256(_ENCODER.encode(fact)).hexdigest()[:32]
+
+
+_ENCODER = msgspec.json.Encoder()
 
 
 # Facts that carry their own id (interface.md: ids make a line idempotent).
