@@ -178,9 +178,9 @@ def fewer_collections() -> Iterator[None]:
 
 
 def record_batches(ledger: Ledger, batches: Iterable[Sequence[facts.Fact]]) -> Iterator[list[Outcome]]:
-    """record_batch for each batch in turn, the same answers in the same order, but a batch
-    is written while the next one is judged: the database's share of bulk ingest (about a
-    fifth of it, measured) overlaps Python's. The next batch is judged against the writing
+    """Each batch judged, written in one transaction and answered, fact by fact in order. A
+    batch is written while the next one is judged: the database's share of bulk ingest (about
+    a fifth of it, measured) overlaps Python's. The next batch is judged against the writing
     batch's aggregates (newer than the store); if that write loses a race, it is redone fact
     by fact and the next batch judged again from the store."""
     with ThreadPoolExecutor(1, thread_name_prefix="carelane-write") as writer:

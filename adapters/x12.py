@@ -255,9 +255,8 @@ def unpaid(claims: list[Claim]) -> list[Claim]:
 def claims_for(ledger: Ledger, patients: list[str], month: str) -> list[ClaimToSend]:
     """The month's accepted, unpaid claims of these patients, with what the file needs."""
     out = []
-    for patient_id in patients:
-        view = ledger.month_view(patient_id, month)
-        if view is None or view.current is None:
+    for view in ledger.month_views_of(patients, month):
+        if view.current is None:
             continue
         for claim in unpaid(list(view.current.claims.values())):
             out.append(ClaimToSend(claim, view.patient, view))

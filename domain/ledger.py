@@ -9,7 +9,7 @@ accepted or refused on what the winner recorded.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
@@ -136,7 +136,7 @@ class Work:
 class BatchWork(Work):
     """A command's work inside a batch: aggregates already read or changed by earlier facts
     of the batch come from the batch. Decisions refuse before they trigger any event, so a
-    refused fact leaves them as they were (record_batch checks that it did)."""
+    refused fact leaves them as they were (judge checks that it did)."""
 
     def __init__(self, ledger: Ledger, at: datetime, batch: dict[UUID, LedgerAggregate], absent: set[UUID]) -> None:
         super().__init__(ledger, at)
@@ -264,9 +264,7 @@ class Ledger(Application):  # type: ignore[type-arg]
 
     def month_view(self, patient_id: str, month: str) -> MonthView | None:
         """The rules' view of one patient-month, or None for an unknown patient."""
-        w = Work(self, self.clock())
-        patient = w.get(patient_key(patient_id), Patient)
-        return None if patient is None else w.view(patient, month)
+        return self.month_views([(patient_id, month)])[(patient_id, month)]
 
     def month_views(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], MonthView | None]:
         """month_view for many patient-months, their aggregates loaded in one query when the
@@ -286,6 +284,12 @@ class Ledger(Application):  # type: ignore[type-arg]
             patient = w.get(patient_key(patient_id), Patient)
             views[(patient_id, month)] = None if patient is None else w.view(patient, month)
         return views
+
+    def month_views_of(self, patients: Sequence[str], month: str, chunk: int = 500) -> Iterator[MonthView]:
+        """The month's view of each known patient, in order, loaded `chunk` patients per query."""
+        for start in range(0, len(patients), chunk):
+            views = self.month_views([(p, month) for p in patients[start : start + chunk]])
+            yield from (view for view in views.values() if view is not None)
 
     # One command method per fact type.
 
@@ -459,26 +463,14 @@ class Ledger(Application):  # type: ignore[type-arg]
 
     # Many facts in one transaction (bulk ingest)
 
-    def record_batch(self, batch: Sequence[facts.Fact]) -> list[Outcome]:
-        """Judge each fact in turn against the state the earlier ones left, then save every
-        change in one transaction. Each fact still gets its own answer; if another writer
-        changed the same aggregates meanwhile, the batch is redone fact by fact."""
-        judged = self.judge(batch)
-        if judged is None:
-            return [self.outcome(f) for f in batch]
-        try:
-            positions = self.write(judged)
-        except IntegrityError:
-            log.info("batch.conflict_fallback", facts=len(batch))
-            return [self.outcome(fact) for fact in batch]
-        return self.answers(judged, positions)
-
     def judge(
         self, batch: Sequence[facts.Fact], carried: Mapping[UUID, LedgerAggregate] | None = None
     ) -> Judged | None:
-        """record_batch's decisions, in memory: nothing is written. `carried` are aggregates a
-        batch still being written has changed (newer than the store). None when a decision
-        refused after changing shared state: the batch must then go fact by fact."""
+        """Bulk ingest's decisions: each fact judged in turn against the state the earlier ones
+        left, in memory (write() then saves them in one transaction, answers() answers each
+        fact). `carried` are aggregates a batch still being written has changed (newer than
+        the store). None when a decision refused after changing shared state: the batch must
+        then go fact by fact."""
         changed, absent = self._prefetch(batch)
         if carried:
             changed.update(carried)

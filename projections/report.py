@@ -28,10 +28,7 @@ class ReportRow(msgspec.Struct):
 def report(ledger: Ledger, patients: list[str], month: str, fees: FeeSchedule = DEFAULT_FEES) -> list[ReportRow]:
     """Totals over the given patients' month (the worklist view lists who had activity)."""
     totals: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 6)
-    for patient_id in patients:
-        view = ledger.month_view(patient_id, month)
-        if view is None:
-            continue
+    for view in ledger.month_views_of(patients, month):
         for claim in view.live_claims():
             for line in claim.submitted.lines:
                 _add(totals, claim.submitted.billing_provider_npi, line.code, line.units, fees, 0)
