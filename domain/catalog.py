@@ -45,8 +45,11 @@ class CodeSpec(msgspec.Struct, frozen=True, kw_only=True):
     tier: str | None = None  # codes of one tier; tiers of a program exclude each other
     first_month: bool | None = None  # CoCM: True only in the first month, False only later
     category: str | None = None  # device codes: the device category they are for
+    # Effective dates (rules.md "Effective dates"): the first date of service on which this
+    # entry applies, and the first on which the code is no longer payable. A later entry for
+    # the same code supersedes this one from its own valid_from (domain.rulebook).
     valid_from: date = date(2000, 1, 1)
-    valid_until: date | None = None  # first date of service on which it is no longer payable
+    valid_until: date | None = None
 
     def payable_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_until is None or day < self.valid_until)
@@ -54,6 +57,7 @@ class CodeSpec(msgspec.Struct, frozen=True, kw_only=True):
 
 P = Program
 T, D = Kind.TIME, Kind.DEVICE
+Y2025, Y2026 = date(2025, 1, 1), date(2026, 1, 1)
 # fmt: off
 _CODES = [
     # CCM (P-CCM-4..7): three tiers, one per patient-month (L-02).
@@ -70,34 +74,34 @@ _CODES = [
     CodeSpec(code="99426", program=P.PCM, kind=T, roles=STAFF, minimum=30, tier="staff"),
     CodeSpec(code="99427", program=P.PCM, kind=T, roles=STAFF, minimum=60, step=30, cap=2, base=("99426",), tier="staff"),
     # APCM (P-APCM-1): one level per month; behavioral add-ons (L-05).
-    CodeSpec(code="G0556", program=P.APCM, kind=Kind.APCM, minimum=0, maximum=1, tier="apcm"),
-    CodeSpec(code="G0557", program=P.APCM, kind=Kind.APCM, minimum=2, tier="apcm"),
-    CodeSpec(code="G0558", program=P.APCM, kind=Kind.APCM, minimum=2, tier="apcm"),
-    CodeSpec(code="G0568", program=P.APCM, kind=Kind.APCM_ADDON, base=("G0556", "G0557", "G0558")),
-    CodeSpec(code="G0569", program=P.APCM, kind=Kind.APCM_ADDON, base=("G0556", "G0557", "G0558")),
-    CodeSpec(code="G0570", program=P.APCM, kind=Kind.APCM_ADDON, base=("G0556", "G0557", "G0558")),
+    CodeSpec(code="G0556", program=P.APCM, kind=Kind.APCM, minimum=0, maximum=1, tier="apcm", valid_from=Y2025),
+    CodeSpec(code="G0557", program=P.APCM, kind=Kind.APCM, minimum=2, tier="apcm", valid_from=Y2025),
+    CodeSpec(code="G0558", program=P.APCM, kind=Kind.APCM, minimum=2, tier="apcm", valid_from=Y2025),
+    CodeSpec(code="G0568", program=P.APCM, kind=Kind.APCM_ADDON, base=("G0556", "G0557", "G0558"), valid_from=Y2026),
+    CodeSpec(code="G0569", program=P.APCM, kind=Kind.APCM_ADDON, base=("G0556", "G0557", "G0558"), valid_from=Y2026),
+    CodeSpec(code="G0570", program=P.APCM, kind=Kind.APCM_ADDON, base=("G0556", "G0557", "G0558"), valid_from=Y2026),
     # RPM (P-RPM-1..3): device codes per 30-day period; management per month.
     CodeSpec(code="99453", program=P.RPM, kind=Kind.SETUP, category="physiologic"),
-    CodeSpec(code="99445", program=P.RPM, kind=D, minimum=2, maximum=15, tier="device", category="physiologic"),
+    CodeSpec(code="99445", program=P.RPM, kind=D, minimum=2, maximum=15, tier="device", category="physiologic", valid_from=Y2026),
     CodeSpec(code="99454", program=P.RPM, kind=D, minimum=16, tier="device", category="physiologic"),
-    CodeSpec(code="99470", program=P.RPM, kind=T, minimum=10, maximum=19, tier="interactive"),
+    CodeSpec(code="99470", program=P.RPM, kind=T, minimum=10, maximum=19, tier="interactive", valid_from=Y2026),
     CodeSpec(code="99457", program=P.RPM, kind=T, minimum=20, tier="interactive"),
     CodeSpec(code="99458", program=P.RPM, kind=T, minimum=40, step=20, cap=2, base=("99457",), tier="interactive"),
     CodeSpec(code="99091", program=P.RPM, kind=T, roles=PRACTITIONER, minimum=30, tier="99091"),
     # RTM (P-RTM-1): as RPM with its own codes.
     CodeSpec(code="98975", program=P.RTM, kind=Kind.SETUP),
-    CodeSpec(code="98984", program=P.RTM, kind=D, minimum=2, maximum=15, tier="device", category="respiratory"),
+    CodeSpec(code="98984", program=P.RTM, kind=D, minimum=2, maximum=15, tier="device", category="respiratory", valid_from=Y2026),
     CodeSpec(code="98976", program=P.RTM, kind=D, minimum=16, tier="device", category="respiratory"),
-    CodeSpec(code="98985", program=P.RTM, kind=D, minimum=2, maximum=15, tier="device", category="musculoskeletal"),
+    CodeSpec(code="98985", program=P.RTM, kind=D, minimum=2, maximum=15, tier="device", category="musculoskeletal", valid_from=Y2026),
     CodeSpec(code="98977", program=P.RTM, kind=D, minimum=16, tier="device", category="musculoskeletal"),
-    CodeSpec(code="98979", program=P.RTM, kind=T, minimum=10, maximum=19, tier="interactive"),
+    CodeSpec(code="98979", program=P.RTM, kind=T, minimum=10, maximum=19, tier="interactive", valid_from=Y2026),
     CodeSpec(code="98980", program=P.RTM, kind=T, minimum=20, tier="interactive"),
     CodeSpec(code="98981", program=P.RTM, kind=T, minimum=40, step=20, cap=2, base=("98980",), tier="interactive"),
     # BHI (P-BHI-1) and CoCM (P-COCM-1, midpoint rule for 99494).
     CodeSpec(code="99484", program=P.BHI, kind=T, roles=STAFF, minimum=20),
     CodeSpec(code="99492", program=P.COCM, kind=T, roles=STAFF, minimum=36, first_month=True, tier="cocm"),
     CodeSpec(code="99493", program=P.COCM, kind=T, roles=STAFF, minimum=31, first_month=False, tier="cocm"),
-    CodeSpec(code="99494", program=P.COCM, kind=T, roles=STAFF, minimum=85, later_minimum=75, step=30, cap=None,
+    CodeSpec(code="99494", program=P.COCM, kind=T, roles=STAFF, minimum=86, later_minimum=76, step=30, cap=None,
              base=("99492", "99493"), tier="cocm"),
     # CPM (P-CPM-1).
     CodeSpec(code="G3002", program=P.CPM, kind=T, roles=PRACTITIONER, minimum=30),
@@ -130,7 +134,10 @@ FEES_2026: dict[str, tuple[str, str | None]] = {
 }
 # fmt: on
 
-CATALOG: dict[str, CodeSpec] = {spec.code: spec for spec in _CODES}
+CODES: tuple[CodeSpec, ...] = tuple(_CODES)
+# A code's latest entry, for what never changes by year (its program and kind); thresholds
+# and dates are read through the rule set of the date of service (domain.rulebook).
+CATALOG: dict[str, CodeSpec] = {spec.code: spec for spec in sorted(_CODES, key=lambda s: s.valid_from)}
 
 
 def lookup(code: str) -> CodeSpec | None:

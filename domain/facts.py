@@ -95,7 +95,17 @@ class DeviceCategory(enum.StrEnum):
 
 class ClaimOutcome(enum.StrEnum):
     PAID = "paid"
+    PARTIAL = "partial"
     DENIED = "denied"
+    REVERSED = "reversed"
+
+
+class AdjustmentGroup(enum.StrEnum):
+    CO = "CO"
+    PR = "PR"
+    OA = "OA"
+    PI = "PI"
+    CR = "CR"
 
 
 class Fact(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, tag_field="type"):
@@ -294,6 +304,7 @@ class DataTransmitted(Fact, tag=True, frozen=True):
     device_id: Ident
     transmitted_on: date
     reading_kind: Text | None = None
+    manual: bool = False  # keyed by hand, not sent by the device: not a device day (P-RPM-1)
 
 
 class RatingScaleAdministered(Fact, tag=True, frozen=True):
@@ -302,6 +313,11 @@ class RatingScaleAdministered(Fact, tag=True, frozen=True):
     score: Decimal
     administered_on: date
     by: Ident
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not Decimal(self.score).is_finite() or abs(self.score) > 1000:
+            raise ValueError("score: expected a finite number from -1000 to 1000")
 
 
 class ClaimLine(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -324,17 +340,76 @@ class ClaimSubmitted(Fact, tag=True, frozen=True):
             raise ValueError("give exactly one of `service_month` or `service_on`")
 
 
+MAX_AMOUNT = Decimal("10000000")  # no care-management claim comes near; larger is a typing error
+
+
+def _check_amount(name: str, value: Decimal | None, *, signed: bool = False) -> None:
+    if value is None:
+        return
+    if not value.is_finite() or abs(value) > MAX_AMOUNT or (value < 0 and not signed):
+        bound = f"from -{MAX_AMOUNT} to {MAX_AMOUNT}" if signed else f"from 0 to {MAX_AMOUNT}"
+        raise ValueError(f"{name}: expected a finite amount {bound}")
+
+
+class Adjustment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    group: AdjustmentGroup
+    reason: Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{1,5}$")]  # a CARC
+    amount: Decimal
+
+    def __post_init__(self) -> None:
+        _check_amount("amount", self.amount, signed=True)  # a reversal's adjustments are negative
+
+
+class AdjudicatedLine(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    code: Code
+    units: Annotated[int, msgspec.Meta(ge=1, le=99)] = 1
+    charged: Decimal | None = None
+    paid: Decimal | None = None
+    adjustments: Annotated[list[Adjustment], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
+    remarks: Annotated[list[Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{1,6}$")]], msgspec.Meta(max_length=50)] = (
+        msgspec.field(default_factory=list)
+    )
+
+    def __post_init__(self) -> None:
+        _check_amount("charged", self.charged)
+        _check_amount("paid", self.paid)
+
+
 class ClaimAdjudicated(Fact, tag=True, frozen=True):
     claim_id: Ident
     outcome: ClaimOutcome
     paid_amount: Decimal | None = None
-    reason_codes: list[Text] | None = None
+    reason_codes: Annotated[list[Text], msgspec.Meta(max_length=50)] | None = None
+    payer_claim_number: Ident | None = None
+    paid_on: date | None = None
+    lines: Annotated[list[AdjudicatedLine], msgspec.Meta(max_length=50)] | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_amount("paid_amount", self.paid_amount)
 
 
 class ClaimVoided(Fact, tag=True, frozen=True):
     claim_id: Ident
     reason: Text
     by: Ident
+
+
+class PatientDied(Fact, tag=True, frozen=True):
+    patient_id: Ident
+    died_on: date
+
+
+class DischargeCancelled(Fact, tag=True, frozen=True):
+    patient_id: Ident
+    discharge_id: Ident
+    reason: Text
+
+
+class FacilityStayCancelled(Fact, tag=True, frozen=True):
+    patient_id: Ident
+    stay_id: Ident
+    reason: Text
 
 
 AnyFact = (
@@ -361,6 +436,9 @@ AnyFact = (
     | ClaimSubmitted
     | ClaimAdjudicated
     | ClaimVoided
+    | PatientDied
+    | DischargeCancelled
+    | FacilityStayCancelled
 )
 
 FACT_TYPES: tuple[type[Fact], ...] = AnyFact.__args__  # type: ignore[attr-defined]
@@ -388,6 +466,8 @@ WHEN_FIELD: dict[type[Fact], str] = {
     DataTransmitted: "transmitted_on",
     RatingScaleAdministered: "administered_on",
     ClaimSubmitted: "service_on",
+    ClaimAdjudicated: "paid_on",
+    PatientDied: "died_on",
 }
 
 

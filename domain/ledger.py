@@ -24,11 +24,13 @@ from domain.base import LedgerAggregate
 from domain.identity import Identity
 from domain.keys import identity_key, patient_key, patient_month_key, staff_day_key
 from domain.patient import PATIENT_FACTS, Patient
-from domain.patient_month import PatientMonth
+from domain.patient_month import PatientMonth, Withdrawn
 from domain.policy import DEFAULT_POLICY, Policy
 from domain.reasons import Reason, Refused
 from domain.refusal import ClaimRefusal
-from domain.rules.view import MonthView, shift_month
+from domain.rulebook import DEFAULT_RULEBOOK, Rulebook
+from domain.rules import gate
+from domain.rules.view import VIEW_MONTHS, MonthView, shift_month
 from domain.staff_day import StaffDay
 from domain.timing import local_days, month_of, refuse_future
 
@@ -40,6 +42,19 @@ Locate = Callable[[UUID, int], int | None]
 Fetch = Callable[[list[UUID]], dict[UUID, list[Any]]]  # aggregate id -> its stored events, in order
 
 MAX_ATTEMPTS = 8
+# G-16: patient facts that can leave an accepted claim short (a void re-checks its own month).
+WITHDRAWING = frozenset({
+    facts.ConditionResolved, facts.ConsentRevoked, facts.PatientDied, facts.DischargeCancelled,
+    facts.FacilityStayStarted, facts.QmbStatusChanged,
+})  # fmt: skip
+
+
+def _cause(fact: facts.Fact) -> str:
+    """The withdrawing fact, named without its content (which may hold PHI)."""
+    key = facts.ID_FIELD.get(type(fact)) or next(
+        (f for f in ("entry_id", "stay_id", "discharge_id", "condition_id", "program") if hasattr(fact, f)), None
+    )
+    return type(fact).__name__ + (f" {getattr(fact, key)}" if key else "")
 
 
 class Recorded(msgspec.Struct, frozen=True):
@@ -105,11 +120,11 @@ class Work:
     def view(self, patient: Patient, month: str) -> MonthView:
         """What the rules read for a patient-month: the month and the two before it."""
         months = {}
-        for m in (shift_month(month, -2), shift_month(month, -1), month):
+        for m in (shift_month(month, d) for d in VIEW_MONTHS):
             pm = self.get(patient_month_key(patient.patient_id, m), PatientMonth)
             if pm is not None:
                 months[m] = pm
-        return MonthView(patient, month, self.ledger.policy, months)
+        return MonthView(patient, month, self.ledger.policy, months, self.ledger.rulebook)
 
     def identity_of(self, fact_type: type[facts.Fact], external_id: str) -> Identity | None:
         return self.get(identity_key(fact_type.__name__, external_id), Identity)
@@ -194,9 +209,11 @@ class Ledger(Application):  # type: ignore[type-arg]
         policy: Policy = DEFAULT_POLICY,
         clock: Callable[[], datetime] | None = None,
         locate: Locate | None = None,
+        rulebook: Rulebook = DEFAULT_RULEBOOK,
     ) -> None:
         super().__init__(env)
         self.policy = policy
+        self.rulebook = rulebook
         self.clock = clock or (lambda: datetime.now(UTC))
         self.locate = locate
         self.fetch: Fetch | None = None
@@ -211,31 +228,6 @@ class Ledger(Application):  # type: ignore[type-arg]
             facts.ClaimVoided: self._void_claim,
         }
         self._decisions.update(dict.fromkeys(PATIENT_FACTS, on_patient))
-        self._commands: dict[type[facts.Fact], Callable[[Any], Recorded]] = {
-            facts.PatientRegistered: self.register_patient,
-            facts.QmbStatusChanged: self.change_qmb_status,
-            facts.ConditionDiagnosed: self.diagnose_condition,
-            facts.ConditionResolved: self.resolve_condition,
-            facts.ConsentRecorded: self.record_consent,
-            facts.ConsentRevoked: self.revoke_consent,
-            facts.InitiatingVisitRecorded: self.record_initiating_visit,
-            facts.CarePlanEstablished: self.establish_care_plan,
-            facts.CarePlanRevised: self.revise_care_plan,
-            facts.MedicalDecisionMaking: self.record_medical_decision_making,
-            facts.FacilityStayStarted: self.start_facility_stay,
-            facts.FacilityStayEnded: self.end_facility_stay,
-            facts.Discharged: self.record_discharge,
-            facts.TransitionContactMade: self.record_transition_contact,
-            facts.FaceToFaceVisitRecorded: self.record_face_to_face_visit,
-            facts.TimeLogged: self.log_time,
-            facts.TimeEntryVoided: self.void_time_entry,
-            facts.DeviceSetup: self.set_up_device,
-            facts.DataTransmitted: self.record_transmission,
-            facts.RatingScaleAdministered: self.administer_rating_scale,
-            facts.ClaimSubmitted: self.submit_claim,
-            facts.ClaimAdjudicated: self.adjudicate_claim,
-            facts.ClaimVoided: self.void_claim,
-        }
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """The library's save, collecting our aggregates' events directly: its collector tests
@@ -258,7 +250,7 @@ class Ledger(Application):  # type: ignore[type-arg]
 
     def record(self, fact: facts.Fact) -> Recorded:
         """Record any fact of the contract; raises Refused with reasons."""
-        return self._commands[type(fact)](fact)
+        return self._run(fact, self._decision_for(fact))
 
     # Queries the rules need (read-only; nothing is recorded).
 
@@ -274,7 +266,7 @@ class Ledger(Application):  # type: ignore[type-arg]
             for patient_id, month in pairs
             for key in (
                 patient_key(patient_id),
-                *(patient_month_key(patient_id, shift_month(month, d)) for d in (0, -1, -2)),
+                *(patient_month_key(patient_id, shift_month(month, d)) for d in VIEW_MONTHS),
             )
         ]
         found, absent = self._load(list(dict.fromkeys(keys)))
@@ -290,79 +282,6 @@ class Ledger(Application):  # type: ignore[type-arg]
         for start in range(0, len(patients), chunk):
             views = self.month_views([(p, month) for p in patients[start : start + chunk]])
             yield from (view for view in views.values() if view is not None)
-
-    # One command method per fact type.
-
-    def register_patient(self, fact: facts.PatientRegistered) -> Recorded:
-        return self._run(fact, self._register)
-
-    def change_qmb_status(self, fact: facts.QmbStatusChanged) -> Recorded:
-        return self._run(fact, self._note_on_patient)
-
-    def diagnose_condition(self, fact: facts.ConditionDiagnosed) -> Recorded:
-        return self._run(fact, self._note_on_patient)
-
-    def resolve_condition(self, fact: facts.ConditionResolved) -> Recorded:
-        return self._run(fact, self._note_on_patient)
-
-    def record_consent(self, fact: facts.ConsentRecorded) -> Recorded:
-        return self._run(fact, self._note_on_patient)
-
-    def revoke_consent(self, fact: facts.ConsentRevoked) -> Recorded:
-        return self._run(fact, self._note_on_patient)
-
-    def record_initiating_visit(self, fact: facts.InitiatingVisitRecorded) -> Recorded:
-        return self._run(fact, self._note_on_patient)
-
-    def establish_care_plan(self, fact: facts.CarePlanEstablished) -> Recorded:
-        return self._run(fact, self._note_on_patient)
-
-    def revise_care_plan(self, fact: facts.CarePlanRevised) -> Recorded:
-        return self._run(fact, self._note_on_patient)
-
-    def record_medical_decision_making(self, fact: facts.MedicalDecisionMaking) -> Recorded:
-        if fact.discharge_id is not None:
-            return self._run(fact, self._note_on_patient)
-        return self._run(fact, self._decide_month)
-
-    def start_facility_stay(self, fact: facts.FacilityStayStarted) -> Recorded:
-        return self._run(fact, self._note_on_patient)
-
-    def end_facility_stay(self, fact: facts.FacilityStayEnded) -> Recorded:
-        return self._run(fact, self._note_on_patient)
-
-    def record_discharge(self, fact: facts.Discharged) -> Recorded:
-        return self._run(fact, self._note_on_patient)
-
-    def record_transition_contact(self, fact: facts.TransitionContactMade) -> Recorded:
-        return self._run(fact, self._note_on_patient)
-
-    def record_face_to_face_visit(self, fact: facts.FaceToFaceVisitRecorded) -> Recorded:
-        return self._run(fact, self._note_on_patient)
-
-    def log_time(self, fact: facts.TimeLogged) -> Recorded:
-        return self._run(fact, self._log_time)
-
-    def void_time_entry(self, fact: facts.TimeEntryVoided) -> Recorded:
-        return self._run(fact, self._void_time_entry)
-
-    def set_up_device(self, fact: facts.DeviceSetup) -> Recorded:
-        return self._run(fact, self._note_on_patient)
-
-    def record_transmission(self, fact: facts.DataTransmitted) -> Recorded:
-        return self._run(fact, self._transmit)
-
-    def administer_rating_scale(self, fact: facts.RatingScaleAdministered) -> Recorded:
-        return self._run(fact, self._note_on_patient)
-
-    def submit_claim(self, fact: facts.ClaimSubmitted) -> Recorded:
-        return self._run(fact, self._submit_claim)
-
-    def adjudicate_claim(self, fact: facts.ClaimAdjudicated) -> Recorded:
-        return self._run(fact, self._adjudicate_claim)
-
-    def void_claim(self, fact: facts.ClaimVoided) -> Recorded:
-        return self._run(fact, self._void_claim)
 
     # Decisions: each returns the aggregate and version that hold the fact.
 
@@ -383,7 +302,24 @@ class Ledger(Application):  # type: ignore[type-arg]
         w.not_yet(fact, patient, digest)
         version = patient.note(fact, digest, w.at)
         w.bind(fact, patient, version, digest)
+        if type(fact) in WITHDRAWING:
+            since = facts.happened(fact)
+            first = month_of(since, self.policy) if since is not None else ""
+            months = [m for m in patient.claim_months() if m >= shift_month(first, -1)] if first else None
+            self._recheck(w, patient, months, fact)
         return patient.id, version
+
+    def _recheck(self, w: Work, patient: Patient, months: list[str] | None, cause: facts.Fact) -> None:
+        """G-16: a fact about the past is recorded, never refused because a claim relied on it;
+        each live claim of the months it reaches (all the patient's claims: None) is judged
+        again, and one the record no longer supports becomes unsupported."""
+        for month in sorted(patient.claim_months() if months is None else months):
+            view = w.view(patient, month)
+            pm = view.current
+            for claim in pm.live_claims() if pm is not None else ():
+                short = gate.shortfall(claim, view) if claim.withdrawn is None else []
+                if pm is not None and short:
+                    pm.withdraw_support(claim.submitted.claim_id, Withdrawn(short, w.at, _cause(cause)))
 
     def _decide_month(self, w: Work, fact: facts.MedicalDecisionMaking, digest: str) -> tuple[UUID, int]:
         w.patient(fact.patient_id)
@@ -392,7 +328,7 @@ class Ledger(Application):  # type: ignore[type-arg]
         return pm.id, pm.decide(fact, digest, w.at)
 
     def _log_time(self, w: Work, fact: facts.TimeLogged, digest: str) -> tuple[UUID, int]:
-        w.patient(fact.patient_id)
+        patient = w.patient(fact.patient_id)
         pm = w.patient_month(fact.patient_id, month_of(fact.started_at, self.policy))
         w.not_yet(fact, pm, digest)
         start, end = fact.started_at, fact.started_at + timedelta(minutes=fact.minutes)
@@ -401,6 +337,7 @@ class Ledger(Application):  # type: ignore[type-arg]
             staff_day.check(fact.entry_id, start, end)
         for staff_day in days:
             staff_day.book(fact.entry_id, start, end, w.at)
+        patient.note_service(fact.program, pm.month, w.at)
         version = pm.log_time(fact, digest, w.at)
         w.bind(fact, pm, version, digest)
         return pm.id, version
@@ -419,6 +356,7 @@ class Ledger(Application):  # type: ignore[type-arg]
         start, end = logged.started_at, logged.started_at + timedelta(minutes=logged.minutes)
         for day in local_days(start, end, self.policy):
             w.staff_day(logged.staff_id, day).release(fact.entry_id, w.at)
+        self._recheck(w, w.patient(pm.patient_id), [pm.month], fact)
         return pm.id, version
 
     def _transmit(self, w: Work, fact: facts.DataTransmitted, digest: str) -> tuple[UUID, int]:
@@ -437,8 +375,13 @@ class Ledger(Application):  # type: ignore[type-arg]
         month = fact.service_month or month_of(fact.service_on or w.at, self.policy)
         pm = w.patient_month(fact.patient_id, month)
         w.not_yet(fact, pm, digest)
-        version, scoped = pm.submit_claim(fact, digest, w.at, w.view(patient, month))
-        patient.lodge(fact.claim_id, scoped, w.at)
+        judged = gate.judge(fact, w.view(patient, month), w.at)
+        if judged.reasons:
+            raise Refused(*judged.reasons)
+        version = pm.accept_claim(fact, digest, w.at, judged.verdict)
+        patient.lodge(fact.claim_id, month, judged.lines, w.at)
+        for program in dict.fromkeys(x.spec.program for x in judged.lines if x.spec.program is not None):
+            patient.note_service(program, month, w.at)  # P-CCM-2: a claim is a service on record
         w.bind(fact, pm, version, digest)
         return pm.id, version
 
@@ -452,13 +395,17 @@ class Ledger(Application):  # type: ignore[type-arg]
     def _adjudicate_claim(self, w: Work, fact: facts.ClaimAdjudicated, digest: str) -> tuple[UUID, int]:
         pm = self._claim_home(w, fact.claim_id)
         w.not_yet(fact, pm, digest)
-        return pm.id, pm.adjudicate(fact, digest, w.at)
+        version = pm.adjudicate(fact, digest, w.at)
+        if not pm.claims[fact.claim_id].live:  # the payer reversed it: its codes are free (G-08)
+            w.patient(pm.patient_id).release(fact.claim_id, w.at)
+        return pm.id, version
 
     def _void_claim(self, w: Work, fact: facts.ClaimVoided, digest: str) -> tuple[UUID, int]:
         pm = self._claim_home(w, fact.claim_id)
         w.not_yet(fact, pm, digest)
-        version = pm.void_claim(fact, digest, w.at)
-        w.patient(pm.patient_id).release(fact.claim_id, w.at)
+        version, freed = pm.void_claim(fact, digest, w.at)
+        if freed:
+            w.patient(pm.patient_id).release(fact.claim_id, w.at)
         return pm.id, version
 
     # Many facts in one transaction (bulk ingest)
@@ -560,7 +507,7 @@ class Ledger(Application):  # type: ignore[type-arg]
         elif isinstance(fact, facts.ClaimAdjudicated | facts.ClaimVoided):
             keys.append(identity_key(facts.ClaimSubmitted.__name__, fact.claim_id))
         elif isinstance(fact, facts.ClaimSubmitted) and fact.service_month:
-            keys += [patient_month_key(fact.patient_id, shift_month(fact.service_month, d)) for d in (0, -1, -2)]
+            keys += [patient_month_key(fact.patient_id, shift_month(fact.service_month, d)) for d in VIEW_MONTHS]
         return keys
 
     def outcome(self, fact: facts.Fact) -> Outcome:

@@ -18,22 +18,36 @@ from domain.reasons import Reason
 from domain.rules.stacking import Line
 
 
+# Each episode keeps the version of the event that recorded it: a claim's verdict names
+# the facts it stood on by stream and version (G-17).
 @dataclass
 class ConditionEpisode:
     diagnosed: facts.ConditionDiagnosed
+    version: int = 0
     resolved_on: date | None = None
 
 
 @dataclass
 class ConsentEpisode:
     recorded: facts.ConsentRecorded
+    version: int = 0
     revoked_on: date | None = None
 
 
 @dataclass
 class CarePlan:
     established: facts.CarePlanEstablished
+    version: int = 0
     revisions: list[facts.CarePlanRevised] = field(default_factory=list)
+
+
+@dataclass
+class Lodged:
+    """An accepted claim as the patient sees it: its month and lines (G-16 finds a patient's
+    claims here; cross-month lines are judged against later claims)."""
+
+    month: str | None  # None for claims lodged before every claim was (scoped lines only)
+    lines: list[Line]
 
 
 @dataclass
@@ -68,9 +82,12 @@ class Patient(LedgerAggregate):
         self.visits: dict[str, facts.FaceToFaceVisitRecorded] = {}
         self.devices: dict[str, list[facts.DeviceSetup]] = {}
         self.rating_scales: list[facts.RatingScaleAdministered] = []
-        # Claimed lines whose period is not a calendar month (device periods, setup
-        # episodes, TCM windows, G0506 once per practitioner), by claim id.
-        self.scoped_claims: dict[str, list[Line]] = {}
+        self.visit_versions: dict[str, int] = {}  # initiating visit id -> its event's version
+        self.died_on: date | None = None
+        # P-CCM-2: a program's first month is the first with a service on record.
+        self.first_service: dict[facts.Program, str] = {}
+        # Accepted claims not voided, by claim id.
+        self.claims: dict[str, Lodged] = {}
 
     class Event(LedgerAggregate.Event):
         pass
@@ -100,7 +117,8 @@ class Patient(LedgerAggregate):
         digest: str
 
         def assign(self, p: Patient) -> None:
-            p.conditions.setdefault(self.fact.condition_id, []).append(ConditionEpisode(self.fact))
+            episode = ConditionEpisode(self.fact, self.originator_version)
+            p.conditions.setdefault(self.fact.condition_id, []).append(episode)
 
     class ConditionResolved(Event):
         TOPIC = "carelane.Patient.ConditionResolved.v1"
@@ -116,7 +134,7 @@ class Patient(LedgerAggregate):
         digest: str
 
         def assign(self, p: Patient) -> None:
-            p.consents.setdefault(self.fact.program, []).append(ConsentEpisode(self.fact))
+            p.consents.setdefault(self.fact.program, []).append(ConsentEpisode(self.fact, self.originator_version))
 
     class ConsentRevoked(Event):
         TOPIC = "carelane.Patient.ConsentRevoked.v1"
@@ -133,6 +151,7 @@ class Patient(LedgerAggregate):
 
         def assign(self, p: Patient) -> None:
             p.initiating_visits[self.fact.visit_id] = self.fact
+            p.visit_versions[self.fact.visit_id] = self.originator_version
 
     class CarePlanEstablished(Event):
         TOPIC = "carelane.Patient.CarePlanEstablished.v1"
@@ -140,7 +159,7 @@ class Patient(LedgerAggregate):
         digest: str
 
         def assign(self, p: Patient) -> None:
-            p.care_plans[self.fact.plan_id] = CarePlan(self.fact)
+            p.care_plans[self.fact.plan_id] = CarePlan(self.fact, self.originator_version)
 
     class CarePlanRevised(Event):
         TOPIC = "carelane.Patient.CarePlanRevised.v1"
@@ -218,35 +237,89 @@ class Patient(LedgerAggregate):
         def assign(self, p: Patient) -> None:
             p.rating_scales.append(self.fact)
 
+    class PatientDied(Event):
+        TOPIC = "carelane.Patient.PatientDied.v1"
+        fact: facts.PatientDied
+        digest: str
+
+        def assign(self, p: Patient) -> None:
+            p.died_on = self.fact.died_on
+
+    class DischargeCancelled(Event):
+        TOPIC = "carelane.Patient.DischargeCancelled.v1"
+        fact: facts.DischargeCancelled
+        digest: str
+
+        def assign(self, p: Patient) -> None:
+            p.discharges.pop(self.fact.discharge_id, None)
+
+    class FacilityStayCancelled(Event):
+        TOPIC = "carelane.Patient.FacilityStayCancelled.v1"
+        fact: facts.FacilityStayCancelled
+        digest: str
+
+        def assign(self, p: Patient) -> None:
+            p.stays.pop(self.fact.stay_id, None)
+
     class ScopedClaimLodged(Event):
+        """Before G-16 only a claim's cross-month lines were lodged; read, never written now."""
+
         TOPIC = "carelane.Patient.ScopedClaimLodged.v1"
         claim_id: str
         lines: list[Line]
 
         def assign(self, p: Patient) -> None:
-            p.scoped_claims[self.claim_id] = list(self.lines)
+            p.claims[self.claim_id] = Lodged(None, list(self.lines))
+
+    class ClaimLodged(Event):
+        TOPIC = "carelane.Patient.ClaimLodged.v1"
+        claim_id: str
+        month: str
+        lines: list[Line]
+
+        def assign(self, p: Patient) -> None:
+            p.claims[self.claim_id] = Lodged(self.month, list(self.lines))
 
     class ScopedClaimReleased(Event):
         TOPIC = "carelane.Patient.ScopedClaimReleased.v1"
         claim_id: str
 
         def assign(self, p: Patient) -> None:
-            p.scoped_claims.pop(self.claim_id, None)
+            p.claims.pop(self.claim_id, None)
+
+    class ServiceNoted(Event):
+        """A program's first month of service moved earlier (P-CCM-2)."""
+
+        TOPIC = "carelane.Patient.ServiceNoted.v1"
+        program: facts.Program
+        month: str
+
+        def assign(self, p: Patient) -> None:
+            p.first_service[self.program] = self.month
 
     # Commands: decide (refuse with a reason), then record.
 
-    def lodge(self, claim_id: str, lines: list[Line], at: datetime) -> None:
-        """Hold an accepted claim's cross-month lines, so later claims see them (P-RPM-2, P-TCM-1)."""
-        if lines:
-            self.trigger_event(Patient.ScopedClaimLodged, claim_id=claim_id, lines=lines, timestamp=at)
+    def lodge(self, claim_id: str, month: str, lines: list[Line], at: datetime) -> None:
+        """Hold an accepted claim: its cross-month lines are judged against later claims
+        (P-RPM-2, P-TCM-1), and its month is re-checked when support is withdrawn (G-16)."""
+        self.trigger_event(Patient.ClaimLodged, claim_id=claim_id, month=month, lines=lines, timestamp=at)
 
     def release(self, claim_id: str, at: datetime) -> None:
-        """A voided claim frees its cross-month lines (G-08)."""
-        if claim_id in self.scoped_claims:
+        """A voided claim frees its lines (G-08)."""
+        if claim_id in self.claims:
             self.trigger_event(Patient.ScopedClaimReleased, claim_id=claim_id, timestamp=at)
 
     def scoped_lines(self) -> list[Line]:
-        return [line for lines in self.scoped_claims.values() for line in lines]
+        return [line for lodged in self.claims.values() for line in lodged.lines if line.scope is not None]
+
+    def claim_months(self) -> set[str]:
+        return {lodged.month for lodged in self.claims.values() if lodged.month is not None}
+
+    def note_service(self, program: facts.Program, month: str, at: datetime) -> None:
+        """P-CCM-2: remember the first month with a service of the program on record."""
+        first = self.first_service.get(program)
+        if first is None or month < first:
+            self.trigger_event(Patient.ServiceNoted, program=program, month=month, timestamp=at)
 
     @classmethod
     def register(cls, fact: facts.PatientRegistered, digest: str, at: datetime) -> Patient:
@@ -282,6 +355,8 @@ _REFERENCES: dict[type[facts.Fact], tuple[str, str, str]] = {
     facts.TransitionContactMade: ("discharge_id", "discharges", "Discharge"),
     facts.FaceToFaceVisitRecorded: ("discharge_id", "discharges", "Discharge"),
     facts.MedicalDecisionMaking: ("discharge_id", "discharges", "Discharge"),
+    facts.DischargeCancelled: ("discharge_id", "discharges", "Discharge"),
+    facts.FacilityStayCancelled: ("stay_id", "stays", "Facility stay"),
 }
 
 _EVENT_FOR: dict[type[facts.Fact], type[Any]] = {
@@ -301,5 +376,8 @@ _EVENT_FOR: dict[type[facts.Fact], type[Any]] = {
     facts.FaceToFaceVisitRecorded: Patient.FaceToFaceVisitRecorded,
     facts.DeviceSetup: Patient.DeviceSetup,
     facts.RatingScaleAdministered: Patient.RatingScaleAdministered,
+    facts.PatientDied: Patient.PatientDied,
+    facts.DischargeCancelled: Patient.DischargeCancelled,
+    facts.FacilityStayCancelled: Patient.FacilityStayCancelled,
 }
 PATIENT_FACTS = frozenset(_EVENT_FOR)

@@ -5,35 +5,102 @@ their voids, device days, the month's medical decision making, and the claims.""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import TYPE_CHECKING
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import msgspec
 
 from domain import facts
 from domain.base import Created, LedgerAggregate
 from domain.keys import patient_month_key
-from domain.reasons import Reason, Refused
-from domain.rules import gate
-from domain.rules.stacking import Line
-
-if TYPE_CHECKING:
-    from domain.rules.view import MonthView
+from domain.reasons import Because, Reason, Refused
 
 
 @dataclass
 class Entry:
     logged: facts.TimeLogged
+    version: int = 0  # of the event that recorded it (G-17)
     voided: facts.TimeEntryVoided | None = None
+
+
+class FactRef(msgspec.Struct, frozen=True):
+    """A fact a claim stood on: what it is, its id, and where it is stored (stream, version)."""
+
+    kind: str
+    ref: str
+    stream: UUID
+    version: int
+
+
+class Verdict(msgspec.Struct, frozen=True):
+    """G-17: what the gate decided, as it decided it."""
+
+    rule_year: str
+    allowed: dict[str, int]  # units the record supported, per code claimed
+    stood_on: list[FactRef]
+
+
+class Withdrawn(msgspec.Struct, frozen=True):
+    """G-16: support a claim lost after it was accepted, and when the ledger saw it."""
+
+    reasons: list[Because]
+    identified_at: datetime
+    cause: str  # the fact that withdrew it
 
 
 @dataclass
 class Claim:
     submitted: facts.ClaimSubmitted
+    verdict: Verdict | None = None
     adjudications: list[facts.ClaimAdjudicated] = field(default_factory=list)
     voided: facts.ClaimVoided | None = None
+    void_requested: facts.ClaimVoided | None = None  # of a paid claim: waits for the payer
+    withdrawn: Withdrawn | None = None
 
     @property
     def codes(self) -> list[str]:
         return [line.code for line in self.submitted.lines]
+
+    @property
+    def outcome(self) -> facts.ClaimOutcome | None:
+        return self.adjudications[-1].outcome if self.adjudications else None
+
+    @property
+    def paid(self) -> bool:
+        return self.outcome in PAID
+
+    @property
+    def live(self) -> bool:
+        """Stands against Medicare: not voided, and not reversed by the payer."""
+        return self.voided is None and self.outcome is not facts.ClaimOutcome.REVERSED
+
+    @property
+    def status(self) -> str:
+        """interface.md section 4's claim status."""
+        if not self.live:
+            return "voided"
+        if self.withdrawn is not None:
+            return "unsupported"
+        return self.outcome.value if self.outcome is not None else "accepted"
+
+    @property
+    def paid_amount(self) -> Decimal:
+        last = self.adjudications[-1] if self.adjudications else None
+        return (last.paid_amount or Decimal(0)) if last is not None and self.paid else Decimal(0)
+
+    @property
+    def repay_by(self) -> date | None:
+        """G-16: a paid claim left unsupported is a potential overpayment, to be returned
+        within 60 days of being identified."""
+        if self.withdrawn is None or not self.paid:
+            return None
+        return self.withdrawn.identified_at.date() + timedelta(days=REPAY_DAYS)
+
+
+PAID = frozenset({facts.ClaimOutcome.PAID, facts.ClaimOutcome.PARTIAL})
+REPAY_DAYS = 60
 
 
 class PatientMonth(LedgerAggregate):
@@ -45,6 +112,7 @@ class PatientMonth(LedgerAggregate):
         self.month = month
         self.entries: dict[str, Entry] = {}
         self.device_days: dict[str, set[date]] = {}
+        self.readings: dict[tuple[str, date], int] = {}  # a device day's first reading's version
         self.decisions: list[facts.MedicalDecisionMaking] = []
         self.claims: dict[str, Claim] = {}
 
@@ -62,7 +130,7 @@ class PatientMonth(LedgerAggregate):
         digest: str
 
         def assign(self, pm: PatientMonth) -> None:
-            pm.entries[self.fact.entry_id] = Entry(self.fact)
+            pm.entries[self.fact.entry_id] = Entry(self.fact, self.originator_version)
 
     class TimeEntryVoided(Event):
         TOPIC = "carelane.PatientMonth.TimeEntryVoided.v1"
@@ -78,7 +146,10 @@ class PatientMonth(LedgerAggregate):
         digest: str
 
         def assign(self, pm: PatientMonth) -> None:
+            if self.fact.manual:  # P-RPM-1: data keyed by hand is not a device day
+                return
             pm.device_days.setdefault(self.fact.device_id, set()).add(self.fact.transmitted_on)
+            pm.readings.setdefault((self.fact.device_id, self.fact.transmitted_on), self.originator_version)
 
     class MonthDecisionMade(Event):
         """Medical decision making for the month (MDM facts with a month)."""
@@ -91,14 +162,21 @@ class PatientMonth(LedgerAggregate):
             pm.decisions.append(self.fact)
 
     class ClaimSubmitted(Event):
-        """A claim the gate accepted. Refused claims never become this event."""
+        """A claim the gate accepted, with its verdict (G-17). Refused claims never become
+        this event. v2 added `verdict`; v1 events read with none (CHANGELOG.md)."""
 
         TOPIC = "carelane.PatientMonth.ClaimSubmitted.v1"
+        class_version = 2
         fact: facts.ClaimSubmitted
         digest: str
+        verdict: Verdict | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["verdict"] = None
 
         def assign(self, pm: PatientMonth) -> None:
-            pm.claims[self.fact.claim_id] = Claim(self.fact)
+            pm.claims[self.fact.claim_id] = Claim(self.fact, self.verdict)
 
     class ClaimAdjudicated(Event):
         TOPIC = "carelane.PatientMonth.ClaimAdjudicated.v1"
@@ -106,7 +184,10 @@ class PatientMonth(LedgerAggregate):
         digest: str
 
         def assign(self, pm: PatientMonth) -> None:
-            pm.claims[self.fact.claim_id].adjudications.append(self.fact)
+            claim = pm.claims[self.fact.claim_id]
+            claim.adjudications.append(self.fact)
+            if self.fact.outcome is facts.ClaimOutcome.REVERSED and claim.void_requested is not None:
+                claim.voided = claim.void_requested  # the payer's answer completes the void
 
     class ClaimVoided(Event):
         TOPIC = "carelane.PatientMonth.ClaimVoided.v1"
@@ -115,6 +196,27 @@ class PatientMonth(LedgerAggregate):
 
         def assign(self, pm: PatientMonth) -> None:
             pm.claims[self.fact.claim_id].voided = self.fact
+
+    class ClaimVoidRequested(Event):
+        """A void of a paid claim: a void or replacement claim goes to the payer, and the
+        codes stay claimed until the payer reverses the payment."""
+
+        TOPIC = "carelane.PatientMonth.ClaimVoidRequested.v1"
+        fact: facts.ClaimVoided
+        digest: str
+
+        def assign(self, pm: PatientMonth) -> None:
+            pm.claims[self.fact.claim_id].void_requested = self.fact
+
+    class ClaimSupportWithdrawn(Event):
+        """G-16: a fact recorded after the claim left it without the support it was accepted on."""
+
+        TOPIC = "carelane.PatientMonth.ClaimSupportWithdrawn.v1"
+        claim_id: str
+        withdrawn: Withdrawn
+
+        def assign(self, pm: PatientMonth) -> None:
+            pm.claims[self.claim_id].withdrawn = self.withdrawn
 
     @classmethod
     def open(cls, patient_id: str, month: str, at: datetime) -> PatientMonth:
@@ -146,27 +248,57 @@ class PatientMonth(LedgerAggregate):
     def decide(self, fact: facts.MedicalDecisionMaking, digest: str, at: datetime) -> int:
         return self.record(PatientMonth.MonthDecisionMade, fact, digest, at)
 
-    def submit_claim(
-        self, fact: facts.ClaimSubmitted, digest: str, at: datetime, view: MonthView
-    ) -> tuple[int, list[Line]]:
-        """The claim gate: refuse with every failing line's reasons, or record the claim.
-        Returns the event's version and the claim's cross-month lines."""
-        reasons, scoped = gate.judge(fact, view)
-        if reasons:
-            raise Refused(*reasons)
-        return self.record(PatientMonth.ClaimSubmitted, fact, digest, at), scoped
+    def accept_claim(self, fact: facts.ClaimSubmitted, digest: str, at: datetime, verdict: Verdict) -> int:
+        """Record a claim the gate (domain.rules.gate) accepted, with its verdict (G-17)."""
+        self.trigger_event(PatientMonth.ClaimSubmitted, fact=fact, digest=digest, verdict=verdict, timestamp=at)
+        return self.version
 
     def adjudicate(self, fact: facts.ClaimAdjudicated, digest: str, at: datetime) -> int:
+        """A payer's answer. Refused for a voided claim, and when it contradicts the answer on
+        file: a final answer stands until the payer reverses it."""
+        claim = self.claims[fact.claim_id]
+        if not claim.live:
+            raise Refused.one(
+                Reason.ALREADY_VOIDED, f"Claim {fact.claim_id} was voided; the payer's answer has no claim"
+            )
+        reversal = fact.outcome is facts.ClaimOutcome.REVERSED
+        if reversal and not claim.paid:
+            raise Refused.one(Reason.ADJUDICATION_CONFLICT, f"Claim {fact.claim_id} has no payment to reverse")
+        last = claim.adjudications[-1] if claim.adjudications else None
+        same = last is not None and (last.outcome, last.paid_amount) == (fact.outcome, fact.paid_amount)
+        if claim.paid and not reversal and not same and last is not None:
+            # A denial may be reprocessed; a payment stands until the payer reverses it.
+            raise Refused.one(
+                Reason.ADJUDICATION_CONFLICT,
+                f"Claim {fact.claim_id} was already {last.outcome} {last.paid_amount or ''}".rstrip()
+                + "; another answer needs the payer's reversal first",
+            )
         return self.record(PatientMonth.ClaimAdjudicated, fact, digest, at)
 
-    def void_claim(self, fact: facts.ClaimVoided, digest: str, at: datetime) -> int:
+    def void_claim(self, fact: facts.ClaimVoided, digest: str, at: datetime) -> tuple[int, bool]:
+        """Void a claim; returns the version and whether its codes are freed now. A paid
+        claim's void is a request to the payer, freed when the payer reverses it."""
         claim = self.claims[fact.claim_id]
-        if claim.voided is not None:
+        if not claim.live:
             raise Refused.one(Reason.ALREADY_VOIDED, f"Claim {fact.claim_id} was already voided")
-        return self.record(PatientMonth.ClaimVoided, fact, digest, at)
+        if claim.paid:
+            if claim.void_requested is not None:
+                raise Refused.one(Reason.ALREADY_VOIDED, f"A void of claim {fact.claim_id} is already with the payer")
+            return self.record(PatientMonth.ClaimVoidRequested, fact, digest, at), False
+        return self.record(PatientMonth.ClaimVoided, fact, digest, at), True
+
+    def withdraw_support(self, claim_id: str, withdrawn: Withdrawn) -> None:
+        """G-16: mark a claim unsupported (once: the first withdrawal is when it was identified)."""
+        if self.claims[claim_id].withdrawn is None:
+            self.trigger_event(
+                PatientMonth.ClaimSupportWithdrawn,
+                claim_id=claim_id,
+                withdrawn=withdrawn,
+                timestamp=withdrawn.identified_at,
+            )
 
     # Rules
 
     def live_claims(self) -> list[Claim]:
         """Claims not voided: what stands against Medicare for this month."""
-        return [c for c in self.claims.values() if c.voided is None]
+        return [c for c in self.claims.values() if c.live]

@@ -25,9 +25,12 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
     lane_across_practitioners: bool = True
     # L-07: 99091 is not billed with 99457 in the same month (CPT).
     rpm_99091_excludes_99457: bool = True
-    # P-CCM-3: the care plan must be established before the month; True also accepts one
-    # established within the month.
-    care_plan_within_month: bool = False
+    # P-CCM-3: a care plan established by the service month's last day counts (establishing
+    # it is part of CCM's service); True requires one established before the month began.
+    care_plan_before_month: bool = False
+    # G-15: a claim waits for its period to end; True lets a monthly code be claimed once its
+    # threshold is met (payers that accept it).
+    bill_when_threshold_met: bool = False
     # P-CCM-5 (99437 cap 2, sources differ) and P-RPM-3 (99458 cap 2; the MUE is 3).
     cap_overrides: dict[str, int] = msgspec.field(default_factory=dict)
 

@@ -42,6 +42,10 @@ class Reason(enum.StrEnum):
     UNKNOWN_PATIENT = "UNKNOWN_PATIENT"
     UNKNOWN_CLAIM = "UNKNOWN_CLAIM"
     FUTURE_DATED = "FUTURE_DATED"
+    CODE_NOT_YET_EFFECTIVE = "CODE_NOT_YET_EFFECTIVE"
+    SUPPORT_WITHDRAWN = "SUPPORT_WITHDRAWN"  # a claim's status, never a refusal (G-16)
+    PATIENT_DECEASED = "PATIENT_DECEASED"
+    UNKNOWN_PRACTICE = "UNKNOWN_PRACTICE"
     # Extensions (interface.md allows new codes; none reuses an old meaning).
     UNKNOWN_ENTRY = "UNKNOWN_ENTRY"
     UNKNOWN_REFERENCE = "UNKNOWN_REFERENCE"
@@ -50,13 +54,18 @@ class Reason(enum.StrEnum):
     RATING_SCALE_MISSING = "RATING_SCALE_MISSING"  # BHI without a rating scale in the month or before
     DISCHARGE_INELIGIBLE = "DISCHARGE_INELIGIBLE"  # a discharge that is not a TCM transition
     BUSY = "BUSY"  # not recorded: other writers kept winning the race; send the line again
+    ADJUDICATION_CONFLICT = "ADJUDICATION_CONFLICT"  # a payer answer contradicting one on file
 
 
-class Because(msgspec.Struct, frozen=True):
-    """One reason a fact was refused: a code and a sentence a biller understands."""
+class Because(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One reason a fact was refused: a code and a sentence a biller understands; for a count
+    short of its threshold, also what the record has, what it needs, and in what unit."""
 
     code: Reason
     message: str
+    have: int | None = None
+    need: int | None = None
+    unit: str | None = None  # "minutes" or "days"
 
 
 class Refused(Exception):

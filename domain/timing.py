@@ -31,6 +31,8 @@ def refuse_future(fact: facts.Fact, recorded_at: datetime, policy: Policy) -> No
     when = facts.happened(fact)
     if isinstance(fact, facts.ClaimSubmitted) and fact.service_month is not None:
         when = date.fromisoformat(f"{fact.service_month}-01")
+    if isinstance(fact, facts.TimeLogged):
+        when = fact.started_at + timedelta(minutes=fact.minutes)  # the work must be over
     if when is None:
         return
     if isinstance(when, datetime):

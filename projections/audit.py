@@ -22,10 +22,10 @@ from domain import catalog, facts
 from domain.keys import patient_key, patient_month_key
 from domain.ledger import Ledger
 from domain.patient import Patient
-from domain.patient_month import PatientMonth
+from domain.patient_month import Claim, PatientMonth
 from domain.rules import eligibility, minutes
 from domain.rules.gate import judge
-from domain.rules.view import MonthView, shift_month
+from domain.rules.view import VIEW_MONTHS, MonthView, shift_month
 from domain.timing import is_late
 
 
@@ -47,6 +47,8 @@ class Evidence(msgspec.Struct):
     codes: list[str]
     status: str
     gate_at_submission: list[str]
+    verdict: dict[str, Any] | None  # G-17: as the gate recorded it (None before verdicts were kept)
+    unsupported: dict[str, Any] | None  # G-16: support withdrawn after the claim, and any repayment due
     consents: list[dict[str, Any]]
     initiating_visits: list[dict[str, Any]]
     care_plans: list[dict[str, Any]]
@@ -102,7 +104,8 @@ class Stream:
 def packet(ledger: Ledger, patient_id: str, first: str, last: str, as_of: datetime | None = None) -> Packet:
     instant = as_of or ledger.clock()
     months = _months(first, last)
-    ids = [patient_key(patient_id)] + [patient_month_key(patient_id, m) for m in _months(shift_month(first, -2), last)]
+    span = _months(shift_month(first, VIEW_MONTHS[0]), shift_month(last, VIEW_MONTHS[-1]))
+    ids = [patient_key(patient_id)] + [patient_month_key(patient_id, m) for m in span]
     stored = {i: list(ledger.recorder.select_events(i)) for i in ids}
     streams = {i: Stream([ledger.mapper.to_domain_event(e) for e in stored[i]]) for i in ids}
     patient = streams[ids[0]].as_of(instant)
@@ -115,9 +118,11 @@ def packet(ledger: Ledger, patient_id: str, first: str, last: str, as_of: dateti
         stream = streams[patient_month_key(patient_id, month)]
         entries = [_entry(e, ledger, instant, later_voids) for e in stream.events if _shown(e, instant)]
         pm = stream.as_of(instant)
-        view = MonthView(patient, month, ledger.policy, _months_at(streams, patient_id, month, instant))
+        view = MonthView(
+            patient, month, ledger.policy, _months_at(streams, patient_id, month, instant), ledger.rulebook
+        )
         claims = [
-            _evidence(ledger, streams, patient_id, month, claim.submitted, instant)
+            _evidence(ledger, streams, patient_id, month, claim, instant)
             for claim in (pm.claims.values() if pm else ())
         ]
         mins = {p.value: minutes.by_role(view, p) for p in facts.Program if view.entries(p)}
@@ -188,7 +193,7 @@ def _months_at(
     streams: dict[UUID, Stream], patient_id: str, month: str, instant: datetime, before: bool = False
 ) -> dict[str, Any]:
     out = {}
-    for m in (shift_month(month, -2), shift_month(month, -1), month):
+    for m in (shift_month(month, d) for d in VIEW_MONTHS):
         pm = streams[patient_month_key(patient_id, m)].as_of(instant, before=before)
         if pm is not None:
             out[m] = pm
@@ -200,15 +205,17 @@ def _evidence(
     streams: dict[UUID, Stream],
     patient_id: str,
     month: str,
-    claim: facts.ClaimSubmitted,
+    recorded: Claim,
     instant: datetime,
 ) -> Evidence:
+    claim = recorded.submitted
     stream = streams[patient_month_key(patient_id, month)]
     submitted = next(e for e in stream.events if isinstance(e, PatientMonth.ClaimSubmitted)
                      and e.fact.claim_id == claim.claim_id)  # fmt: skip
     at = submitted.timestamp
     patient_then: Patient = streams[patient_key(patient_id)].as_of(at, before=True)
-    view = MonthView(patient_then, month, ledger.policy, _months_at(streams, patient_id, month, at, before=True))
+    months_then = _months_at(streams, patient_id, month, at, before=True)
+    view = MonthView(patient_then, month, ledger.policy, months_then, ledger.rulebook)
     programs = {s.program for line in claim.lines if (s := catalog.lookup(line.code)) and s.program}
     counted, later = [], []
     for program in sorted(programs):
@@ -232,7 +239,14 @@ def _evidence(
     voided_after = [c["entry_id"] for c in counted if pm_now and pm_now.entries[c["entry_id"]].voided is not None]
     flags = later + [f"time entry {e} voided after the claim" for e in voided_after]
     status = _status(pm_now.claims.get(claim.claim_id) if pm_now else None)
-    reasons, _ = judge(claim, view)
+    if recorded.verdict is not None:
+        verdict: dict[str, Any] | None = msgspec.to_builtins(recorded.verdict)
+        gate = [f"accepted under the {recorded.verdict.rule_year} rules (recorded verdict)"]
+    else:
+        verdict = None
+        reasons = judge(claim, view, at).reasons
+        gate = [f"re-judged under today's rules for {view.rules_on(claim.service_on or view.first).name}"]
+        gate += [f"{r.code.value}: {r.message}" for r in reasons] or ["every rule holds"]
     return Evidence(
         claim_id=claim.claim_id,
         submitted_at=at.isoformat(),
@@ -240,7 +254,9 @@ def _evidence(
         service=(claim.service_on.isoformat() if claim.service_on else month),
         codes=[f"{line.code} x{line.units}" for line in claim.lines],
         status=status,
-        gate_at_submission=[f"{r.code.value}: {r.message}" for r in reasons] or ["accepted: every rule held"],
+        gate_at_submission=gate,
+        verdict=verdict,
+        unsupported=_unsupported(recorded),
         consents=[_consent(ep) for p in sorted(programs) for ep in patient_then.consents.get(p, [])],
         initiating_visits=[
             msgspec.to_builtins(v)
@@ -261,15 +277,30 @@ def _is_tcm(claim: facts.ClaimSubmitted) -> bool:
     return any((s := catalog.lookup(x.code)) is not None and s.kind is catalog.Kind.TCM for x in claim.lines)
 
 
-def _status(claim: Any) -> str:
+def _status(claim: Claim | None) -> str:
     if claim is None:
         return "unknown"
     if claim.voided is not None:
         return f"voided: {claim.voided.reason}"
     if claim.adjudications:
         last = claim.adjudications[-1]
-        return f"{last.outcome.value}" + (f" {last.paid_amount}" if last.paid_amount is not None else "")
-    return "submitted"
+        said = f"{last.outcome.value}" + (f" {last.paid_amount}" if last.paid_amount is not None else "")
+        return f"unsupported (was {said})" if claim.withdrawn is not None else said
+    return claim.status
+
+
+def _unsupported(claim: Claim) -> dict[str, Any] | None:
+    """G-16: the flag an auditor must see, with the overpayment and its deadline when paid."""
+    gone = claim.withdrawn
+    if gone is None:
+        return None
+    return {
+        "identified_at": gone.identified_at.isoformat(),
+        "because_of": gone.cause,
+        "missing": [f"{r.code.value}: {r.message}" for r in gone.reasons],
+        "potential_overpayment": str(claim.paid_amount) if claim.paid else None,
+        "repay_by": claim.repay_by.isoformat() if claim.repay_by else None,
+    }
 
 
 def _consent(ep: Any) -> dict[str, Any]:

@@ -144,14 +144,30 @@ def one_of_each(pid: str = "P1") -> list[f.Fact]:
             setup_on=date(2026, 3, 1),
         ),
         f.DataTransmitted(patient_id=pid, device_id="BP-1", transmitted_on=date(2026, 3, 2), reading_kind="bp"),
+        f.DataTransmitted(patient_id=pid, device_id="BP-1", transmitted_on=date(2026, 3, 3), manual=True),
+        f.DataTransmitted(patient_id=pid, device_id="BP-1", transmitted_on=date(2026, 3, 4)),
         f.RatingScaleAdministered(
             patient_id=pid, scale="PHQ-9", score=Decimal("12"), administered_on=date(2026, 3, 4), by="RN-1"
         ),
         claim("C1", pid),
         f.ClaimAdjudicated(claim_id="C1", outcome=f.ClaimOutcome.PAID, paid_amount=Decimal("52.80")),
-        f.ClaimVoided(claim_id="C1", reason="billed under the wrong NPI", by="BILLER-1"),
+        f.ClaimVoided(claim_id="C1", reason="billed under the wrong NPI", by="BILLER-1"),  # a request: C1 was paid
+        f.ClaimAdjudicated(claim_id="C1", outcome=f.ClaimOutcome.REVERSED, paid_amount=Decimal("0")),
         claim("C2", pid, codes=("99453",), service_month=None, service_on=date(2026, 3, 1)),
         f.ClaimVoided(claim_id="C2", reason="setup billed by the device vendor", by="BILLER-1"),
+        claim("C3", pid),
+        f.TimeEntryVoided(entry_id="E1", patient_id=pid, reason="duplicate of a visit note", by="RN-1"),
+        f.FacilityStayStarted(patient_id=pid, stay_id="S2", setting=f.Setting.HOSPICE, started_on=date(2026, 4, 1)),
+        f.FacilityStayCancelled(patient_id=pid, stay_id="S2", reason="keyed on the wrong patient"),
+        f.Discharged(
+            patient_id=pid,
+            discharge_id="D2",
+            discharged_on=date(2026, 4, 2),
+            from_setting="inpatient",
+            to_setting="home",
+        ),
+        f.DischargeCancelled(patient_id=pid, discharge_id="D2", reason="the admission was cancelled"),
+        f.PatientDied(patient_id=pid, died_on=date(2026, 4, 10)),
     ]
 
 

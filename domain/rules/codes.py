@@ -8,8 +8,9 @@ requirements of domain.rules.eligibility. The worklist and the claim gate both c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any
 
 from domain import facts
 from domain.catalog import ANYONE, STAFF, CodeSpec, Kind
@@ -28,11 +29,16 @@ TCM_FROM = frozenset({
     "ltch", "long_term_care_hospital", "partial_hospitalization", "partial_hospital",
 })  # fmt: skip
 TCM_TO = frozenset({"home", "community", "domiciliary", "rest_home", "assisted_living"})
+TCM_DAYS = 30  # G-01: the discharge day and the next 29
 
 
 @dataclass
 class Allowance:
-    """Units the record supports now; reasons when none; the next unit's near miss."""
+    """Units the record supports now; reasons when none; the next unit's near miss.
+
+    `supported` is what the counts alone support (minutes, days, conditions), whatever else
+    blocks: the gate judges units against it even when a prerequisite fails (G-14); `units`
+    is what may be billed, 0 while any reason stands."""
 
     units: int = 0
     reasons: list[Because] = field(default_factory=list)
@@ -40,20 +46,28 @@ class Allowance:
     scope: str | None = None  # for codes whose period is not the calendar month
     service_on: date | None = None
     progress: float = 1.0  # share of the threshold reached, when short of it
+    supported: int = 0
+
+
+def allowed(units: int, **kw: Any) -> Allowance:
+    return Allowance(units=units, supported=units, **kw)
 
 
 def allowance(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | None = None) -> Allowance:
+    """G-14: the program's prerequisites and the code's own requirements, each judged."""
+    blocked: list[Because] = []
     if spec.kind in (Kind.TIME, Kind.DEVICE, Kind.SETUP, Kind.APCM, Kind.APCM_ADDON):
         assert spec.program is not None
         blocked = eligibility.program_reasons(view, spec.program, npi, service_on)
-        if blocked:
-            return Allowance(reasons=blocked, progress=0.0)
     judge = _JUDGES.get(spec.kind)
-    return judge(spec, view, npi, service_on) if judge else Allowance(units=1)
+    own = judge(spec, view, npi, service_on) if judge else allowed(1)
+    if not blocked:
+        return own
+    return replace(own, units=0, reasons=blocked + own.reasons, next_unit=None)
 
 
 def minimum_for(spec: CodeSpec, view: MonthView) -> int:
-    """P-COCM-1: 99494 starts at 85 minutes in the first month, 75 later."""
+    """P-COCM-1: 99494 starts at 86 minutes in the first month, 76 later."""
     assert spec.minimum is not None
     if spec.later_minimum is not None and not _is_first_month(view, spec):
         return spec.later_minimum
@@ -62,7 +76,7 @@ def minimum_for(spec: CodeSpec, view: MonthView) -> int:
 
 def _is_first_month(view: MonthView, spec: CodeSpec) -> bool:
     assert spec.program is not None
-    return eligibility.first_month(view, spec.program) in (None, view.month)
+    return eligibility.first_month(view, spec.program) == view.month
 
 
 def _time(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | None) -> Allowance:
@@ -70,25 +84,29 @@ def _time(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | N
     logged = minutes.counted(view, spec.program, spec.roles)
     minimum = minimum_for(spec, view)
     progress = min(logged / minimum, 1.0) if minimum else 1.0
-    required = _requirements(spec, view)
-    if required:
-        return Allowance(reasons=required, progress=progress)
+    reasons = _requirements(spec, view)
     if logged < minimum:
-        return Allowance(reasons=[*_not_counted(spec, view), _short(spec, view, logged, minimum)], progress=progress)
+        reasons += [*_not_counted(spec, view), _short(spec, view, logged, minimum)]
+        return Allowance(reasons=reasons, progress=progress)
     if spec.maximum is not None and logged > spec.maximum:
-        return Allowance(reasons=[Because(
+        reasons.append(Because(
             Reason.CODE_CONFLICT,
             f"{spec.code} is for {minimum}-{spec.maximum} minutes; {logged} logged: bill the next code",
-        )])  # fmt: skip
-    if spec.step is None:
-        return Allowance(units=1)
-    cap = view.policy.cap(spec.code, spec.cap)
-    units = (logged - minimum) // spec.step + 1
-    if cap is not None and units >= cap:
-        return Allowance(units=cap)
-    need = minimum + units * spec.step
-    near = Because(Reason.UNDER_THRESHOLD, f"unit {units + 1} needs {need} minutes; {logged} logged")
-    return Allowance(units=units, next_unit=near)
+        ))  # fmt: skip
+        return Allowance(reasons=reasons)
+    supported, near = 1, None
+    if spec.step is not None:
+        cap = view.policy.cap(spec.code, spec.cap)
+        supported = (logged - minimum) // spec.step + 1
+        if cap is not None and supported >= cap:
+            supported = cap
+        else:
+            need = minimum + supported * spec.step
+            near = Because(
+                Reason.UNDER_THRESHOLD, f"unit {supported + 1} needs {need} minutes; {logged} logged",
+                have=logged, need=need, unit="minutes",
+            )  # fmt: skip
+    return Allowance(0 if reasons else supported, reasons, near, progress=progress, supported=supported)
 
 
 def _not_counted(spec: CodeSpec, view: MonthView) -> list[Because]:
@@ -106,10 +124,12 @@ def _short(spec: CodeSpec, view: MonthView, logged: int, minimum: int) -> Becaus
     assert spec.program is not None
     if spec.roles != ANYONE and minutes.counted(view, spec.program, ANYONE) >= minimum:
         who = "clinical staff" if spec.roles == STAFF else "the practitioner's own"
-        return Because(Reason.WRONG_PERFORMER, f"{spec.code} needs {minimum} minutes of {who} time; {logged} logged")
-    if spec.step is not None:
-        return Because(Reason.UNDER_THRESHOLD, f"unit 1 needs {minimum} minutes; {logged} logged")
-    return Because(Reason.UNDER_THRESHOLD, f"{logged} of {minimum} minutes")
+        code, message = Reason.WRONG_PERFORMER, f"{spec.code} needs {minimum} minutes of {who} time; {logged} logged"
+    elif spec.step is not None:
+        code, message = Reason.UNDER_THRESHOLD, f"unit 1 needs {minimum} minutes; {logged} logged"
+    else:
+        code, message = Reason.UNDER_THRESHOLD, f"{logged} of {minimum} minutes"
+    return Because(code, message, have=logged, need=minimum, unit="minutes")
 
 
 def _requirements(spec: CodeSpec, view: MonthView) -> list[Because]:
@@ -184,27 +204,38 @@ def _device(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date |
     scope = f"device:{spec.program}:{period.start}"
     where = f"in {period.start} to {period.end}"
     if days < spec.minimum:
-        return Allowance(
-            reasons=[Because(Reason.DEVICE_DAYS_INSUFFICIENT, f"{days} of {spec.minimum} days with data {where}")],
-            scope=scope,
-            progress=days / spec.minimum,
-        )
+        short = Because(
+            Reason.DEVICE_DAYS_INSUFFICIENT, f"{days} of {spec.minimum} days with data {where}",
+            have=days, need=spec.minimum, unit="days",
+        )  # fmt: skip
+        return Allowance(reasons=[short], scope=scope, progress=days / spec.minimum, service_on=period.end)
     if spec.maximum is not None and days > spec.maximum:
         return Allowance(
             reasons=[Because(Reason.CODE_CONFLICT, f"{days} days with data {where}: {spec.code} is for "
                              f"{spec.minimum}-{spec.maximum} days")],
             scope=scope,
         )  # fmt: skip
-    return Allowance(units=1, scope=scope, service_on=period.end)
+    return allowed(1, scope=scope, service_on=period.end)
 
 
 def _setup(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | None) -> Allowance:
-    """P-RPM-2: setup once per episode of care (the episode's first setup)."""
+    """P-RPM-2: setup once per episode of care (the episode's first setup), once its first
+    period has the rule year's days with data (P-RPM-1: 16 before 2026, 2 from 2026)."""
     assert spec.program is not None
     start = view.episode_start(spec.program)
     if start is None or start > (service_on or view.last):
         return Allowance(reasons=[Because(Reason.UNKNOWN_REFERENCE, f"no {spec.program} device set up")])
-    return Allowance(units=1, scope=f"setup:{spec.program}:{start}", service_on=start)
+    scope = f"setup:{spec.program}:{start}"
+    first = view.period_containing(spec.program, start)
+    assert first is not None
+    days, need = len(view.device_days(first)), view.rules_on(start).year.setup_min_days
+    if days < need:
+        short = Because(
+            Reason.DEVICE_DAYS_INSUFFICIENT, f"{spec.code} needs {need} days with data in {first.start} to "
+            f"{first.end}; {days} so far", have=days, need=need, unit="days",
+        )  # fmt: skip
+        return Allowance(reasons=[short], scope=scope, service_on=start, progress=days / need)
+    return allowed(1, scope=scope, service_on=start)
 
 
 def _apcm(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | None) -> Allowance:
@@ -221,7 +252,7 @@ def _apcm(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | N
         )])  # fmt: skip
     if spec.code == "G0558" and not qmb_all_month(view):
         return Allowance(reasons=[Because(Reason.QMB_REQUIRED, f"patient is not a QMB for all of {view.month}")])
-    return Allowance(units=1)
+    return allowed(1)
 
 
 def qmb_all_month(view: MonthView) -> bool:
@@ -246,7 +277,7 @@ def _tcm(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | No
         on = visit.visit_on if visit else None
         if on is None or not (service_on == on or (service_on is None and view.first <= on <= view.last)):
             continue
-        judged = tcm_allowance(spec, discharge)
+        judged = tcm_allowance(spec, discharge, view.patient.died_on)
         if judged.units or not best.units:
             best = judged
     return best
@@ -258,10 +289,15 @@ def _tcm_visit(discharge: DischargeEpisode) -> facts.FaceToFaceVisitRecorded | N
     return min(after, key=lambda v: v.visit_on) if after else None
 
 
-def tcm_allowance(spec: CodeSpec, discharge: DischargeEpisode) -> Allowance:
+def tcm_allowance(spec: CodeSpec, discharge: DischargeEpisode, died_on: date | None = None) -> Allowance:
     d = discharge.discharged
     scope = f"tcm:{d.discharged_on}"
     reasons = []
+    if died_on is not None and died_on <= d.discharged_on + timedelta(days=TCM_DAYS - 1):
+        # P-TCM-1, G-18: not if the patient died within the period; bill the visit as an E/M.
+        reasons.append(Because(
+            Reason.PATIENT_DECEASED, f"the patient died on {died_on}, within 30 days of discharge {d.discharge_id}"
+        ))  # fmt: skip
     if _norm(d.from_setting) not in TCM_FROM or _norm(d.to_setting) not in TCM_TO:
         reasons.append(Because(
             Reason.DISCHARGE_INELIGIBLE,
@@ -282,7 +318,7 @@ def tcm_allowance(spec: CodeSpec, discharge: DischargeEpisode) -> Allowance:
         reasons.append(Because(Reason.MDM_INSUFFICIENT, f"{spec.code} needs {level} medical decision making"))
     if reasons:
         return Allowance(reasons=reasons, scope=scope)
-    return Allowance(units=1, scope=scope, service_on=visit.visit_on if visit else None)
+    return allowed(1, scope=scope, service_on=visit.visit_on if visit else None)
 
 
 def _norm(setting: str) -> str:
@@ -294,7 +330,7 @@ def _assessment(spec: CodeSpec, view: MonthView, npi: str | None, service_on: da
     for visit in view.patient.initiating_visits.values():
         on_day = service_on == visit.visit_on or (service_on is None and view.first <= visit.visit_on <= view.last)
         if visit.extended_assessment and on_day and npi in (None, visit.provider_npi):
-            return Allowance(units=1, scope=f"once:G0506:{visit.provider_npi}", service_on=visit.visit_on)
+            return allowed(1, scope=f"once:G0506:{visit.provider_npi}", service_on=visit.visit_on)
     return Allowance(reasons=[Because(
         Reason.INITIATING_VISIT_MISSING, "G0506 needs an initiating visit that date with extended assessment"
     )])  # fmt: skip

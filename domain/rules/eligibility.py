@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import date
 
 from domain import facts
-from domain.patient import ConditionEpisode
+from domain.patient import CarePlan, ConditionEpisode
 from domain.reasons import Because, Reason
 from domain.rules.view import MonthView, add_months, month_bounds
 
@@ -18,8 +18,6 @@ P = facts.Program
 
 # G-09: consent must record that cost-sharing and the one-practitioner rule were explained.
 COMPLETE_CONSENT = frozenset({P.CCM, P.PCM, P.APCM, P.BHI})
-# P-CCM-2: 12 months; P-APCM-1: 3 years.
-VISIT_LOOKBACK_MONTHS = {P.CCM: 12, P.APCM: 36}
 
 
 def consent(view: MonthView, program: facts.Program, service_on: date) -> list[Because]:
@@ -55,10 +53,10 @@ def consent(view: MonthView, program: facts.Program, service_on: date) -> list[B
 
 def active_conditions(view: MonthView) -> list[facts.ConditionDiagnosed]:
     """Conditions diagnosed by the month's end and not resolved before it began."""
-    return [ep.diagnosed for eps in view.patient.conditions.values() for ep in eps if _active(ep, view)]
+    return [ep.diagnosed for eps in view.patient.conditions.values() for ep in eps if active(ep, view)]
 
 
-def _active(ep: ConditionEpisode, view: MonthView) -> bool:
+def active(ep: ConditionEpisode, view: MonthView) -> bool:
     return ep.diagnosed.diagnosed_on <= view.last and (ep.resolved_on is None or ep.resolved_on >= view.first)
 
 
@@ -100,26 +98,40 @@ def conditions(view: MonthView, program: facts.Program) -> list[Because]:
     ]
 
 
-def first_month(view: MonthView, program: facts.Program) -> str | None:
-    """The month the program's current episode began: the month of its earliest consent."""
-    episodes = view.patient.consents.get(program, [])
-    return _month(episodes[0].recorded.recorded_on) if episodes else None
+def first_month(view: MonthView, program: facts.Program) -> str:
+    """P-CCM-2: a program's first month is the first calendar month with a service of it on
+    record (a time entry or a claim), not the month of consent; with none before, this one."""
+    first = view.patient.first_service.get(program)
+    return view.month if first is None or first > view.month else first
+
+
+def qualifying_visits(view: MonthView, program: facts.Program, npi: str | None) -> list[facts.InitiatingVisitRecorded]:
+    """P-CCM-2, P-APCM-1: the initiating visits by the billing practitioner within the rule
+    year's look-back (12 months; APCM 3 years) before the program's first month."""
+    lookback = view.rules.year.visit_lookback_months.get(program)
+    if lookback is None:
+        return []
+    earliest = add_months(month_bounds(first_month(view, program))[0], -lookback)
+    return [v for v in _visits(view, npi) if v.visit_on >= earliest]
+
+
+def _visits(view: MonthView, npi: str | None) -> list[facts.InitiatingVisitRecorded]:
+    visits = view.patient.initiating_visits.values()
+    return [v for v in visits if (npi is None or v.provider_npi == npi) and v.visit_on <= view.last]
 
 
 def initiating_visit(view: MonthView, program: facts.Program, npi: str | None) -> list[Because]:
     """P-CCM-2, P-APCM-1: an E/M, AWV or IPPE by the billing practitioner within 12 months
     (APCM: 3 years) before the program's first month."""
-    lookback = VISIT_LOOKBACK_MONTHS.get(program)
+    lookback = view.rules.year.visit_lookback_months.get(program)
     if lookback is None:
         return []
-    visits = [v for v in view.patient.initiating_visits.values() if npi is None or v.provider_npi == npi]
-    visits = [v for v in visits if v.visit_on <= view.last]
+    visits = _visits(view, npi)
     who = f"by {npi}" if npi else "on file"
     if not visits:
         return [Because(Reason.INITIATING_VISIT_MISSING, f"No initiating visit {who} for {program}")]
-    start = month_bounds(first_month(view, program) or view.month)[0]
-    earliest = add_months(start, -lookback)
-    if not any(v.visit_on >= earliest for v in visits):
+    earliest = add_months(month_bounds(first_month(view, program))[0], -lookback)
+    if not qualifying_visits(view, program, npi):
         latest = max(v.visit_on for v in visits)
         return [
             Because(
@@ -130,28 +142,46 @@ def initiating_visit(view: MonthView, program: facts.Program, npi: str | None) -
     return []
 
 
-def care_plan(view: MonthView, program: facts.Program) -> list[Because]:
-    """P-CCM-3, P-PCM-1: a care plan covering the program, established before the month."""
+def plans(view: MonthView, program: facts.Program) -> list[CarePlan]:
+    """P-CCM-3, P-PCM-1: the care plans covering the program established on or before the
+    month's last day (policy: before the month began)."""
     if program not in (P.CCM, P.PCM):
         return []
-    within = view.policy.care_plan_within_month
-    plans = [
-        p.established.established_on for p in view.patient.care_plans.values() if program in p.established.programs
-    ]
-    if any(d <= view.last if within else d < view.first for d in plans):
+    before = view.policy.care_plan_before_month
+    found = view.patient.care_plans.values()
+    return [
+        p for p in found
+        if program in p.established.programs
+        and (p.established.established_on < view.first if before else p.established.established_on <= view.last)
+    ]  # fmt: skip
+
+
+def care_plan(view: MonthView, program: facts.Program) -> list[Because]:
+    """P-CCM-3, P-PCM-1: a care plan covering the program, established by the month's end."""
+    if program not in (P.CCM, P.PCM) or plans(view, program):
         return []
-    when = "by the end of" if view.policy.care_plan_within_month else "before"
+    when = "before" if view.policy.care_plan_before_month else "by the end of"
     return [Because(Reason.CARE_PLAN_MISSING, f"No {program} care plan established {when} {view.month}")]
+
+
+def deceased(view: MonthView) -> list[Because]:
+    """G-18: no month that begins after the patient's death is billed."""
+    died = view.patient.died_on
+    if died is not None and view.first > died:
+        return [Because(Reason.PATIENT_DECEASED, f"the patient died on {died}, before {view.month}")]
+    return []
 
 
 def program_reasons(
     view: MonthView, program: facts.Program, npi: str | None, service_on: date | None = None
 ) -> list[Because]:
-    """Every program-level reason the program cannot be billed this month."""
+    """Every program-level reason the program cannot be billed this month (G-14: each
+    requirement judged on its own)."""
     on = service_on or view.last
     if program is P.TCM:
-        return []
-    reasons = consent(view, program, on)
+        return []  # G-09: TCM needs no recorded consent; its requirements are its own (P-TCM-1)
+    reasons = deceased(view)
+    reasons += consent(view, program, on)
     reasons += conditions(view, program)
     reasons += initiating_visit(view, program, npi)
     reasons += care_plan(view, program)

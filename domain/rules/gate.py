@@ -1,55 +1,139 @@
-"""The claim gate: a claim is accepted whole or refused whole, with every failing line's
-reasons. Each line is judged by its own allowance (domain.rules.codes) and the lines
-together with what is already claimed by the stacking rules (domain.rules.stacking)."""
+"""The claim gate: a claim is accepted whole or refused whole, with every reason that applies.
+
+A claim is judged as a whole (G-06, G-08): its lines are summed per code, and with the units
+the patient's live claims already hold for the same period, before units are compared with
+what the record supports, so cutting a claim into lines or into several claims never bills
+more. Every prerequisite, threshold, cap and conflict is judged on its own (G-14): a line
+whose prerequisites fail is still judged for duplicates and conflicts. Codes are judged under
+the rule year of the date of service (domain.rulebook), and an accepted claim carries that
+verdict (G-17).
+"""
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from typing import NamedTuple
+
 from domain import catalog, facts
-from domain.catalog import Kind
+from domain.catalog import CodeSpec, Kind
+from domain.patient_month import Claim, Verdict
 from domain.reasons import Because, Reason
-from domain.rules.codes import allowance
-from domain.rules.stacking import SCOPED, Line, conflicts
+from domain.rules.codes import Allowance, allowance
+from domain.rules.evidence import stood_on
+from domain.rules.stacking import SCOPED, Line, conflicts, same_period
 from domain.rules.view import MonthView
+from domain.timing import local_day
+
+# G-15: codes whose date of service is a day, so no period has to end first.
+DAY_CODES = frozenset({Kind.SETUP, Kind.TCM, Kind.ASSESSMENT, Kind.EXCLUSION})
 
 
-def claimed_lines(view: MonthView) -> list[Line]:
+class Judgement(NamedTuple):
+    reasons: list[Because]  # empty: accept
+    lines: list[Line]  # one per code, units summed, with their periods
+    verdict: Verdict
+
+
+def merged(claim: facts.ClaimSubmitted) -> dict[str, int]:
+    """Units per code over every line of the claim, in the order codes first appear."""
+    units: dict[str, int] = {}
+    for line in claim.lines:
+        units[line.code] = units.get(line.code, 0) + line.units
+    return units
+
+
+def claimed_lines(view: MonthView, leave_out: str | None = None) -> list[Line]:
     """Lines already claimed that matter to this month: the month's live claims and the
-    patient's cross-month lines."""
+    patient's cross-month lines (one claim left out, when it is the one re-judged)."""
     month_lines = [
-        Line(line.code, line.units, c.submitted.billing_provider_npi, view.month, None, c.submitted.claim_id)
+        Line(code, units, c.submitted.billing_provider_npi, view.month, None, c.submitted.claim_id)
         for c in view.live_claims()
-        for line in c.submitted.lines
-        if (spec := catalog.lookup(line.code)) is None or spec.kind not in SCOPED
+        for code, units in merged(c.submitted).items()
+        if (spec := catalog.lookup(code)) is None or spec.kind not in SCOPED
     ]
-    return month_lines + view.patient.scoped_lines()
+    lines = month_lines + view.patient.scoped_lines()
+    return [x for x in lines if x.claim_id != leave_out] if leave_out else lines
 
 
-def judge(claim: facts.ClaimSubmitted, view: MonthView) -> tuple[list[Because], list[Line]]:
-    """The reasons to refuse `claim` (empty: accept) and its lines with their periods."""
+def judge(claim: facts.ClaimSubmitted, view: MonthView, at: datetime) -> Judgement:
+    """Every reason to refuse `claim` (none: accept), its lines and the verdict to record."""
+    service_on = claim.service_on or view.first
+    rules = view.rules_on(service_on)
+    existing = claimed_lines(view)
     reasons: list[Because] = []
     new: list[Line] = []
-    service_on = claim.service_on or view.first
-    for line in claim.lines:
-        spec = catalog.lookup(line.code)
+    supported: dict[str, int] = {}
+    for code, units in merged(claim).items():
+        refusal = view.rulebook.refusal(code, service_on)
+        spec = rules.spec(code)
+        if refusal is not None or spec is None:
+            # G-11, G-12, effective dates.
+            reasons.append(refusal or Because(Reason.CODE_UNKNOWN, f"{code} is not a code the ledger knows"))
+            continue
+        a = allowance(spec, view, claim.billing_provider_npi, claim.service_on)
+        reasons += [_about(code, r) for r in a.reasons]
+        line = Line(code, units, claim.billing_provider_npi, view.month, a.scope, claim.claim_id)
+        reasons += _units(line, spec, a, existing, view) + _period_open(spec, a, view, at)
+        supported[code] = a.supported
+        new.append(line)
+    reasons += conflicts(new, existing, view.policy)
+    verdict = Verdict(rules.name, supported, stood_on(view, new, claim.billing_provider_npi))
+    return Judgement(list(dict.fromkeys(reasons)), new, verdict)
+
+
+def shortfall(claim: Claim, view: MonthView) -> list[Because]:
+    """G-16: what the record no longer supports of an accepted claim, judged again under the
+    rule year it was judged under. Conflicts were settled when it was accepted."""
+    submitted = claim.submitted
+    rules = view.rules_on(submitted.service_on or view.first)
+    reasons: list[Because] = []
+    for code, units in merged(submitted).items():
+        spec = rules.spec(code)
         if spec is None:
-            # G-12
-            reasons.append(Because(Reason.CODE_UNKNOWN, f"{line.code} is not a code the ledger knows"))
             continue
-        if not spec.payable_on(service_on):
-            # G-11
-            reasons.append(Because(
-                Reason.CODE_RETIRED, f"{line.code} is not payable for dates of service from {spec.valid_until}"
-            ))  # fmt: skip
-            continue
-        allowed = allowance(spec, view, claim.billing_provider_npi, claim.service_on)
-        if not allowed.units and spec.kind is not Kind.EXCLUSION:
-            reasons += [Because(r.code, f"{line.code}: {r.message}") for r in allowed.reasons]
-            continue
-        cap = view.policy.cap(line.code, spec.cap)
-        within_cap = cap is None or line.units <= cap
-        if allowed.units and line.units > allowed.units and within_cap:
-            near = allowed.next_unit or Because(Reason.UNDER_THRESHOLD, f"{allowed.units} unit(s) supported")
-            reasons.append(Because(near.code, f"{line.code} x{line.units}: {near.message}"))
-        new.append(Line(line.code, line.units, claim.billing_provider_npi, view.month, allowed.scope, claim.claim_id))
-    reasons += conflicts(new, claimed_lines(view), view.policy)
-    return reasons, [line for line in new if line.scope is not None]
+        a = allowance(spec, view, submitted.billing_provider_npi, submitted.service_on)
+        reasons += [_about(code, r) for r in a.reasons]
+        if not a.reasons and units > a.supported:
+            reasons.append(_fewer(code, units, a))
+    return list(dict.fromkeys(reasons))
+
+
+def _about(code: str, reason: Because) -> Because:
+    return Because(reason.code, f"{code}: {reason.message}", reason.have, reason.need, reason.unit)
+
+
+def _units(line: Line, spec: CodeSpec, a: Allowance, existing: list[Line], view: MonthView) -> list[Because]:
+    """G-05, G-06: the units of a code on this claim and on the live claims of the same
+    period, against what the record supports (the cap is stacking's ADDON_CAP_EXCEEDED)."""
+    before = sum(x.units for x in existing if x.code == line.code and same_period(x, line))
+    total = before + line.units
+    cap = view.policy.cap(line.code, spec.cap)
+    if not a.supported or min(total, cap or total) <= a.supported:
+        return []
+    return [_fewer(line.code, total, a, in_all=before > 0)]
+
+
+def _fewer(code: str, units: int, a: Allowance, *, in_all: bool = False) -> Because:
+    near = a.next_unit
+    claimed = f"{code} x{units}{' over this and earlier claims' if in_all else ''}"
+    detail = f" ({near.message})" if near is not None else ""
+    message = f"{claimed}: the record supports {a.supported}{detail}"
+    if near is not None:
+        return Because(Reason.UNDER_THRESHOLD, message, near.have, near.need, near.unit)
+    return Because(Reason.UNDER_THRESHOLD, message, a.supported, units, "units")
+
+
+def _period_open(spec: CodeSpec, a: Allowance, view: MonthView, at: datetime) -> list[Because]:
+    """G-15: a monthly code waits for the month's last day, a device code for its period's
+    30th; codes whose date of service is a day do not wait."""
+    if spec.kind in DAY_CODES:
+        return []
+    end: date | None = view.last
+    if spec.kind is Kind.DEVICE:
+        end = a.service_on
+    elif view.policy.bill_when_threshold_met:
+        return []
+    today = local_day(at, view.policy)
+    if end is None or today >= end:
+        return []
+    return [Because(Reason.PERIOD_OPEN, f"{spec.code}: its period runs to {end}; claim it from then")]

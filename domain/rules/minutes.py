@@ -18,6 +18,10 @@ FACILITY_PROGRAMS = frozenset({P.CCM, P.PCM})
 
 def exclusion(view: MonthView, entry: facts.TimeLogged) -> Because | None:
     """Why an entry's minutes do not count toward its program, or None when they do."""
+    day = view.day_of(entry)
+    if view.after_death(day):
+        # G-18: no service dated after the patient's death counts.
+        return Because(Reason.PATIENT_DECEASED, f"entry {entry.entry_id} on {day} is after the patient's death")
     if "g0506" in entry.activity.lower():
         # G-04, P-CCM-7: G0506 work is paid with G0506 and counts toward no month.
         return Because(Reason.TIME_ALREADY_COUNTED, f"entry {entry.entry_id} is G0506 assessment work")
@@ -26,7 +30,6 @@ def exclusion(view: MonthView, entry: facts.TimeLogged) -> Because | None:
     if entry.face_to_face:
         # G-04: an E/M visit's face-to-face time never counts toward CCM or PCM.
         return Because(Reason.FACE_TO_FACE_TIME, f"entry {entry.entry_id} is face-to-face visit time")
-    day = view.day_of(entry)
     settings = FACILITY_SETTINGS | ({S.HOSPICE} if view.policy.hospice_excludes_ccm_pcm else frozenset())
     for stay in view.patient.stays.values():
         if stay.started.setting in settings and _within(day, stay.started.started_on, stay.ended_on):

@@ -79,7 +79,7 @@ def conflicts(new: list[Line], existing: list[Line], policy: Policy) -> list[Bec
     return reasons
 
 
-def _same_period(a: Line, b: Line) -> bool:
+def same_period(a: Line, b: Line) -> bool:
     """Month-scoped lines share the claim's month; scoped lines share their scope; TCM
     windows of 30 days starting at discharge overlap (one TCM per 30 days)."""
     if a.scope is None or b.scope is None:
@@ -95,7 +95,7 @@ def _duplicates(new: list[Line], existing: list[Line], policy: Policy) -> list[B
     out = []
     for line in new:
         for old in existing:
-            if old.code == line.code and _same_period(line, old) and line.spec.kind not in (Kind.SETUP, Kind.TCM):
+            if old.code == line.code and same_period(line, old) and line.spec.kind not in (Kind.SETUP, Kind.TCM):
                 out.append(Because(Reason.DUPLICATE_CLAIM, f"{line.code} already claimed on claim {old.claim_id}"))
                 break
     return out
@@ -109,7 +109,7 @@ def _scoped_once(new: list[Line], existing: list[Line], policy: Policy) -> list[
         if kind not in (Kind.SETUP, Kind.TCM):
             continue
         others = [o for o in existing if o.spec.kind is kind and o.spec.program is line.spec.program]
-        clash = next((o for o in others if _same_period(line, o)), None)
+        clash = next((o for o in others if same_period(line, o)), None)
         if clash is not None and kind is Kind.SETUP:
             out.append(
                 Because(
@@ -206,9 +206,9 @@ def _caps(new: list[Line], existing: list[Line], policy: Policy) -> list[Because
     out = []
     for line in new:
         cap = policy.cap(line.code, line.spec.cap)
-        if cap is None or any(o.code == line.code and _same_period(o, line) for o in existing):
+        if cap is None or any(o.code == line.code and same_period(o, line) for o in existing):
             continue
-        total = sum(o.units for o in existing + new if o.code == line.code and _same_period(o, line))
+        total = sum(o.units for o in existing + new if o.code == line.code and same_period(o, line))
         if total > cap:
             out.append(Because(Reason.ADDON_CAP_EXCEEDED, f"{line.code}: {total} units; at most {cap} per period"))
     return out
@@ -222,7 +222,7 @@ def _practitioner(new: list[Line], existing: list[Line], policy: Policy) -> list
         if program not in ONE_PRACTITIONER:
             continue
         other = next((o for o in existing if o.spec.program is program and o.npi != line.npi
-                      and (o.month == line.month or _same_period(o, line))), None)  # fmt: skip
+                      and (o.month == line.month or same_period(o, line))), None)  # fmt: skip
         if other is not None:
             out.append(
                 Because(

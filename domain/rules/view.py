@@ -1,6 +1,7 @@
 """What the rules read about one patient and one month: a read-only view over the Patient
-aggregate and the PatientMonth aggregates of that month and the two before it (a 30-day
-device period can start two calendar months earlier)."""
+aggregate and the PatientMonth aggregates of that month, the two before it and the one after
+(a 30-day device period can start two calendar months earlier, and a device code's date of
+service may fall mid-period, so its period can run into the next month: P-RPM-1)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from typing import TYPE_CHECKING
 from domain import facts
 from domain.catalog import CodeSpec
 from domain.policy import Policy
+from domain.rulebook import DEFAULT_RULEBOOK, Rulebook, RuleSet
 from domain.timing import local_day
+
+VIEW_MONTHS = (-2, -1, 0, 1)  # the months a view loads, relative to its own
 
 if TYPE_CHECKING:  # the aggregates import the rules; the rules only read them
     from domain.patient import Patient
@@ -56,11 +60,24 @@ class MonthView:
     patient: Patient
     month: str
     policy: Policy
-    months: dict[str, PatientMonth] = field(default_factory=dict)  # this month and up to two before
+    months: dict[str, PatientMonth] = field(default_factory=dict)  # VIEW_MONTHS around this one
+    rulebook: Rulebook = DEFAULT_RULEBOOK
 
     @cached_property
     def bounds(self) -> tuple[date, date]:
         return month_bounds(self.month)
+
+    @cached_property
+    def rules(self) -> RuleSet:
+        """The rule year of this month's dates of service."""
+        return self.rulebook.on(self.first)
+
+    def rules_on(self, day: date | None) -> RuleSet:
+        return self.rules if day is None else self.rulebook.on(day)
+
+    def after_death(self, day: date) -> bool:
+        """G-18: no service dated after the patient's death counts."""
+        return self.patient.died_on is not None and day > self.patient.died_on
 
     @property
     def first(self) -> date:
@@ -132,7 +149,7 @@ class MonthView:
         for pm in self.months.values():
             for device_id, seen in pm.device_days.items():
                 if device_id in devices:
-                    days.update(d for d in seen if period.start <= d <= period.end)
+                    days.update(d for d in seen if period.start <= d <= period.end and not self.after_death(d))
         return days
 
     def device_days_by_device(self) -> dict[str, int]:

@@ -31,14 +31,19 @@ def build(ledger: Ledger, clock: Clock) -> tuple[datetime, datetime]:
 
 
 def test_each_claim_carries_the_evidence_it_stood_on(ledger: Ledger, clock: Clock) -> None:
-    """The claim's consent, visit, plan, conditions and the time entries that reach 20 minutes
-    are shown as they were at submission; later changes are flagged, never hidden."""
+    """G-17: the claim's consent, visit, plan, conditions and the time entries that reach 20
+    minutes are shown as they were at submission, with the verdict the gate recorded (rule
+    year, units allowed, the facts it stood on); later changes are flagged, never hidden."""
     claimed_at, _ = build(ledger, clock)
     p = packet(ledger, "P1", "2026-03", "2026-03")
     (section,) = p.sections
     (evidence,) = section.claims
     assert evidence.claim_id == "C1" and evidence.submitted_at == claimed_at.isoformat()
-    assert evidence.gate_at_submission == ["accepted: every rule held"]
+    assert evidence.gate_at_submission == ["accepted under the 2026 rules (recorded verdict)"]
+    assert evidence.verdict is not None and evidence.verdict["allowed"] == {"99490": 1}
+    kinds = {(r["kind"], r["ref"]) for r in evidence.verdict["stood_on"]}
+    assert {("consent", "CCM"), ("condition", "E11.9"), ("time_entry", "T-P1-CCM-2026-03-RN-1-2-0")} <= kinds
+    assert ("time_entry", "E-LATE") not in kinds and evidence.unsupported is None
     assert evidence.consents[0]["program"] == "CCM" and evidence.consents[0]["cost_sharing_explained"]
     assert evidence.initiating_visits and evidence.care_plans and len(evidence.conditions) >= 2
     assert evidence.minutes_counted == {"CCM": 25}

@@ -28,7 +28,7 @@ def test_refused_claims_are_kept_in_the_refusal_log(ledger: Ledger, store_url: s
     attempt = claim("C2", recorded_by="biller-7", source="billing-co")
     assert book.refused(attempt) == ["DUPLICATE_CLAIM"]
     assert book.refused(attempt) == ["DUPLICATE_CLAIM"]  # sent again: logged once
-    assert book.refused(claim("C3", codes=("99491",))) == ["UNDER_THRESHOLD"]
+    assert book.refused(claim("C3", codes=("99491",))) == ["UNDER_THRESHOLD", "TIER_CONFLICT"]
     db = open_views(ledger, store_url)
 
     def refusals(month: str | None = None, reason: str | None = None) -> list[Any]:

@@ -3,7 +3,7 @@ Each test names its rule ids and shows the rule holding and its refusal's reason
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -158,24 +158,27 @@ def test_pccm2_initiating_visit_by_the_billing_practitioner_within_12_months(sql
     book.add(claim("C3"))
 
 
-def test_pccm3_care_plan_before_the_month(sqlite_ledger: Ledger) -> None:
-    """P-CCM-3: a care plan established during or after the month is CARE_PLAN_MISSING (default)."""
+def test_pccm3_care_plan_by_the_months_last_day(sqlite_ledger: Ledger) -> None:
+    """P-CCM-3: a care plan established after the month is CARE_PLAN_MISSING; one established
+    on or before the month's last day counts (establishing it is part of the service)."""
     book = Book(sqlite_ledger)
     facts_ = [x for x in enrolled("P1") if not isinstance(x, f.CarePlanEstablished)]
-    book.add(facts_, minutes(25), plan("CP-LATE", established_on=date(2026, 3, 5)))
+    book.add(facts_, minutes(25), plan("CP-LATE", established_on=date(2026, 4, 1)))
     assert book.refused(claim("C1")) == ["CARE_PLAN_MISSING"]
     assert book.blocked()["99490"] == "CARE_PLAN_MISSING"
-    book.add(plan("CP-EARLY", established_on=date(2026, 2, 27)))
+    book.add(plan("CP-LAST-DAY", established_on=date(2026, 3, 31)))
     book.add(claim("C1"))
 
 
-def test_pccm3_plan_within_the_month_is_a_policy_switch(sqlite_url: str, clock: Clock) -> None:
-    """P-CCM-3: with care_plan_within_month a plan established in the month counts."""
+def test_pccm3_plan_before_the_month_is_a_policy_switch(sqlite_url: str, clock: Clock) -> None:
+    """P-CCM-3: with care_plan_before_month a plan established within the month does not count."""
     from adapters.store import open_ledger
 
-    book = Book(open_ledger(sqlite_url, clock=clock, policy=Policy(care_plan_within_month=True)))
+    book = Book(open_ledger(sqlite_url, clock=clock, policy=Policy(care_plan_before_month=True)))
     facts_ = [x for x in enrolled("P1") if not isinstance(x, f.CarePlanEstablished)]
     book.add(facts_, minutes(25), plan("CP-MID", established_on=date(2026, 3, 5)))
+    assert book.refused(claim("C1")) == ["CARE_PLAN_MISSING"]
+    book.add(plan("CP-EARLY", established_on=date(2026, 2, 27)))
     book.add(claim("C1"))
 
 
@@ -217,7 +220,7 @@ def test_g07_one_billing_practitioner_per_period(sqlite_ledger: Ledger) -> None:
     assert "PROVIDER_CONFLICT" in book.refused(claim("C2", codes=("99439",), billing_provider_npi=OTHER_NPI))
 
 
-def test_g09_consent_missing_revoked_and_incomplete(sqlite_ledger: Ledger) -> None:
+def test_g09_consent_missing_revoked_and_incomplete(sqlite_ledger: Ledger, clock: Clock) -> None:
     """G-09: no consent is CONSENT_MISSING; one revoked in an earlier month is CONSENT_REVOKED
     (a revocation takes effect at the end of its month); one without the explanations is
     CONSENT_INCOMPLETE."""
@@ -230,6 +233,7 @@ def test_g09_consent_missing_revoked_and_incomplete(sqlite_ledger: Ledger) -> No
     book.add(f.ConsentRevoked(patient_id="P1", program=f.Program.CCM, revoked_on=date(2026, 3, 20)))
     book.add(claim("C1"))  # revoked in March: March is still covered
     book.add(minutes(25, month="2026-04", day=1))
+    clock.now = datetime(2026, 5, 4, 12, tzinfo=UTC)
     assert book.refused(claim("C2", service_month="2026-04")) == ["CONSENT_REVOKED"]
 
 
@@ -279,9 +283,10 @@ def test_g10_hospice_rule_is_a_policy_switch(sqlite_url: str, clock: Clock) -> N
     book.add(claim("C1"))
 
 
-def test_g08_ccm_and_g01_month_of_the_claim(book: Book) -> None:
+def test_g08_ccm_and_g01_month_of_the_claim(book: Book, clock: Clock) -> None:
     """G-08, G-01: the same code twice in a month is DUPLICATE_CLAIM; the next month is a new period."""
     book.add(minutes(25), minutes(25, month="2026-04", day=1))
+    clock.now = datetime(2026, 5, 4, 12, tzinfo=UTC)
     book.add(claim("C1"))
     assert book.refused(claim("C2")) == ["DUPLICATE_CLAIM"]
     book.add(claim("C3", service_month="2026-04"))

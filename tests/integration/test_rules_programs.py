@@ -171,18 +171,20 @@ def test_l04_apcm_excludes_tcm_and_l05_addons(book: Book) -> None:
 
 def test_prpm1_device_days_worked_example(book: Book) -> None:
     """P-RPM-1, G-01: 14 days in the 30-day period from setup gives 99445, 16 gives 99454,
-    1 is DEVICE_DAYS_INSUFFICIENT; a day counts once across devices and readings."""
+    1 is DEVICE_DAYS_INSUFFICIENT (for 99453 too: from 2026 it needs 2 days in the first
+    period); a day counts once across devices and readings."""
     book.add(enrolled("P1", P.RPM), enrolled("P2", P.RPM), enrolled("P3", P.RPM))
     device(book, "P1", days=14)
     device(book, "P2", days=16)
     device(book, "P3", days=1)
     device(book, "P1", days=14, device_id="D2")  # the same 14 days again, from a second device
     assert book.billable("P1") == {"99445": 1, "99453": 1} and book.billable("P2") == {"99454": 1, "99453": 1}
-    assert book.blocked("P3") == {"99445": "DEVICE_DAYS_INSUFFICIENT"}
+    assert book.blocked("P3") == {"99445": "DEVICE_DAYS_INSUFFICIENT", "99453": "DEVICE_DAYS_INSUFFICIENT"}
     assert book.refused(on(date(2026, 3, 30), "99454", pid="P1")) == ["DEVICE_DAYS_INSUFFICIENT"]
     assert book.refused(on(date(2026, 3, 30), "99445", pid="P3", cid="C3")) == ["DEVICE_DAYS_INSUFFICIENT"]
     book.add(on(date(2026, 3, 30), "99454", pid="P2", cid="C2"))
-    assert book.refused(on(date(2026, 3, 30), "99445", pid="P2", cid="C4")) == ["CODE_CONFLICT"]
+    # 16 days is past 99445's band, and 99445 never joins 99454 for the same 30 days (L-07).
+    assert book.refused(on(date(2026, 3, 30), "99445", pid="P2", cid="C4")) == ["CODE_CONFLICT", "CODE_CONFLICT"]
 
 
 def test_g01_device_periods_are_30_days_from_setup(book: Book) -> None:
@@ -193,7 +195,8 @@ def test_g01_device_periods_are_30_days_from_setup(book: Book) -> None:
     assert book.billable(month="2026-03") == {"99454": 1}  # 20 Feb - 21 Mar ends in March
     book.add(on(date(2026, 3, 21), "99454"))
     assert book.refused(on(date(2026, 3, 5), "99454", cid="C2")) == ["DUPLICATE_CLAIM"]
-    assert book.refused(on(date(2026, 3, 25), "99454", cid="C3")) == ["DEVICE_DAYS_INSUFFICIENT"]
+    # The next period (22 Mar - 20 Apr) has no days yet, and had not ended on 15 Apr (G-15).
+    assert book.refused(on(date(2026, 3, 25), "99454", cid="C3")) == ["DEVICE_DAYS_INSUFFICIENT", "PERIOD_OPEN"]
 
 
 def test_prpm2_setup_once_per_episode(book: Book) -> None:

@@ -51,7 +51,7 @@ def test_event_topics_are_explicit_versioned_unique_and_resolvable() -> None:
 def test_event_names_are_past_tense() -> None:
     """Events say what happened: their names end in a past participle."""
     for cls in event_classes():
-        assert re.search(r"(ed|Made|Bound|Setup)$", cls.__name__), cls.__name__
+        assert re.search(r"(ed|Made|Bound|Setup|Withdrawn)$", cls.__name__), cls.__name__
 
 
 def test_every_contract_fact_has_an_event_that_stores_it() -> None:
