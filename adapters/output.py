@@ -26,7 +26,7 @@ def worklist(rows: Sequence[WorklistRow], fmt: str) -> str:
             "billable": "; ".join(f"{b.code}" + (f" x{b.units}" if b.units > 1 else "") for b in r.billable),
             "estimated_total": r.estimated_total,
             "blocked": "; ".join(f"{b.code} {b.reason}: {b.detail}" for b in r.blocked),
-            "claimed": "; ".join(f"{c.claim_id} ({', '.join(c.codes)})" for c in r.claimed),
+            "claimed": "; ".join(f"{c.claim_id} ({', '.join(c.codes)}): {c.status}" for c in r.claimed),
         }
         for r in rows
     ]

@@ -25,6 +25,7 @@ from psycopg.rows import tuple_row
 
 from domain.ledger import Ledger
 from domain.policy import DEFAULT_POLICY, Policy
+from domain.rulebook import DEFAULT_RULEBOOK, Rulebook
 
 DEFAULT_URL = "sqlite:///carelane.db"
 MAPPER_TOPIC = "adapters.mapper:MsgspecMapper"
@@ -104,11 +105,12 @@ def open_ledger(
     *,
     policy: Policy = DEFAULT_POLICY,
     clock: Callable[[], datetime] | None = None,
+    rulebook: Rulebook = DEFAULT_RULEBOOK,
 ) -> Ledger:
     """The ledger on the store at `url` (or CARELANE_DB, or ./carelane.db)."""
     store = parse(store_url(url))
     with _initialising(store):
-        ledger = Ledger(store.env, policy=policy, clock=clock)
+        ledger = Ledger(store.env, policy=policy, clock=clock, rulebook=rulebook)
     ledger.locate = locator(ledger, store)
     ledger.fetch = fetcher(ledger, store)
     return ledger

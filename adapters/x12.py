@@ -248,8 +248,9 @@ def _errors(node: object, line: object = None) -> list[str]:
 
 
 def unpaid(claims: list[Claim]) -> list[Claim]:
-    """Accepted claims that are neither voided nor paid."""
-    return [c for c in claims if c.voided is None and not any(a.outcome == "paid" for a in c.adjudications)]
+    """Claims the gate accepted that still stand on their record and have no payer answer:
+    not voided, not adjudicated, and not unsupported (G-16)."""
+    return [c for c in claims if c.status == "accepted"]
 
 
 def claims_for(ledger: Ledger, patients: list[str], month: str) -> list[ClaimToSend]:

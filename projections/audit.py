@@ -10,7 +10,7 @@ ledger knew at an instant: facts recorded later are absent.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -90,14 +90,15 @@ class Stream:
 
     events: list[Any]
 
-    def as_of(self, instant: datetime, *, before: bool = False) -> Any:
-        """The aggregate as of the instant (or just before it: a claim is judged on the state
-        it found, not the state its own recording made)."""
+    def as_of(self, instant: datetime, *, leave_out: Callable[[Any], bool] | None = None) -> Any:
+        """The aggregate as of the instant, without the events `leave_out` names (a claim is
+        judged on the state it found, not the state its own recording made)."""
         aggregate = None
         for event in self.events:
-            if event.timestamp > instant or (before and event.timestamp == instant):
+            if event.timestamp > instant:
                 break
-            aggregate = event.mutate(aggregate)
+            if leave_out is None or not leave_out(event):
+                aggregate = event.mutate(aggregate)
         return aggregate
 
 
@@ -189,12 +190,10 @@ def _entry(event: Any, ledger: Ledger, instant: datetime, voids: dict[str, str])
                      flags, body)  # fmt: skip
 
 
-def _months_at(
-    streams: dict[UUID, Stream], patient_id: str, month: str, instant: datetime, before: bool = False
-) -> dict[str, Any]:
+def _months_at(streams: dict[UUID, Stream], patient_id: str, month: str, instant: datetime) -> dict[str, Any]:
     out = {}
     for m in (shift_month(month, d) for d in VIEW_MONTHS):
-        pm = streams[patient_month_key(patient_id, m)].as_of(instant, before=before)
+        pm = streams[patient_month_key(patient_id, m)].as_of(instant)
         if pm is not None:
             out[m] = pm
     return out
@@ -213,8 +212,13 @@ def _evidence(
     submitted = next(e for e in stream.events if isinstance(e, PatientMonth.ClaimSubmitted)
                      and e.fact.claim_id == claim.claim_id)  # fmt: skip
     at = submitted.timestamp
-    patient_then: Patient = streams[patient_key(patient_id)].as_of(at, before=True)
-    months_then = _months_at(streams, patient_id, month, at, before=True)
+    # The state the claim found: everything recorded by then, less the claim's own events
+    # (facts recorded in the same instant, as in one bulk batch, came before it).
+    patient_then: Patient = streams[patient_key(patient_id)].as_of(
+        at, leave_out=lambda e: getattr(e, "claim_id", None) == claim.claim_id
+    )
+    months_then = _months_at(streams, patient_id, month, at)
+    months_then[month] = stream.as_of(at, leave_out=lambda e: e.originator_version >= submitted.originator_version)
     view = MonthView(patient_then, month, ledger.policy, months_then, ledger.rulebook)
     programs = {s.program for line in claim.lines if (s := catalog.lookup(line.code)) and s.program}
     counted, later = [], []

@@ -17,7 +17,7 @@ from domain.refusal import ClaimRefusal
 from domain.rules.assess import WorklistRow, assess
 from domain.rules.view import shift_month
 from domain.timing import is_late, local_day
-from projections.refusals import RefusalRow, refusal_row
+from projections.refusals import RefusalRow, refusal_row, withdrawn_row
 from projections.runner import Cursor, ViewDB
 
 ENCODE = msgspec.json.Encoder()
@@ -127,10 +127,10 @@ def select_in(cur: Cursor, query: str, values: list[str], chunk: int = 500) -> l
 
 
 class Refusals:
-    """The refusal log: one row per refused claim."""
+    """The refusal log: one row per refused claim, and one per claim left unsupported (G-16)."""
 
     name = "refusals"
-    topics: tuple[str, ...] = (ClaimRefusal.ClaimRefused.TOPIC,)
+    topics: tuple[str, ...] = (ClaimRefusal.ClaimRefused.TOPIC, PatientMonth.ClaimSupportWithdrawn.TOPIC)
 
     def create(self, cur: Cursor) -> None:
         cur.execute(
@@ -144,7 +144,10 @@ class Refusals:
     def apply(self, cur: Cursor, events: list[tuple[int, Any]], ledger: Ledger) -> None:
         rows = []
         for position, event in events:
-            row = refusal_row(event, position, ledger)
+            if isinstance(event, PatientMonth.ClaimSupportWithdrawn):
+                row = withdrawn_row(event, position, ledger)
+            else:
+                row = refusal_row(event, position, ledger)
             codes = " ".join(r["code"] for r in row.reasons)
             rows.append((position, row.service_month, f" {codes} ", ENCODE.encode(row).decode()))
         cur.executemany("INSERT INTO view_refusals VALUES (%s, %s, %s, %s)", rows)

@@ -16,7 +16,8 @@ from decimal import Decimal
 import msgspec
 
 from domain import facts
-from domain.catalog import CodeSpec, FeeSchedule, Kind, codes_of
+from domain.catalog import CodeSpec, FeeSchedule, Kind
+from domain.patient_month import Claim
 from domain.reasons import Because, Reason
 from domain.rules import minutes
 from domain.rules.codes import Allowance, allowance
@@ -35,15 +36,26 @@ class Billable(msgspec.Struct, omit_defaults=True):
     service_on: str | None = None  # the date of service, for codes whose period is not the month
 
 
-class Blocked(msgspec.Struct):
+class Blocked(msgspec.Struct, omit_defaults=True):
     code: str
     reason: str
     detail: str
+    have: int | None = None  # for a count short of its threshold: what the record has,
+    need: int | None = None  # what the next unit needs,
+    unit: str | None = None  # and in what ("minutes" or "days")
+
+    @classmethod
+    def of(cls, code: str, reason: Because) -> Blocked:
+        return cls(code, reason.code.value, reason.message, reason.have, reason.need, reason.unit)
 
 
-class Claimed(msgspec.Struct):
+class Claimed(msgspec.Struct, omit_defaults=True):
     claim_id: str
     codes: list[str]
+    status: str = "accepted"  # interface.md section 4
+    missing: list[str] | None = None  # G-16: what an unsupported claim no longer stands on
+    overpayment: str | None = None  # paid on a claim now unsupported: to be returned
+    repay_by: str | None = None  # 60 days from when the ledger identified it
 
 
 class WorklistRow(msgspec.Struct):
@@ -114,7 +126,7 @@ def _options(
 ) -> dict[str, list[Option]]:
     found: dict[str, list[Option]] = {}
     for program in P:
-        specs = [s for s in codes_of(program) if s.kind not in (Kind.APCM_ADDON, Kind.EXCLUSION)]
+        specs = [s for s in view.rules.codes_of(program) if s.kind not in (Kind.APCM_ADDON, Kind.EXCLUSION)]
         for base in (s for s in specs if not s.base and component_of(s) in wanted):
             addons = [s for s in specs if base.code in s.base]
             allowed = {s.code: allowance(s, view, npi) for s in [base, *addons]}
@@ -166,7 +178,7 @@ def assess(view: MonthView, fees: FeeSchedule) -> WorklistRow:
                 continue
             why = conflicts(option.lines, existing + taken, view.policy)
             reason = why[0] if why else Because(Reason.TIER_CONFLICT, f"{option.base.code}: another option pays more")
-            blocked.append(Blocked(option.base.code, reason.code.value, reason.message))
+            blocked.append(Blocked.of(option.base.code, reason))
     for option in chosen:
         blocked += _better_but_blocked(view, option, npi, fees)
     done = {o.component for o in chosen} | set(options)
@@ -184,9 +196,21 @@ def assess(view: MonthView, fees: FeeSchedule) -> WorklistRow:
         device_days=view.device_days_by_device(),
         billable=billable,
         blocked=blocked,
-        claimed=[Claimed(c.submitted.claim_id, [x.code for x in c.submitted.lines]) for c in view.live_claims()],
+        claimed=[_claimed(c) for c in (view.current.claims.values() if view.current else ())],
         estimated_total=_money(total),
         fee_schedule=fees.name,
+    )
+
+
+def _claimed(claim: Claim) -> Claimed:
+    gone = claim.withdrawn
+    return Claimed(
+        claim.submitted.claim_id,
+        [x.code for x in claim.submitted.lines],
+        claim.status,
+        missing=[f"{r.code.value}: {r.message}" for r in gone.reasons] if gone else None,
+        overpayment=_money(claim.paid_amount) if claim.repay_by else None,
+        repay_by=claim.repay_by.isoformat() if claim.repay_by else None,
     )
 
 
@@ -205,32 +229,37 @@ def _near_misses(option: Option) -> list[Blocked]:
             continue
         near = a.next_unit or next((r for r in a.reasons if r.code is Reason.UNDER_THRESHOLD), None)
         if near is not None:
-            out.append(Blocked(code, near.code.value, near.message))
+            out.append(Blocked.of(code, near))
     return out
 
 
 def _better_but_blocked(view: MonthView, chosen: Option, npi: str, fees: FeeSchedule) -> list[Blocked]:
-    """Codes of the chosen option's component that would pay more and whose threshold is met,
-    held back only by a requirement (a missing MDM, QMB status, ...): worth a biller's look."""
+    """Codes of the chosen option's component that would pay at least as much and are held
+    back only by a requirement (threshold met: a missing MDM, QMB status, ...) or only by a
+    count short of its threshold (99454 at 15 of 16 days, 99457 at 19 of 20 minutes)."""
     out = []
-    for spec in codes_of(chosen.base.program or P.CCM):
+    for spec in view.rules.codes_of(chosen.base.program or P.CCM):
         if spec.base or component_of(spec) != chosen.component or spec.code == chosen.base.code:
             continue
         a = allowance(spec, view, npi or None)
-        if not a.units and a.progress >= 1.0 and fees.fee(spec.code) > chosen.amount:
-            out += [Blocked(spec.code, r.code.value, r.message) for r in a.reasons[:2]]
+        if a.units or fees.fee(spec.code) < chosen.amount:
+            continue
+        if a.progress >= 1.0 and fees.fee(spec.code) > chosen.amount:
+            out += [Blocked.of(spec.code, r) for r in a.reasons[:2]]
+        elif a.reasons and all(r.need is not None for r in a.reasons):
+            out += [Blocked.of(spec.code, r) for r in a.reasons]
     return out
 
 
 def _why_not(view: MonthView, component: str, npi: str) -> list[Blocked]:
     """A wanted component with nothing billable: the reasons of its closest option."""
     program = P(component.split(":")[0])
-    bases = [s for s in codes_of(program) if not s.base and component_of(s) == component]
+    bases = [s for s in view.rules.codes_of(program) if not s.base and component_of(s) == component]
     judged = [(s, allowance(s, view, npi or None)) for s in bases]
     if not judged:
         return []
     spec, a = max(judged, key=lambda sa: _closeness(sa[1]))
-    return [Blocked(spec.code, r.code.value, r.message) for r in a.reasons[:3]]
+    return [Blocked.of(spec.code, r) for r in a.reasons[:3]]
 
 
 def _closeness(a: Allowance) -> tuple[float, int]:

@@ -46,17 +46,20 @@ def test_refused_claims_are_kept_in_the_refusal_log(ledger: Ledger, store_url: s
 
 
 def test_adjudication_and_void_follow_the_claim(ledger: Ledger) -> None:
-    """ClaimAdjudicated is kept on the claim; ClaimVoided frees its codes for a corrected claim."""
+    """ClaimAdjudicated is kept on the claim; ClaimVoided frees its codes for a corrected claim;
+    the worklist's `claimed` shows each claim with its status."""
     book = Book(ledger)
     book.add(enrolled("P1"), minutes(45))
     book.add(claim("C1", codes=("99490",)))
     book.add(f.ClaimAdjudicated(claim_id="C1", outcome=f.ClaimOutcome.DENIED, reason_codes=["CO-16"]))
     assert book.billable() == {"99439": 1}
     book.add(f.ClaimVoided(claim_id="C1", reason="resubmit with add-on", by="B"))
-    assert book.row().claimed == [] and book.billable() == {"99490": 1, "99439": 1}
+    assert [(c.claim_id, c.status) for c in book.row().claimed] == [("C1", "voided")]
+    assert book.billable() == {"99490": 1, "99439": 1}
     book.add(claim("C2", codes=("99490", "99439")))
     book.add(f.ClaimAdjudicated(claim_id="C2", outcome=f.ClaimOutcome.PAID, paid_amount=Decimal("92.80")))
-    assert [c.claim_id for c in book.row().claimed] == ["C2"] and book.billable() == {}
+    assert [(c.claim_id, c.status) for c in book.row().claimed] == [("C1", "voided"), ("C2", "paid")]
+    assert book.billable() == {}
 
 
 def _race(url: str, claim_id: str, barrier: Any, results: Any) -> None:
