@@ -173,7 +173,9 @@ def _enrol(pr: Practice, pid: str, programs: tuple[f.Program, ...], first_day: d
 def _month(pr: Practice, pid: str, programs: tuple[f.Program, ...], month: str) -> Iterator[f.Fact]:
     rng = pr.rng
     days = _days(month)
-    for program in programs:
+    # A hospital stay is on record before the month's minutes and their claim, as a biller
+    # would have it; a stay recorded after a claim would withdraw its support (G-16).
+    for program in sorted(programs, key=lambda p: p is not P.TCM):
         if program in (P.RPM, P.RTM):
             reading_days = sorted(rng.sample(days[:28], rng.randint(8, 26)))
             for day in reading_days:

@@ -99,7 +99,9 @@ def shortfall(claim: Claim, view: MonthView) -> list[Because]:
 
 
 def _about(code: str, reason: Because) -> Because:
-    return Because(reason.code, f"{code}: {reason.message}", reason.have, reason.need, reason.unit)
+    """The reason, naming the code it is about (once)."""
+    message = reason.message if reason.message.startswith(code) else f"{code}: {reason.message}"
+    return Because(reason.code, message, reason.have, reason.need, reason.unit)
 
 
 def _units(line: Line, spec: CodeSpec, a: Allowance, existing: list[Line], view: MonthView) -> list[Because]:
