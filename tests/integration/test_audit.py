@@ -44,6 +44,8 @@ def test_each_claim_carries_the_evidence_it_stood_on(ledger: Ledger, clock: Cloc
     kinds = {(r["kind"], r["ref"]) for r in evidence.verdict["stood_on"]}
     assert {("consent", "CCM"), ("condition", "E11.9"), ("time_entry", "T-P1-CCM-2026-03-RN-1-2-0")} <= kinds
     assert ("time_entry", "E-LATE") not in kinds and evidence.unsupported is None
+    positions = [r["position"] for r in evidence.verdict["stood_on"]]
+    assert all(isinstance(n, int) for n in positions) and len(set(positions)) == len(positions)
     assert evidence.consents[0]["program"] == "CCM" and evidence.consents[0]["cost_sharing_explained"]
     assert evidence.initiating_visits and evidence.care_plans and len(evidence.conditions) >= 2
     assert evidence.minutes_counted == {"CCM": 25}
