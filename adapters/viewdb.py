@@ -24,6 +24,10 @@ class _SQLiteCursor:
     def rowcount(self) -> int:
         return self._cur.rowcount
 
+    @property
+    def description(self) -> Any:
+        return self._cur.description
+
     def execute(self, text: str, params: Sequence[Any] = ()) -> Any:
         return self._cur.execute(text.replace("%s", "?"), tuple(params))
 

@@ -1,0 +1,58 @@
+"""`carelane digest` and `carelane verify` as an auditor runs them, on both stores: a signed
+digest must stay signed, and `verify --views` names view rows changed behind the log's back
+until `project --rebuild` repairs them."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_cli import ENC, carelane, write
+from tests.factories import claim, enrolled, minutes, one_of_each
+from tests.integration.test_integrity import run_sql
+
+
+@pytest.fixture
+def filled(store_url: str, tmp_path: Path) -> str:
+    lines = [*one_of_each(), *enrolled("P2"), *minutes(25, "P2", staff="RN-7"), claim("C9", "P2", codes=("99491",))]
+    result = carelane("ingest", str(write(tmp_path / "f.ndjson", [ENC.encode(x) for x in lines])), db=store_url)
+    assert result.returncode == 3, result.stderr  # the 99491 claim is refused: the log has a refusal
+    return store_url
+
+
+def test_a_signed_digest_must_keep_its_signature(filled: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With CARELANE_DIGEST_KEY set, verify --digest passes for the digest as kept and fails,
+    in one line, for the same digest with its hmac removed; a signed digest needs the key."""
+    monkeypatch.setenv("CARELANE_DIGEST_KEY", "s3cret")
+    kept = tmp_path / "digest.json"
+    assert carelane("digest", "--out", str(kept), db=filled).returncode == 0
+    good = carelane("verify", "--digest", str(kept), db=filled)
+    assert good.returncode == 0 and "passes through the digest" in good.stdout, good.stderr
+    stripped = tmp_path / "stripped.json"
+    stripped.write_text(json.dumps(json.loads(kept.read_text()) | {"hmac": None}))
+    bad = carelane("verify", "--digest", str(stripped), db=filled)
+    assert bad.returncode != 0 and "no HMAC" in bad.stderr and "Traceback" not in bad.stderr
+    monkeypatch.delenv("CARELANE_DIGEST_KEY")
+    unkeyed = carelane("verify", "--digest", str(kept), db=filled)
+    assert unkeyed.returncode != 0 and "CARELANE_DIGEST_KEY" in unkeyed.stderr
+    assert "CARELANE_DIGEST_KEY" not in os.environ
+
+
+def test_verify_views_names_tampered_rows_until_rebuilt(filled: str) -> None:
+    """A changed worklist total and a deleted refusal row are named by verify --views (exit 1);
+    project --rebuild repairs both."""
+    assert carelane("project", db=filled).returncode == 0
+    assert carelane("verify", "--views", db=filled).returncode == 0
+    (body,) = run_sql(filled, "SELECT body FROM {schema}.view_worklist WHERE patient_id = %s", ("P2",))[0]
+    run_sql(filled, "UPDATE {schema}.view_worklist SET body = %s WHERE patient_id = %s",
+            (body.replace('"estimated_total":"', '"estimated_total":"9'), "P2"))  # fmt: skip
+    run_sql(filled, "DELETE FROM {schema}.view_refusals")
+    checked = carelane("verify", "--views", db=filled)
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "view_worklist patient_id=P2, month=2026-03: body differ" in checked.stderr
+    assert "view_refusals position=" in checked.stderr and "missing" in checked.stderr
+    assert carelane("project", "--rebuild", db=filled).returncode == 0
+    assert carelane("verify", "--views", db=filled).returncode == 0
