@@ -226,7 +226,10 @@ def _events(recorder: Any) -> Iterator[Row]:
         ).format(_pg_name(recorder, table))
     else:
         query = sql.SQL("")
-    lite = f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?"
+    lite = (
+        f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
+        "WHERE rowid > ? ORDER BY rowid LIMIT ?"
+    )
     after = 0
     while page := _rows(recorder, query, lite, (after, PAGE)):
         yield from (Row(int(r[0]), str(r[1]), int(r[2]), str(r[3]), bytes(r[4])) for r in page)

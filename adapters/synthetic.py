@@ -102,7 +102,8 @@ def _enrol(pr: Practice, pid: str, programs: tuple[f.Program, ...], first_day: d
     yield f.PatientRegistered(
         patient_id=pid,
         birth_date=date(rng.randint(1930, 1960), rng.randint(1, 12), rng.randint(1, 28)),
-        medicare_id=f"{rng.randint(1, 9)}EG{rng.randint(1, 9)}-TE{rng.randint(1, 9)}-MK{rng.randint(10, 99)}",
+        medicare_id=f"{rng.randint(1, 9)}EG{rng.randint(1, 9)}-TE{rng.randint(1, 9)}-MK{rng.randint(10, 99)}"
+        + f"{pr.tag}{pid}",  # one beneficiary, one record (G-07)
         qmb=rng.random() < 0.15,
     )
     behavioral = any(p in (P.BHI, P.COCM) for p in programs)

@@ -24,7 +24,7 @@ from domain.base import LedgerAggregate
 from domain.identity import Identity
 from domain.keys import identity_key, patient_key, patient_month_key, staff_day_key
 from domain.patient import PATIENT_FACTS, Patient
-from domain.patient_month import PatientMonth, Withdrawn
+from domain.patient_month import Claim, PatientMonth, Withdrawn, claim_programs
 from domain.policy import DEFAULT_POLICY, Policy
 from domain.reasons import Reason, Refused
 from domain.refusal import ClaimRefusal
@@ -42,11 +42,14 @@ Locate = Callable[[UUID, int], int | None]
 Fetch = Callable[[list[UUID]], dict[UUID, list[Any]]]  # aggregate id -> its stored events, in order
 
 MAX_ATTEMPTS = 8
-# G-16: patient facts that can leave an accepted claim short (a void re-checks its own month).
-WITHDRAWING = frozenset({
-    facts.ConditionResolved, facts.ConsentRevoked, facts.PatientDied, facts.DischargeCancelled,
-    facts.FacilityStayStarted, facts.QmbStatusChanged,
-})  # fmt: skip
+
+
+MBI = "medicare_id"  # an Identity kind: one patient per Medicare beneficiary identifier
+
+
+def _mbi(medicare_id: str | None) -> str | None:
+    """The MBI as one spelling: dashes and spaces are how it is printed, not part of it."""
+    return None if medicare_id is None else "".join(medicare_id.split()).replace("-", "").upper()
 
 
 def _cause(fact: facts.Fact) -> str:
@@ -294,7 +297,17 @@ class Ledger(Application):  # type: ignore[type-arg]
                 Reason.ID_REUSED,
                 f"Patient {fact.patient_id} is already registered with other details",
             )
+        mbi = _mbi(fact.medicare_id)
+        holder = None if mbi is None else w.get(identity_key(MBI, mbi), Identity)
+        if holder is not None:
+            # G-07: one beneficiary, one record; under two patient ids two practitioners
+            # could each bill the same month.
+            other = w.get(holder.home_id, Patient)
+            who = other.patient_id if other is not None else "another patient"
+            raise Refused.one(Reason.ID_REUSED, f"That Medicare id is already registered to patient {who}")
         patient = w.add(Patient.register(fact, digest, w.at))
+        if mbi is not None:
+            w.add(Identity.bind(MBI, mbi, digest, patient.id, patient.version, w.at))
         return patient.id, patient.version
 
     def _note_on_patient(self, w: Work, fact: Any, digest: str) -> tuple[UUID, int]:
@@ -302,24 +315,37 @@ class Ledger(Application):  # type: ignore[type-arg]
         w.not_yet(fact, patient, digest)
         version = patient.note(fact, digest, w.at)
         w.bind(fact, patient, version, digest)
-        if type(fact) in WITHDRAWING:
-            since = facts.happened(fact)
-            first = month_of(since, self.policy) if since is not None else ""
-            months = [m for m in patient.claim_months() if m >= shift_month(first, -1)] if first else None
-            self._recheck(w, patient, months, fact)
+        since = facts.happened(fact)
+        reach = None if since is None else shift_month(month_of(since, self.policy), -1)  # a device period
+        self._recheck(w, patient, [m for m in patient.claim_months() if reach is None or m >= reach], fact)
         return patient.id, version
 
-    def _recheck(self, w: Work, patient: Patient, months: list[str] | None, cause: facts.Fact) -> None:
-        """G-16: a fact about the past is recorded, never refused because a claim relied on it;
-        each live claim of the months it reaches (all the patient's claims: None) is judged
-        again, and one the record no longer supports becomes unsupported."""
-        for month in sorted(patient.claim_months() if months is None else months):
+    def _recheck(self, w: Work, patient: Patient, months: list[str], cause: facts.Fact) -> None:
+        """G-16: a fact about the past is recorded, never refused because a claim relied on it.
+        Each live claim of the months it reaches is judged again: one the record no longer
+        supports becomes unsupported, and an unsupported one whose support came back is
+        restored (a stay recorded as started, then as ended)."""
+        for month in sorted(set(months)):
             view = w.view(patient, month)
             pm = view.current
             for claim in pm.live_claims() if pm is not None else ():
-                short = gate.shortfall(claim, view) if claim.withdrawn is None else []
-                if pm is not None and short:
-                    pm.withdraw_support(claim.submitted.claim_id, Withdrawn(short, w.at, _cause(cause)))
+                assert pm is not None
+                short, claim_id = gate.shortfall(claim, view), claim.submitted.claim_id
+                if short and claim.withdrawn is None:
+                    pm.withdraw_support(claim_id, Withdrawn(short, w.at, _cause(cause)))
+                elif not short and claim.withdrawn is not None:
+                    pm.restore_support(claim_id, _cause(cause), w.at)
+
+    def _service_gone(self, w: Work, patient: Patient, pm: PatientMonth, programs: set[facts.Program],
+                      cause: facts.Fact) -> None:  # fmt: skip
+        """A void took a service away: if it was the month's last of a program, the month is
+        no service on record (P-CCM-2), and when it was the first month, later claims of the
+        program are judged again; the month's own claims are (an add-on may lose its base)."""
+        months = [pm.month]
+        for program in programs:
+            if not pm.serves(program) and patient.withdraw_service(program, pm.month, w.at):
+                months += [m for m in patient.claim_months() if m > pm.month]
+        self._recheck(w, patient, months, cause)
 
     def _decide_month(self, w: Work, fact: facts.MedicalDecisionMaking, digest: str) -> tuple[UUID, int]:
         w.patient(fact.patient_id)
@@ -337,9 +363,16 @@ class Ledger(Application):  # type: ignore[type-arg]
             staff_day.check(fact.entry_id, start, end)
         for staff_day in days:
             staff_day.book(fact.entry_id, start, end, w.at)
-        patient.note_service(fact.program, pm.month, w.at)
+        first = patient.note_service(fact.program, pm.month, w.at)
         version = pm.log_time(fact, digest, w.at)
         w.bind(fact, pm, version, digest)
+        # G-16: a late entry may restore a claim's support; a new first month changes the
+        # program's later months (P-CCM-2, P-COCM-1).
+        months = ([pm.month] if pm.live_claims() else []) + (
+            [m for m in patient.claim_months() if m > pm.month] if first else []
+        )
+        if months:
+            self._recheck(w, patient, months, fact)
         return pm.id, version
 
     def _void_time_entry(self, w: Work, fact: facts.TimeEntryVoided, digest: str) -> tuple[UUID, int]:
@@ -356,7 +389,7 @@ class Ledger(Application):  # type: ignore[type-arg]
         start, end = logged.started_at, logged.started_at + timedelta(minutes=logged.minutes)
         for day in local_days(start, end, self.policy):
             w.staff_day(logged.staff_id, day).release(fact.entry_id, w.at)
-        self._recheck(w, w.patient(pm.patient_id), [pm.month], fact)
+        self._service_gone(w, w.patient(pm.patient_id), pm, {logged.program}, fact)
         return pm.id, version
 
     def _transmit(self, w: Work, fact: facts.DataTransmitted, digest: str) -> tuple[UUID, int]:
@@ -396,16 +429,22 @@ class Ledger(Application):  # type: ignore[type-arg]
         pm = self._claim_home(w, fact.claim_id)
         w.not_yet(fact, pm, digest)
         version = pm.adjudicate(fact, digest, w.at)
-        if not pm.claims[fact.claim_id].live:  # the payer reversed it: its codes are free (G-08)
-            w.patient(pm.patient_id).release(fact.claim_id, w.at)
+        claim = pm.claims[fact.claim_id]
+        if not claim.live:  # the payer reversed it: its codes are free (G-08)
+            self._claim_gone(w, pm, claim, fact)
         return pm.id, version
+
+    def _claim_gone(self, w: Work, pm: PatientMonth, claim: Claim, cause: facts.Fact) -> None:
+        patient = w.patient(pm.patient_id)
+        patient.release(claim.submitted.claim_id, w.at)
+        self._service_gone(w, patient, pm, claim_programs(claim), cause)
 
     def _void_claim(self, w: Work, fact: facts.ClaimVoided, digest: str) -> tuple[UUID, int]:
         pm = self._claim_home(w, fact.claim_id)
         w.not_yet(fact, pm, digest)
         version, freed = pm.void_claim(fact, digest, w.at)
         if freed:
-            w.patient(pm.patient_id).release(fact.claim_id, w.at)
+            self._claim_gone(w, pm, pm.claims[fact.claim_id], fact)
         return pm.id, version
 
     # Many facts in one transaction (bulk ingest)

@@ -83,9 +83,11 @@ class Patient(LedgerAggregate):
         self.devices: dict[str, list[facts.DeviceSetup]] = {}
         self.rating_scales: list[facts.RatingScaleAdministered] = []
         self.visit_versions: dict[str, int] = {}  # initiating visit id -> its event's version
+        self.revocations: dict[facts.Program, list[date]] = {}  # G-09: each revocation's date
         self.died_on: date | None = None
-        # P-CCM-2: a program's first month is the first with a service on record.
-        self.first_service: dict[facts.Program, str] = {}
+        # P-CCM-2: the months with a service of each program on record (a live time entry
+        # or claim); a program's first month is the earliest.
+        self.service_months: dict[facts.Program, set[str]] = {}
         # Accepted claims not voided, by claim id.
         self.claims: dict[str, Lodged] = {}
 
@@ -143,6 +145,7 @@ class Patient(LedgerAggregate):
 
         def assign(self, p: Patient) -> None:
             p.consents[self.fact.program][-1].revoked_on = self.fact.revoked_on
+            p.revocations.setdefault(self.fact.program, []).append(self.fact.revoked_on)
 
     class InitiatingVisitRecorded(Event):
         TOPIC = "carelane.Patient.InitiatingVisitRecorded.v1"
@@ -288,14 +291,24 @@ class Patient(LedgerAggregate):
             p.claims.pop(self.claim_id, None)
 
     class ServiceNoted(Event):
-        """A program's first month of service moved earlier (P-CCM-2)."""
+        """A month has a first service of the program on record (P-CCM-2)."""
 
         TOPIC = "carelane.Patient.ServiceNoted.v1"
         program: facts.Program
         month: str
 
         def assign(self, p: Patient) -> None:
-            p.first_service[self.program] = self.month
+            p.service_months.setdefault(self.program, set()).add(self.month)
+
+    class ServiceWithdrawn(Event):
+        """A month's last service of the program was voided: it is no service on record."""
+
+        TOPIC = "carelane.Patient.ServiceWithdrawn.v1"
+        program: facts.Program
+        month: str
+
+        def assign(self, p: Patient) -> None:
+            p.service_months.get(self.program, set()).discard(self.month)
 
     # Commands: decide (refuse with a reason), then record.
 
@@ -315,11 +328,25 @@ class Patient(LedgerAggregate):
     def claim_months(self) -> set[str]:
         return {lodged.month for lodged in self.claims.values() if lodged.month is not None}
 
-    def note_service(self, program: facts.Program, month: str, at: datetime) -> None:
-        """P-CCM-2: remember the first month with a service of the program on record."""
-        first = self.first_service.get(program)
-        if first is None or month < first:
+    def first_service(self, program: facts.Program) -> str | None:
+        """P-CCM-2: the first month with a service of the program on record."""
+        months = self.service_months.get(program)
+        return min(months) if months else None
+
+    def note_service(self, program: facts.Program, month: str, at: datetime) -> bool:
+        """Remember a month with a service of the program; True when it is now the first."""
+        first = self.first_service(program)
+        if month not in self.service_months.get(program, ()):
             self.trigger_event(Patient.ServiceNoted, program=program, month=month, timestamp=at)
+        return first is not None and month < first
+
+    def withdraw_service(self, program: facts.Program, month: str, at: datetime) -> bool:
+        """The month has no live service of the program left; True when it was the first."""
+        if month not in self.service_months.get(program, ()):
+            return False
+        first = self.first_service(program)
+        self.trigger_event(Patient.ServiceWithdrawn, program=program, month=month, timestamp=at)
+        return month == first
 
     @classmethod
     def register(cls, fact: facts.PatientRegistered, digest: str, at: datetime) -> Patient:

@@ -14,6 +14,7 @@ import msgspec
 
 from domain import facts
 from domain.base import Created, LedgerAggregate
+from domain.catalog import CATALOG
 from domain.keys import patient_month_key
 from domain.reasons import Because, Reason, Refused
 
@@ -100,6 +101,12 @@ class Claim:
 
 
 PAID = frozenset({facts.ClaimOutcome.PAID, facts.ClaimOutcome.PARTIAL})
+
+
+def claim_programs(claim: Claim) -> set[facts.Program]:
+    return {spec.program for line in claim.submitted.lines if (spec := CATALOG.get(line.code)) and spec.program}
+
+
 REPAY_DAYS = 60
 
 
@@ -208,6 +215,16 @@ class PatientMonth(LedgerAggregate):
         def assign(self, pm: PatientMonth) -> None:
             pm.claims[self.fact.claim_id].void_requested = self.fact
 
+    class ClaimSupportRestored(Event):
+        """G-16: a later fact gave an unsupported claim back the support it was accepted on."""
+
+        TOPIC = "carelane.PatientMonth.ClaimSupportRestored.v1"
+        claim_id: str
+        cause: str
+
+        def assign(self, pm: PatientMonth) -> None:
+            pm.claims[self.claim_id].withdrawn = None
+
     class ClaimSupportWithdrawn(Event):
         """G-16: a fact recorded after the claim left it without the support it was accepted on."""
 
@@ -297,7 +314,17 @@ class PatientMonth(LedgerAggregate):
                 timestamp=withdrawn.identified_at,
             )
 
+    def restore_support(self, claim_id: str, cause: str, at: datetime) -> None:
+        if self.claims[claim_id].withdrawn is not None:
+            self.trigger_event(PatientMonth.ClaimSupportRestored, claim_id=claim_id, cause=cause, timestamp=at)
+
     # Rules
+
+    def serves(self, program: facts.Program) -> bool:
+        """A live time entry or claim of the program in this month (P-CCM-2)."""
+        if any(e.voided is None and e.logged.program is program for e in self.entries.values()):
+            return True
+        return any(program in claim_programs(c) for c in self.live_claims())
 
     def live_claims(self) -> list[Claim]:
         """Claims not voided: what stands against Medicare for this month."""

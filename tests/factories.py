@@ -14,9 +14,9 @@ OTHER_NPI = "1245319599"
 
 
 def patient(pid: str = "P1", **kw: Any) -> f.PatientRegistered:
-    return f.PatientRegistered(
-        **({"patient_id": pid, "birth_date": date(1948, 5, 17), "medicare_id": "1EG4-TE5-MK72"} | kw)
-    )
+    """A patient with a Medicare id of their own (one beneficiary, one record: G-07)."""
+    mbi = "1EG4-TE5-MK72" if pid == "P1" else f"1EG4-TE5-{pid}"
+    return f.PatientRegistered(**({"patient_id": pid, "birth_date": date(1948, 5, 17), "medicare_id": mbi} | kw))
 
 
 def condition(code: str = "E11.9", pid: str = "P1", **kw: Any) -> f.ConditionDiagnosed:
@@ -157,6 +157,7 @@ def one_of_each(pid: str = "P1") -> list[f.Fact]:
         f.ClaimVoided(claim_id="C2", reason="setup billed by the device vendor", by="BILLER-1"),
         claim("C3", pid),
         f.TimeEntryVoided(entry_id="E1", patient_id=pid, reason="duplicate of a visit note", by="RN-1"),
+        time_entry("E3", pid, at=datetime(2026, 3, 24, 14, 0, tzinfo=EST), minutes=20),  # C3 supported again
         f.FacilityStayStarted(patient_id=pid, stay_id="S2", setting=f.Setting.HOSPICE, started_on=date(2026, 4, 1)),
         f.FacilityStayCancelled(patient_id=pid, stay_id="S2", reason="keyed on the wrong patient"),
         f.Discharged(

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import date
 
 from domain import facts
-from domain.patient import CarePlan, ConditionEpisode
+from domain.patient import CarePlan, ConditionEpisode, ConsentEpisode
 from domain.reasons import Because, Reason
 from domain.rules.view import MonthView, add_months, month_bounds
 
@@ -20,17 +20,24 @@ P = facts.Program
 COMPLETE_CONSENT = frozenset({P.CCM, P.PCM, P.APCM, P.BHI})
 
 
+def consent_in_force(view: MonthView, program: facts.Program, on: date) -> ConsentEpisode | None:
+    """G-09: the consent of the program with the latest date on or before `on`."""
+    episodes = [e for e in view.patient.consents.get(program, []) if e.recorded.recorded_on <= on]
+    return max(episodes, key=lambda e: e.recorded.recorded_on) if episodes else None
+
+
 def consent(view: MonthView, program: facts.Program, service_on: date) -> list[Because]:
-    """G-09: consent on file by the date of service and not revoked (revocation takes
-    effect at the end of its calendar month); complete for CCM, PCM, APCM and BHI."""
+    """G-09: consent on file by the date of service and not revoked (a revocation dated on or
+    after the consent takes effect at the end of its calendar month, whenever either was
+    recorded); complete for CCM, PCM, APCM and BHI."""
     if program in (P.RPM, P.RTM) and not view.policy.device_consent_required:
         return []
-    episodes = [e for e in view.patient.consents.get(program, []) if e.recorded.recorded_on <= service_on]
-    if not episodes:
+    latest = consent_in_force(view, program, service_on)
+    if latest is None:
         return [Because(Reason.CONSENT_MISSING, f"No {program} consent on file by {service_on}")]
-    latest = episodes[-1]
-    if latest.revoked_on is not None and month_bounds(_month(latest.revoked_on))[1] < view.first:
-        return [Because(Reason.CONSENT_REVOKED, f"{program} consent was revoked on {latest.revoked_on}")]
+    since = [r for r in view.patient.revocations.get(program, []) if r >= latest.recorded.recorded_on]
+    if since and month_bounds(_month(min(since)))[1] < view.first:
+        return [Because(Reason.CONSENT_REVOKED, f"{program} consent was revoked on {min(since)}")]
     got = latest.recorded
     if program in COMPLETE_CONSENT and not (got.cost_sharing_explained and got.one_practitioner_explained):
         missing = [
@@ -101,7 +108,7 @@ def conditions(view: MonthView, program: facts.Program) -> list[Because]:
 def first_month(view: MonthView, program: facts.Program) -> str:
     """P-CCM-2: a program's first month is the first calendar month with a service of it on
     record (a time entry or a claim), not the month of consent; with none before, this one."""
-    first = view.patient.first_service.get(program)
+    first = view.patient.first_service(program)
     return view.month if first is None or first > view.month else first
 
 

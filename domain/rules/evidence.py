@@ -32,9 +32,9 @@ def stood_on(view: MonthView, lines: list[Line], npi: str) -> list[FactRef]:
 def _patient_facts(view: MonthView, program: facts.Program, npi: str) -> list[FactRef]:
     patient, pid = view.patient, view.patient.id
     refs = []
-    consents = [e for e in patient.consents.get(program, []) if e.recorded.recorded_on <= view.last]
-    if consents:
-        refs.append(FactRef("consent", str(program), pid, consents[-1].version))
+    consent = eligibility.consent_in_force(view, program, view.last)
+    if consent is not None:
+        refs.append(FactRef("consent", str(program), pid, consent.version))
     visits = eligibility.qualifying_visits(view, program, npi)
     if visits:
         latest = max(visits, key=lambda v: v.visit_on)

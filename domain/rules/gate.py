@@ -20,7 +20,7 @@ from domain.patient_month import Claim, Verdict
 from domain.reasons import Because, Reason
 from domain.rules.codes import Allowance, allowance
 from domain.rules.evidence import stood_on
-from domain.rules.stacking import SCOPED, Line, conflicts, same_period
+from domain.rules.stacking import SCOPED, Line, addons, conflicts, same_period
 from domain.rules.view import MonthView
 from domain.timing import local_day
 
@@ -76,7 +76,7 @@ def judge(claim: facts.ClaimSubmitted, view: MonthView, at: datetime) -> Judgeme
         reasons += _units(line, spec, a, existing, view) + _period_open(spec, a, view, at)
         supported[code] = a.supported
         new.append(line)
-    reasons += conflicts(new, existing, view.policy)
+    reasons += conflicts(new, existing, view.policy) + _after_death(claim, view)
     verdict = Verdict(rules.name, supported, stood_on(view, new, claim.billing_provider_npi))
     return Judgement(list(dict.fromkeys(reasons)), new, verdict)
 
@@ -87,6 +87,7 @@ def shortfall(claim: Claim, view: MonthView) -> list[Because]:
     submitted = claim.submitted
     rules = view.rules_on(submitted.service_on or view.first)
     reasons: list[Because] = []
+    lines: list[Line] = []
     for code, units in merged(submitted).items():
         spec = rules.spec(code)
         if spec is None:
@@ -95,7 +96,20 @@ def shortfall(claim: Claim, view: MonthView) -> list[Because]:
         reasons += [_about(code, r) for r in a.reasons]
         if not a.reasons and units > a.supported:
             reasons.append(_fewer(code, units, a))
+        lines.append(Line(code, units, submitted.billing_provider_npi, view.month, a.scope, submitted.claim_id))
+    # G-06: an add-on whose base was on another claim, since voided.
+    reasons += addons(lines, claimed_lines(view, leave_out=submitted.claim_id), view.policy)
     return list(dict.fromkeys(reasons))
+
+
+def _after_death(claim: facts.ClaimSubmitted, view: MonthView) -> list[Because]:
+    """G-18: no service dated after the patient's death (a month that begins after it is
+    eligibility's to refuse)."""
+    if claim.service_on is not None and view.after_death(claim.service_on):
+        return [
+            Because(Reason.PATIENT_DECEASED, f"the date of service {claim.service_on} is after the patient's death")
+        ]
+    return []
 
 
 def _about(code: str, reason: Because) -> Because:

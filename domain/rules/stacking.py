@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 import msgspec
 
@@ -74,20 +74,47 @@ EXCLUSIONS: list[tuple[str, frozenset[str], frozenset[str], Reason, Callable[[Po
 def conflicts(new: list[Line], existing: list[Line], policy: Policy) -> list[Because]:
     """Every reason the `new` lines cannot join the `existing` ones (both of one patient)."""
     reasons: list[Because] = []
-    for rule in (_duplicates, _scoped_once, _lanes, _tiers, _exclusions, _addons, _caps, _practitioner):
+    for rule in (_duplicates, _scoped_once, _lanes, _tiers, _exclusions, _device_codes, addons, _caps, _practitioner):
         reasons += rule(new, existing, policy)
     return reasons
 
 
+def window(line: Line) -> tuple[date, date] | None:
+    """The days a line's period covers when it is a range of days: a 30-day device period
+    (G-01, from its first day) or a TCM window (the discharge day and the next 29)."""
+    if line.scope is None or not line.scope.startswith(("device:", "tcm:")):
+        return None
+    start = date.fromisoformat(line.scope.rsplit(":", 1)[1])
+    return start, start + timedelta(days=29)
+
+
 def same_period(a: Line, b: Line) -> bool:
-    """Month-scoped lines share the claim's month; scoped lines share their scope; TCM
-    windows of 30 days starting at discharge overlap (one TCM per 30 days)."""
+    """Month-scoped lines share the claim's month; day-range periods of one kind (device
+    periods, TCM windows) overlap, whichever day of them a claim is dated; other scoped
+    lines share their scope."""
     if a.scope is None or b.scope is None:
         return a.scope is None and b.scope is None and a.month == b.month
-    if a.scope.startswith("tcm:") and b.scope.startswith("tcm:"):
-        first, second = (date.fromisoformat(s.split(":", 1)[1]) for s in (a.scope, b.scope))
-        return abs((first - second).days) < 30
+    wa, wb = window(a), window(b)
+    if wa is not None and wb is not None and a.scope.split(":", 1)[0] == b.scope.split(":", 1)[0]:
+        return wa[0] <= wb[1] and wb[0] <= wa[1]
     return a.scope == b.scope
+
+
+def coincide(a: Line, b: Line) -> bool:
+    """For exclusions (L-04 .. L-09): the same calendar month, or for a device period the
+    days it covers against the other line's period or month."""
+    wa, wb = window(a), window(b)
+    if (wa is None or not (a.scope or "").startswith("device:")) and (
+        wb is None or not (b.scope or "").startswith("device:")
+    ):
+        return a.month == b.month
+    ra, rb = wa or _month_range(a.month), wb or _month_range(b.month)
+    return ra[0] <= rb[1] and rb[0] <= ra[1]
+
+
+def _month_range(month: str) -> tuple[date, date]:
+    first = date.fromisoformat(f"{month}-01")
+    return first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
 def _duplicates(new: list[Line], existing: list[Line], policy: Policy) -> list[Because]:
@@ -102,14 +129,17 @@ def _duplicates(new: list[Line], existing: list[Line], policy: Policy) -> list[B
 
 
 def _scoped_once(new: list[Line], existing: list[Line], policy: Policy) -> list[Because]:
-    """P-RPM-2 setup once per episode (SETUP_ALREADY_BILLED); P-TCM-1 one TCM per 30 days."""
+    """P-RPM-2 setup once per episode (SETUP_ALREADY_BILLED: an episode runs from the
+    program's first setup, so once per program); P-TCM-1 one TCM per 30 days, on this claim
+    or another (TCM_ALREADY_BILLED)."""
     out = []
     for line in new:
         kind = line.spec.kind
         if kind not in (Kind.SETUP, Kind.TCM):
             continue
-        others = [o for o in existing if o.spec.kind is kind and o.spec.program is line.spec.program]
-        clash = next((o for o in others if same_period(line, o)), None)
+        pool = existing + [o for o in new if o is not line]
+        others = [o for o in pool if o.spec.kind is kind and o.spec.program is line.spec.program]
+        clash = next((o for o in others if kind is Kind.SETUP or same_period(line, o)), None)
         if clash is not None and kind is Kind.SETUP:
             out.append(
                 Because(
@@ -174,13 +204,43 @@ def _exclusions(new: list[Line], existing: list[Line], policy: Policy) -> list[B
                 continue
             for mine, theirs in ((left, right), (right, left)):
                 if line.code in mine:
-                    other = next((o for o in pool if o.code in theirs and o.month == line.month), None)
+                    other = next((o for o in pool if o.code in theirs and coincide(line, o)), None)
                     if other is not None:
                         out.append(Because(reason, f"{line.code} is not billed with {other.code} ({rule_id})"))
     return out
 
 
-def _addons(new: list[Line], existing: list[Line], policy: Policy) -> list[Because]:
+def _device_codes(new: list[Line], existing: list[Line], policy: Policy) -> list[Because]:
+    """P-RPM-1, P-RTM-1: one device code per 30-day period however many devices (pairs that
+    an L-07 row excludes are that row's to name)."""
+    out = []
+    for line in new:
+        if line.spec.kind is not Kind.DEVICE:
+            continue
+        for other in existing + [o for o in new if o is not line]:
+            if (
+                other.spec.kind is Kind.DEVICE
+                and other.code != line.code
+                and other.spec.program is line.spec.program
+                and same_period(line, other)
+                and not _excluded_pair(line.code, other.code)
+            ):
+                out.append(
+                    Because(
+                        Reason.CODE_CONFLICT,
+                        f"{line.code}: {other.code} is already the device code "
+                        f"for this 30-day period (one device code per period)",
+                    )
+                )
+                break
+    return out  # fmt: skip
+
+
+def _excluded_pair(a: str, b: str) -> bool:
+    return any((a in left and b in right) or (b in left and a in right) for _, left, right, *_ in EXCLUSIONS)
+
+
+def addons(new: list[Line], existing: list[Line], policy: Policy) -> list[Because]:
     """G-06: an add-on needs its base in the same period; L-05: APCM add-ons need the base
     billed by the same practitioner."""
     out = []

@@ -9,8 +9,6 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from adapters import chain
 from adapters.store import parse
 from domain.ledger import Ledger
@@ -138,7 +136,7 @@ def delete_at_digest_and_recompute(s: Store, rng: random.Random, kept: chain.Dig
 def move_past_old_tip_and_recompute(s: Store, rng: random.Random, kept: chain.Digest) -> None:
     rows = [r for r in events(s.url) if r[0] >= rng.randrange(2, kept.position)]
     s.sql("DELETE FROM {schema}.stored_events WHERE {pos} >= %s", (rows[0][0],))
-    top = max(r[0] for r in events(s.url) + [(kept.position,)])
+    top = max(r[0] for r in [*events(s.url), (kept.position,)])
     for n, row in enumerate(rows, start=1):
         s.insert((top + n, *row[1:]))
     recompute(s.url)
