@@ -52,7 +52,7 @@ class Blocked(msgspec.Struct, omit_defaults=True):
 class Claimed(msgspec.Struct, omit_defaults=True):
     claim_id: str
     codes: list[str]
-    status: str = "accepted"  # interface.md section 4
+    status: str  # interface.md section 4: always given
     missing: list[str] | None = None  # G-16: what an unsupported claim no longer stands on
     overpayment: str | None = None  # paid on a claim now unsupported: to be returned
     repay_by: str | None = None  # 60 days from when the ledger identified it

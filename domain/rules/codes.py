@@ -63,7 +63,8 @@ def allowance(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date
     own = judge(spec, view, npi, service_on) if judge else allowed(1)
     if not blocked:
         return own
-    return replace(own, units=0, reasons=blocked + own.reasons, next_unit=None)
+    said = {r.code for r in blocked}  # a missing consent is said once, not again per entry
+    return replace(own, units=0, reasons=blocked + [r for r in own.reasons if r.code not in said], next_unit=None)
 
 
 def minimum_for(spec: CodeSpec, view: MonthView) -> int:

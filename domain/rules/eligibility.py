@@ -119,12 +119,15 @@ def qualifying_visits(view: MonthView, program: facts.Program, npi: str | None) 
     if lookback is None:
         return []
     earliest = add_months(month_bounds(first_month(view, program))[0], -lookback)
-    return [v for v in _visits(view, npi) if v.visit_on >= earliest]
+    return [v for v in _visits(view, program, npi) if v.visit_on >= earliest]
 
 
-def _visits(view: MonthView, npi: str | None) -> list[facts.InitiatingVisitRecorded]:
+def _visits(view: MonthView, program: facts.Program, npi: str | None) -> list[facts.InitiatingVisitRecorded]:
+    """The billing practitioner's visits by the end of the program's first month: a visit
+    after the program began does not initiate it (P-CCM-2)."""
+    by = month_bounds(first_month(view, program))[1]
     visits = view.patient.initiating_visits.values()
-    return [v for v in visits if (npi is None or v.provider_npi == npi) and v.visit_on <= view.last]
+    return [v for v in visits if (npi is None or v.provider_npi == npi) and v.visit_on <= by]
 
 
 def initiating_visit(view: MonthView, program: facts.Program, npi: str | None) -> list[Because]:
@@ -133,10 +136,15 @@ def initiating_visit(view: MonthView, program: facts.Program, npi: str | None) -
     lookback = view.rules.year.visit_lookback_months.get(program)
     if lookback is None:
         return []
-    visits = _visits(view, npi)
+    visits = _visits(view, program, npi)
     who = f"by {npi}" if npi else "on file"
     if not visits:
-        return [Because(Reason.INITIATING_VISIT_MISSING, f"No initiating visit {who} for {program}")]
+        first = first_month(view, program)
+        return [
+            Because(
+                Reason.INITIATING_VISIT_MISSING, f"No initiating visit {who} for {program} by {first}, its first month"
+            )
+        ]
     earliest = add_months(month_bounds(first_month(view, program))[0], -lookback)
     if not qualifying_visits(view, program, npi):
         latest = max(v.visit_on for v in visits)

@@ -22,6 +22,9 @@ def exclusion(view: MonthView, entry: facts.TimeLogged) -> Because | None:
     if view.after_death(day):
         # G-18: no service dated after the patient's death counts.
         return Because(Reason.PATIENT_DECEASED, f"entry {entry.entry_id} on {day} is after the patient's death")
+    if not _consented(view, entry.program, day):
+        # G-09: consent before the first billed service: minutes before it do not count.
+        return Because(Reason.CONSENT_MISSING, f"entry {entry.entry_id} on {day} is before the {entry.program} consent")
     if "g0506" in entry.activity.lower():
         # G-04, P-CCM-7: G0506 work is paid with G0506 and counts toward no month.
         return Because(Reason.TIME_ALREADY_COUNTED, f"entry {entry.entry_id} is G0506 assessment work")
@@ -38,6 +41,16 @@ def exclusion(view: MonthView, entry: facts.TimeLogged) -> Because | None:
                 f"entry {entry.entry_id} on {day} falls in a {stay.started.setting} stay ({stay.started.stay_id})",
             )
     return None
+
+
+def _consented(view: MonthView, program: facts.Program, day: date) -> bool:
+    """A consent of the program dated on or before the day (G-09; TCM needs none, RPM/RTM as
+    the policy says). With no consent at all, eligibility refuses CONSENT_MISSING once; a
+    revocation is judged by month there too."""
+    episodes = view.patient.consents.get(program)
+    if not episodes or program is P.TCM or (program in (P.RPM, P.RTM) and not view.policy.device_consent_required):
+        return True
+    return any(e.recorded.recorded_on <= day for e in episodes)
 
 
 def _within(day: date, start: date, end: date | None) -> bool:

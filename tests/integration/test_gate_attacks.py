@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from adapters import x12
@@ -302,3 +303,30 @@ def test_held_rule_years_for_new_codes(book: Book) -> None:
     assert "CODE_NOT_YET_EFFECTIVE" in verdict(
         book, claim("Y3", lines=lines(("G0557", 1), ("G0568", 1)), service_month="2025-12")
     )
+
+
+def test_g09_minutes_before_the_consent_do_not_count(book: Book) -> None:
+    """G-09: consent before the first billed service: minutes logged before the consent's date
+    are not counted (CONSENT_MISSING names them), minutes after it are."""
+    book.add([x for x in enrolled("P1") if not isinstance(x, f.ConsentRecorded)], minutes(20))
+    book.add(consent(P.CCM, "P1", recorded_on=date(2026, 3, 30)))
+    reasons = verdict(book, claim("C1"))
+    assert "UNDER_THRESHOLD" in reasons and "CONSENT_MISSING" in reasons
+    book.add(minutes(20, day=31, staff="RN-5"))
+    assert verdict(book, claim("C1")) == []
+
+
+def test_pccm2_a_visit_after_the_first_month_does_not_initiate(book: Book) -> None:
+    """P-CCM-2: the initiating visit comes before the program's first month ends; CCM minutes
+    in January and a first visit on 10 February leave March without an initiating visit."""
+    book.add([x for x in enrolled("P1") if not isinstance(x, f.InitiatingVisitRecorded)])
+    book.add(minutes(20, month="2026-01", day=20), minutes(20))
+    book.add(visit("V-LATE", "P1", visit_on=date(2026, 2, 10)))
+    assert verdict(book, claim("C1")) == ["INITIATING_VISIT_MISSING"]
+
+
+def test_every_claimed_entry_carries_its_status(book: Book) -> None:
+    """interface.md section 4: each `claimed` entry has a status, `accepted` included."""
+    book.add(enrolled("P1"), minutes(20), claim("C1"))
+    (entry,) = msgspec.to_builtins(book.row().claimed)
+    assert entry["status"] == "accepted"
