@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -50,15 +51,40 @@ class Invalid(Exception):
 def decode_line(raw: bytes | str, lineno: int) -> facts.Fact:
     try:
         fact: facts.Fact = _DECODER.decode(raw)
+        _one_of_each_key(raw)
     except msgspec.ValidationError as e:
         raise Invalid(f"line {lineno}: {describe(str(e), raw)}") from None
     except msgspec.DecodeError as e:
         raise Invalid(f"line {lineno}: $: not valid JSON ({_lower(str(e))})") from None
+    except RecursionError:
+        raise Invalid(f"line {lineno}: $: nested too deeply to be a fact") from None
+    except _DuplicateKey as e:
+        raise Invalid(f"line {lineno}: {e}") from None
     return fact
 
 
+class _DuplicateKey(Exception):
+    pass
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen = dict(pairs)
+    if len(seen) != len(pairs):
+        names = [k for k, _ in pairs]
+        twice = next(k for k in names if names.count(k) > 1)
+        raise _DuplicateKey(f"$.{twice}: given twice in one object (which one counts would be a guess)")
+    return seen
+
+
+def _one_of_each_key(raw: bytes | str) -> None:
+    """JSON allows a key twice and msgspec keeps the last; a fact with two patient ids or two
+    unit counts is refused instead (the standard library's parser reports every pair)."""
+    json.loads(raw, object_pairs_hook=_pairs)
+
+
 def describe(message: str, raw: bytes | str) -> str:
-    """msgspec's 'Expected `int` >= 1 - at `$.minutes`' as '$.minutes: expected int >= 1, got -5'."""
+    """msgspec's 'Expected `int` >= 1 - at `$.minutes`' as '$.minutes: expected int >= 1, got -5':
+    a field's value is repeated only when it cannot be PHI, and a pattern is said in words."""
     match = _PATH.match(message)
     assert match is not None
     text, path = match["msg"], match["path"] or "$"
@@ -69,21 +95,36 @@ def describe(message: str, raw: bytes | str) -> str:
         return f"{path}.{m[1]}: required field missing"
     if path == "$.type" and text.startswith("Invalid value"):
         return f"$.type: unknown fact type {text.removeprefix('Invalid value ')}"
+    text = _in_words(text)
     got = _value_at(raw, path)
     if (m := re.match(r"Expected (.+), got \S+$", text)) and got is not _MISSING and path != "$":
-        return f"{path}: expected {m[1]}, got {_show(got)}"
+        return f"{path}: expected {m[1]}, got {_show(path, got)}"
     quoted = ", got" in text or text.startswith("Invalid")
-    suffix = "" if got is _MISSING or quoted or path == "$" else f", got {_show(got)}"
+    suffix = "" if got is _MISSING or quoted or path == "$" else f", got {_show(path, got)}"
     return f"{path}: {_lower(text)}{suffix}"
 
 
+def _in_words(text: str) -> str:
+    for pattern, words in facts.PATTERN_WORDS.items():
+        for spelled in (repr(pattern), f"'{pattern}'"):
+            text = text.replace(f"str matching regex {spelled}", words)
+    return re.sub(r"str matching regex '.*'", "text in the expected form", text)
+
+
 _MISSING = object()
+# Fields whose values are codes, counts or flags, never PHI: an error may repeat them.
+_SAFE = frozenset({
+    "type", "program", "minutes", "units", "outcome", "method", "level", "setting", "staff_role", "visit_type",
+    "category", "code", "place_of_service", "expected_duration_months", "group", "significant_risk", "behavioral",
+    "chronic_pain", "interactive", "face_to_face", "manual", "qmb", "in_person", "substantial", "shared_with_patient",
+    "extended_assessment", "cost_sharing_explained", "one_practitioner_explained",
+})  # fmt: skip
 
 
 def _value_at(raw: bytes | str, path: str) -> Any:
     try:
         value: Any = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return _MISSING
     for name, index in _TOKEN.findall(path[1:]):
         try:
@@ -93,9 +134,14 @@ def _value_at(raw: bytes | str, path: str) -> Any:
     return value
 
 
-def _show(value: Any) -> str:
-    text = msgspec.json.encode(value).decode()
-    return text if len(text) <= 60 else text[:57] + "..."
+def _show(path: str, value: Any) -> str:
+    """The value, for a field that cannot hold PHI; otherwise only what kind of value it was."""
+    names = [name for name, _ in _TOKEN.findall(path[1:]) if name]
+    if names and names[-1] in _SAFE and not isinstance(value, dict | list):
+        text = msgspec.json.encode(value).decode()
+        return text if len(text) <= 60 else text[:57] + "..."
+    kinds = {str: "text", bool: "true or false", int: "a number", float: "a number", list: "a list", dict: "an object"}
+    return "null" if value is None else kinds.get(type(value), "another kind of value")
 
 
 def _lower(text: str) -> str:
@@ -157,9 +203,15 @@ class Tally:
         return "\n".join(lines)
 
 
+BOM = b"\xef\xbb\xbf"
+
+
 def numbered(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
-    """(line number, content) for every non-blank line; numbers count blank lines too."""
+    """(line number, content) for every non-blank line; numbers count blank lines too. A
+    UTF-8 byte order mark before the first line (spreadsheet exports) is not content."""
     for lineno, raw in enumerate(lines, start=1):
+        if lineno == 1 and raw.startswith(BOM):
+            raw = raw[len(BOM) :]
         if raw.strip():
             yield lineno, raw
 

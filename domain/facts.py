@@ -16,15 +16,35 @@ from typing import Annotated
 import msgspec
 import msgspec.inspect
 
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Ident = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-Npi = Annotated[str, msgspec.Meta(pattern=r"^\d{10}$")]
+# No control characters in any id or text: a NUL makes PostgreSQL unable to read the row back,
+# and a newline or escape sequence forges lines in reports and logs.
+PRINTABLE = r"^[^\x00-\x1f\x7f]*\Z"  # \Z: "$" would let a final newline through
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=PRINTABLE)]
+Ident = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=PRINTABLE)]
+NPI_PATTERN = r"^\d{10}$"
+Npi = Annotated[str, msgspec.Meta(pattern=NPI_PATTERN)]
 MONTH_PATTERN = r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$"
 Month = Annotated[str, msgspec.Meta(pattern=MONTH_PATTERN)]
 YEARS = range(1900, 2200)  # dates outside are typing errors, and would break month arithmetic
 Instant = Annotated[datetime, msgspec.Meta(tz=True)]
-Icd10 = Annotated[str, msgspec.Meta(pattern=r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$")]
-Code = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{5}$")]
+ICD10_PATTERN = r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$"
+Icd10 = Annotated[str, msgspec.Meta(pattern=ICD10_PATTERN)]
+CODE_PATTERN = r"^[A-Z0-9]{5}$"
+Code = Annotated[str, msgspec.Meta(pattern=CODE_PATTERN)]
+POS_PATTERN = r"^\d{2}$"
+CARC_PATTERN = r"^[A-Z0-9]{1,5}$"
+RARC_PATTERN = r"^[A-Z0-9]{1,6}$"
+# What each pattern asks for, in words: an error names the field and this, never the regex.
+PATTERN_WORDS = {
+    PRINTABLE: "text without control characters",
+    NPI_PATTERN: "a 10-digit NPI",
+    MONTH_PATTERN: "a month as YYYY-MM",
+    ICD10_PATTERN: "an ICD-10-CM code such as E11.9",
+    CODE_PATTERN: "a 5-character CPT or HCPCS code",
+    POS_PATTERN: "a 2-digit place of service",
+    CARC_PATTERN: "a claim adjustment reason code",
+    RARC_PATTERN: "a remittance advice remark code",
+}
 
 
 class Program(enum.StrEnum):
@@ -206,7 +226,7 @@ class CarePlanEstablished(Fact, tag=True, frozen=True):
     established_on: date
     by: Ident
     shared_with_patient: bool
-    programs: Annotated[list[Program], msgspec.Meta(min_length=1)]
+    programs: Annotated[list[Program], msgspec.Meta(min_length=1, max_length=len(Program))]
 
 
 class CarePlanRevised(Fact, tag=True, frozen=True):
@@ -329,7 +349,7 @@ class ClaimSubmitted(Fact, tag=True, frozen=True):
     claim_id: Ident
     patient_id: Ident
     billing_provider_npi: Npi
-    place_of_service: Annotated[str, msgspec.Meta(pattern=r"^\d{2}$")]
+    place_of_service: Annotated[str, msgspec.Meta(pattern=POS_PATTERN)]
     lines: Annotated[list[ClaimLine], msgspec.Meta(min_length=1, max_length=50)]
     service_month: Month | None = None
     service_on: date | None = None
@@ -353,7 +373,7 @@ def _check_amount(name: str, value: Decimal | None, *, signed: bool = False) -> 
 
 class Adjustment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     group: AdjustmentGroup
-    reason: Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{1,5}$")]  # a CARC
+    reason: Annotated[str, msgspec.Meta(pattern=CARC_PATTERN)]  # a CARC
     amount: Decimal
 
     def __post_init__(self) -> None:
@@ -366,7 +386,7 @@ class AdjudicatedLine(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     charged: Decimal | None = None
     paid: Decimal | None = None
     adjustments: Annotated[list[Adjustment], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
-    remarks: Annotated[list[Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{1,6}$")]], msgspec.Meta(max_length=50)] = (
+    remarks: Annotated[list[Annotated[str, msgspec.Meta(pattern=RARC_PATTERN)]], msgspec.Meta(max_length=50)] = (
         msgspec.field(default_factory=list)
     )
 

@@ -102,3 +102,26 @@ def test_report_rows_have_the_contract_shape(ledger: Ledger) -> None:
     assert set(rows[1]) == {"line", "status", "error"}
     assert set(rows[2]) == {"line", "status", "reasons"}
     assert set(rows[2]["reasons"][0]) == {"code", "message"}
+
+
+def test_hostile_lines_in_a_bulk_file_are_answered_and_the_rest_recorded(ledger: Ledger) -> None:
+    """A line nested 995 deep, a NUL in a patient id, duplicate keys and a BOM before line 1:
+    each hostile line is invalid, every other line of a many-batch file is recorded, and the
+    store still reads (a NUL would make PostgreSQL rows unreadable)."""
+    good = [ENC.encode(patient(f"B{n}")) for n in range(600)]
+    hostile = {
+        100: b'{"type":"PatientRegistered","patient_id":' + b"[" * 995 + b"]" * 995 + b"}",
+        200: b'{"type":"PatientRegistered","patient_id":"N\\u0000UL"}',
+        300: b'{"type":"PatientRegistered","patient_id":"D1","patient_id":"D2"}',
+    }
+    lines = list(good)
+    for at, line in sorted(hostile.items()):
+        lines.insert(at, line)
+    lines[0] = b"\xef\xbb\xbf" + lines[0]
+    results: list[LineResult] = []
+    ingest(ledger, lines, results.append, batch=150)
+    bad = {r.line: r for r in results if r.status != "accepted"}
+    assert sorted(bad) == [at + 1 for at in sorted(hostile)] and all(r.status == "invalid" for r in bad.values())
+    assert "given twice" in (bad[301].error or "") and "control characters" in (bad[201].error or "")
+    assert sum(r.status == "accepted" for r in results) == len(good)
+    assert ledger.repository.get(patient_key("B0")).patient_id == "B0"

@@ -91,4 +91,60 @@ def test_bad_enum_and_bad_month() -> None:
         '{"type":"MedicalDecisionMaking","patient_id":"P1","level":"high","by":"DR",'
         '"decided_on":"2026-03-03","month":"2026-13"}'
     )
-    assert error(raw, 1).startswith("line 1: $.month: expected str matching regex")
+    assert error(raw, 1) == "line 1: $.month: expected a month as YYYY-MM, got text"
+
+
+def test_a_value_that_may_be_phi_is_never_repeated() -> None:
+    """A birth date, an id or a Medicare id in the wrong shape is named by field and kind of
+    value, never echoed; codes and counts are (they are not PHI)."""
+    said = error('{"type":"PatientRegistered","patient_id":"P1","birth_date":19310203}', 2)
+    assert said == "line 2: $.birth_date: expected date | null, got a number" and "1931" not in said
+    said = error('{"type":"PatientRegistered","patient_id":"P1","medicare_id":["1EG4-TE5-MK72"]}', 2)
+    assert "MK72" not in said and said.endswith("got a list")
+
+
+def test_patterns_are_said_in_words_not_regexes() -> None:
+    """An NPI or ICD-10 code in the wrong shape: what is expected in words, no regex."""
+    raw = (
+        '{"type":"ConditionDiagnosed","patient_id":"P1","condition_id":"diabetes","diagnosed_on":"2026-01-01",'
+        '"expected_duration_months":24,"significant_risk":true,"diagnosed_by":"12345"}'
+    )
+    said = error(raw, 3)
+    assert said == "line 3: $.condition_id: expected an ICD-10-CM code such as E11.9, got text"
+    assert "regex" not in said and "^" not in said
+
+
+@pytest.mark.parametrize("char", ["\\u0000", "\\n", "\\u001b[31m", "\\u007f"])
+def test_control_characters_in_ids_and_text_are_refused(char: str) -> None:
+    """A NUL (which PostgreSQL cannot store in text), a newline or an escape sequence in any id
+    or text field is invalid, named by its field."""
+    raw = '{"type":"ClaimVoided","claim_id":"C1","reason":"typo' + char + '","by":"B"}'
+    assert error(raw, 4) == "line 4: $.reason: expected text without control characters, got text"
+    assert error(raw.replace('"C1"', '"C' + char + '1"').replace("typo" + char, "typo"), 4).startswith(
+        "line 4: $.claim_id: expected text without control characters"
+    )
+
+
+def test_duplicate_keys_are_refused() -> None:
+    """JSON parsers keep the last of two equal keys; the ledger does not guess."""
+    raw = '{"type":"ConsentRevoked","patient_id":"P1","program":"CCM","revoked_on":"2026-03-01","patient_id":"P2"}'
+    assert error(raw, 5) == "line 5: $.patient_id: given twice in one object (which one counts would be a guess)"
+
+
+def test_a_line_nested_too_deeply_is_invalid_not_a_crash() -> None:
+    """995 levels of nesting: the line is invalid, named by line and field; nothing raises."""
+    deep = "[" * 995 + "]" * 995
+    assert error('{"type":"PatientRegistered","patient_id":' + deep + "}", 6) == (
+        "line 6: $.patient_id: expected str, got array"
+    )
+    assert error(deep, 7) == "line 7: $: expected object, got array"
+    assert error('{"type":"PatientRegistered","patient_id":"P1","x":' + deep + "}", 8).startswith(
+        "line 8: $.x: unknown"
+    )
+
+
+def test_lists_are_bounded() -> None:
+    """reason_codes, claim lines and care-plan programs have upper bounds."""
+    codes = ",".join(['"CO-16"'] * 51)
+    said = error('{"type":"ClaimAdjudicated","claim_id":"C1","outcome":"denied","reason_codes":[' + codes + "]}", 8)
+    assert said.startswith("line 8: $.reason_codes: expected array of length <= 50")
