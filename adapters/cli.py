@@ -57,6 +57,11 @@ class Settings:
 @click.pass_context
 def main(ctx: click.Context, db: str | None, log_level: str) -> None:
     """Carelane: the compliance ledger for Medicare care-management billing."""
+    if (
+        ctx.invoked_subcommand == "serve"
+        and ctx.get_parameter_source("log_level") is click.core.ParameterSource.DEFAULT
+    ):
+        log_level = "INFO"  # a server logs each request line by default (access log)
     logs.configure(log_level)
     ctx.obj = Settings(db)
 

@@ -25,7 +25,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import Parameter
 
 from adapters import audit_html, reads, x12
-from adapters.ingest import LineResult, ingest
+from adapters.ingest import CLAIM_FACTS, NOT_CLAIMS, LineResult, ingest
 from adapters.keys import Keys
 from adapters.store import open_ledger
 from adapters.viewdb import open_views
@@ -106,10 +106,14 @@ def _answer(
     return results
 
 
-@post("/facts", opt={"roles": {"recorder"}}, status_code=200, summary="Record facts (NDJSON or a JSON array)")
+@post("/facts", opt={"roles": {"recorder", "biller"}}, status_code=200, summary="Record facts (NDJSON or a JSON array)")
 async def post_facts(request: Request[Any, Any, Any]) -> list[LineResult]:
-    """One answer per line, exactly as `carelane ingest --report`."""
-    return _answer(request, await _lines(request), ())
+    """One answer per line, exactly as `carelane ingest --report`. Claim facts (submitted,
+    adjudicated, voided) are the biller's, and the record's facts the recorder's: a line of
+    the other kind is answered invalid, naming the role it needs."""
+    role = request.state["key"].role
+    only = {"admin": (), "biller": CLAIM_FACTS}.get(role, NOT_CLAIMS)
+    return _answer(request, await _lines(request), only)
 
 
 @post("/claims", opt={"roles": {"biller"}}, status_code=200, summary="Submit claims through the gate")
@@ -238,10 +242,14 @@ def _request_log(app: Any) -> Any:
             await app(scope, receive, capture)
         finally:
             key = scope.get("state", {}).get("key")
+            handler = scope.get("route_handler")
+            params = scope.get("path_params") or {}
             log.info(
                 "http.request",
                 method=scope["method"],
-                path=scope["path"],
+                # The route, not the path: a path can carry a patient id, kept as a hash below.
+                path=min(handler.paths) if handler is not None and handler.paths else "(no route)",
+                patient_id=params.get("patient_id"),
                 status=status[0],
                 key_id=key.id if key else None,
                 role=key.role if key else None,

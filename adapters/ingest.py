@@ -149,12 +149,21 @@ def _lower(text: str) -> str:
 
 
 def decode_only(raw: bytes | str, lineno: int, only: tuple[type[facts.Fact], ...] = ()) -> facts.Fact:
-    """decode_line, and refuse fact types a command does not take (`carelane claim`)."""
+    """decode_line, and refuse fact types a command does not take (`carelane claim`), or that
+    the caller's role may not send (claim facts are the biller's)."""
     fact = decode_line(raw, lineno)
     if only and not isinstance(fact, only):
+        if only == NOT_CLAIMS:
+            raise Invalid(f"line {lineno}: $.type: {type(fact).__name__} needs the biller role")
+        if only == CLAIM_FACTS:
+            raise Invalid(f"line {lineno}: $.type: {type(fact).__name__} needs the recorder role")
         names = ", ".join(t.__name__ for t in only)
         raise Invalid(f"line {lineno}: $.type: expected {names}, got {type(fact).__name__}")
     return fact
+
+
+CLAIM_FACTS = (facts.ClaimSubmitted, facts.ClaimAdjudicated, facts.ClaimVoided)
+NOT_CLAIMS = tuple(t for t in facts.FACT_TYPES if t not in CLAIM_FACTS)
 
 
 def answer(ledger: Ledger, raw: bytes | str, lineno: int, only: tuple[type[facts.Fact], ...] = ()) -> LineResult:

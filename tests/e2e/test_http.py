@@ -20,6 +20,7 @@ import pytest
 from adapters.keys import ROLES, Keys
 from adapters.store import open_ledger
 from adapters.viewdb import open_views
+from domain import facts as f
 from tests.factories import claim, enrolled, minutes
 
 ENC = msgspec.json.Encoder()
@@ -108,7 +109,7 @@ def test_recording_facts_and_the_whole_billing_flow(server: Server) -> None:
 
 
 ROUTES = [
-    ("POST", "/facts", {"recorder"}),
+    ("POST", "/facts", {"recorder", "biller"}),
     ("POST", "/claims", {"biller"}),
     ("GET", "/worklist?month=2026-03", {"biller"}),
     ("GET", "/export/837?month=2026-01", {"biller"}),
@@ -132,6 +133,20 @@ def test_each_role_is_allowed_or_refused(server: Server, method: str, path: str,
             assert status == 403, (role, path, status)
 
 
+def test_claim_facts_are_the_billers_and_record_facts_the_recorders(server: Server) -> None:
+    """A recorder key cannot submit, adjudicate or void a claim through /facts, and a biller
+    key cannot record clinical facts there: each such line is invalid, naming the role."""
+    server.call("POST", "/facts", "recorder", content=_facts())
+    lines = [claim("C7"), f.ClaimVoided(claim_id="C7", reason="x", by="B"), enrolled("P9")[0]]
+    body = b"\n".join(ENC.encode(x) for x in lines)
+    by_recorder = server.call("POST", "/facts", "recorder", content=body).json()
+    assert [r["status"] for r in by_recorder] == ["invalid", "invalid", "accepted"]
+    assert "needs the biller role" in by_recorder[0]["error"]
+    by_biller = server.call("POST", "/facts", "biller", content=body).json()
+    assert [r["status"] == "invalid" for r in by_biller] == [False, False, True]  # judged, judged, not taken
+    assert "needs the recorder role" in by_biller[2]["error"]
+
+
 def test_bad_requests_are_4xx_naming_the_problem(server: Server) -> None:
     """Malformed input is answered 4xx with the problem named; nothing is half-recorded."""
     before = server.call("GET", "/health", None).json()["position"]
@@ -152,13 +167,18 @@ def test_bad_requests_are_4xx_naming_the_problem(server: Server) -> None:
 
 
 def test_requests_are_logged_with_key_id_never_the_key(server: Server) -> None:
-    """The server's log names the key's id and role; the key itself never appears."""
+    """The server's log names the key's id and role and the route; the key itself never
+    appears, nor the patient id of an audit request (kept as a hash)."""
     server.call("GET", "/refusals", "compliance")
+    server.call("GET", "/audit/PX-SECRET-7?from=2026-03&to=2026-03", "auditor")
     server.process.terminate()
     _, err = server.process.communicate(timeout=20)
     server.process = subprocess.Popen(["true"], text=True)  # the fixture's teardown terminates this instead
     lines = [msgspec.json.decode(x) for x in err.splitlines() if x.startswith("{")]
     assert any(x.get("role") == "compliance" and x.get("key_id") for x in lines)
+    audit = [x for x in lines if x.get("role") == "auditor"]
+    assert audit and audit[0]["path"].startswith("/audit/{patient_id") and audit[0]["patient_id"].startswith("p:")
+    assert "PX-SECRET-7" not in err
     for token in server.keys.values():
         assert token not in err and token.split("_", 2)[2] not in err
 
