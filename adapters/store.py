@@ -23,6 +23,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 from psycopg.rows import tuple_row
 
+from adapters import keycheck
 from domain.ledger import Ledger
 from domain.policy import DEFAULT_POLICY, Policy
 from domain.rulebook import DEFAULT_RULEBOOK, Rulebook
@@ -111,6 +112,11 @@ def open_ledger(
     store = parse(store_url(url))
     with _initialising(store):
         ledger = Ledger(store.env, policy=policy, clock=clock, rulebook=rulebook)
+    try:
+        keycheck.check(ledger)
+    except keycheck.WrongKey as e:
+        ledger.close()
+        raise StoreError(f"{redact(store.url)}: {e}") from None
     ledger.locate = locator(ledger, store)
     ledger.fetch = fetcher(ledger, store)
     return ledger
