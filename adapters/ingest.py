@@ -52,6 +52,9 @@ def decode_line(raw: bytes | str, lineno: int) -> facts.Fact:
     try:
         fact: facts.Fact = _DECODER.decode(raw)
         _one_of_each_key(raw)
+        problem = _control_characters(raw) or facts.input_problem(fact)
+        if problem:
+            raise Invalid(f"line {lineno}: {problem}")
     except msgspec.ValidationError as e:
         raise Invalid(f"line {lineno}: {describe(str(e), raw)}") from None
     except msgspec.DecodeError as e:
@@ -67,6 +70,32 @@ class _DuplicateKey(Exception):
     pass
 
 
+# A control character can reach a JSON string only escaped (or, for DEL, raw).
+_CONTROL = re.compile(rb"\\u00[01][0-9a-fA-F]|\\u007[fF]|\\[bfnrt]|\x7f")
+
+
+def _control_characters(raw: bytes | str) -> str | None:
+    """No control characters in any id or text: a NUL makes PostgreSQL unable to read the row
+    back, and a newline or escape sequence forges lines in reports and logs. Checked on the
+    raw line (most lines have no escape at all), then located field by field."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    if not _CONTROL.search(data):
+        return None
+    path = _controlled(msgspec.json.decode(data), "$")
+    return None if path is None else f"{path}: expected text without control characters, got text"
+
+
+def _controlled(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return path if any(c < " " or c == "\x7f" for c in value) else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _controlled(item, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]")
+        if found:
+            return found
+    return None
+
+
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     seen = dict(pairs)
     if len(seen) != len(pairs):
@@ -78,8 +107,15 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _one_of_each_key(raw: bytes | str) -> None:
     """JSON allows a key twice and msgspec keeps the last; a fact with two patient ids or two
-    unit counts is refused instead (the standard library's parser reports every pair)."""
-    json.loads(raw, object_pairs_hook=_pairs)
+    unit counts is refused instead. A compact line that msgspec writes back byte for byte has
+    no key twice (the usual case, checked in C); any other is read again by the standard
+    library's parser, which reports every pair."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    if _ENCODE(_UNTYPED(data)) != data.strip():
+        json.loads(raw, object_pairs_hook=_pairs)
+
+
+_ENCODE, _UNTYPED = msgspec.json.Encoder().encode, msgspec.json.Decoder().decode
 
 
 def describe(message: str, raw: bytes | str) -> str:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -151,29 +150,35 @@ def events_table(ledger: Ledger) -> str:
     return getattr(ledger.recorder, "events_table_name", "stored_events")
 
 
-def locator(ledger: Ledger, store: Store) -> Callable[[UUID, int], int | None]:
-    """Finds the notification position of an event already stored (for resent facts)."""
+def locator(ledger: Ledger, store: Store) -> Callable[[Sequence[tuple[UUID, int]]], dict[tuple[UUID, int], int]]:
+    """Finds the notification positions of events already stored (for resent facts), many in
+    one query, on the recorder's own connections."""
     table = events_table(ledger)
+    recorder: Any = ledger.recorder
+
+    def sqlite_locate(pairs: Sequence[tuple[UUID, int]]) -> dict[tuple[UUID, int], int]:
+        found: dict[tuple[UUID, int], int] = {}
+        for start in range(0, len(pairs), 400):  # two bound parameters a pair, under SQLite's limit
+            chunk = pairs[start : start + 400]
+            marks = ",".join("(?, ?)" for _ in chunk)
+            query = (f"SELECT originator_id, originator_version, rowid FROM {table} "
+                     f"WHERE (originator_id, originator_version) IN (VALUES {marks})")  # fmt: skip
+            with recorder.datastore.transaction(commit=False) as c:
+                c.execute(query, [x for oid, version in chunk for x in (oid.hex, version)])
+                found.update({(UUID(r[0]), int(r[1])): int(r[2]) for r in c.fetchall()})
+        return found
+
     if store.kind == "sqlite":
-        query = f"SELECT rowid FROM {table} WHERE originator_id = ? AND originator_version = ?"
-
-        def sqlite_locate(originator_id: UUID, version: int) -> int | None:
-            assert store.sqlite_path is not None
-            with sqlite3.connect(store.sqlite_path) as conn:
-                row = conn.execute(query, (originator_id.hex, version)).fetchone()
-            return None if row is None else int(row[0])
-
         return sqlite_locate
+    pg_query = sql.SQL(
+        "SELECT e.originator_id, e.originator_version, e.notification_id FROM {}.{} e "
+        "JOIN unnest(%b::uuid[], %b::bigint[]) AS k(id, v) ON e.originator_id = k.id AND e.originator_version = k.v"
+    ).format(sql.Identifier(store.pg_schema), sql.Identifier(table))
 
-    pg_query = sql.SQL("SELECT notification_id FROM {}.{} WHERE originator_id = %s AND originator_version = %s").format(
-        sql.Identifier(store.pg_schema), sql.Identifier(table)
-    )
-
-    def pg_locate(originator_id: UUID, version: int) -> int | None:
-        assert store.pg_conninfo is not None
-        with psycopg.connect(store.pg_conninfo) as conn:
-            row = conn.execute(pg_query, (originator_id, version)).fetchone()
-        return None if row is None else int(row[0])
+    def pg_locate(pairs: Sequence[tuple[UUID, int]]) -> dict[tuple[UUID, int], int]:
+        with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as curs:
+            curs.execute(pg_query, ([oid for oid, _ in pairs], [version for _, version in pairs]))
+            return {(oid, int(version)): int(n) for oid, version, n in curs.fetchall()}
 
     return pg_locate
 

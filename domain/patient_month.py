@@ -59,6 +59,7 @@ class Claim:
     voided: facts.ClaimVoided | None = None
     void_requested: facts.ClaimVoided | None = None  # of a paid claim: waits for the payer
     withdrawn: Withdrawn | None = None
+    paid_at: datetime | None = None  # when the ledger recorded the payment standing now
 
     @property
     def codes(self) -> list[str]:
@@ -94,10 +95,11 @@ class Claim:
     @property
     def repay_by(self) -> date | None:
         """G-16: a paid claim left unsupported is a potential overpayment, to be returned
-        within 60 days of being identified."""
-        if self.withdrawn is None or not self.paid:
+        within 60 days of being identified: when support was withdrawn, or when the payment
+        was recorded, whichever came later."""
+        if self.withdrawn is None or not self.paid or self.paid_at is None:
             return None
-        return self.withdrawn.identified_at.date() + timedelta(days=REPAY_DAYS)
+        return max(self.withdrawn.identified_at, self.paid_at).date() + timedelta(days=REPAY_DAYS)
 
 
 PAID = frozenset({facts.ClaimOutcome.PAID, facts.ClaimOutcome.PARTIAL})
@@ -192,6 +194,8 @@ class PatientMonth(LedgerAggregate):
 
         def assign(self, pm: PatientMonth) -> None:
             claim = pm.claims[self.fact.claim_id]
+            if self.fact.outcome in PAID and not claim.paid:
+                claim.paid_at = self.timestamp
             claim.adjudications.append(self.fact)
             if self.fact.outcome is facts.ClaimOutcome.REVERSED and claim.void_requested is not None:
                 claim.voided = claim.void_requested  # the payer's answer completes the void

@@ -245,9 +245,12 @@ def _evidence(
     status = _status(pm_now.claims.get(claim.claim_id) if pm_now else None)
     if recorded.verdict is not None:
         verdict: dict[str, Any] | None = msgspec.to_builtins(recorded.verdict)
-        for ref in verdict["stood_on"] if verdict else ():
-            # Where each fact stands in the whole log, for a reader checking it against `events`.
-            ref["position"] = ledger.locate(UUID(ref["stream"]), ref["version"]) if ledger.locate else None
+        refs = verdict["stood_on"] if verdict else []
+        # Where each fact stands in the whole log, for a reader checking it against `events`.
+        keys = [(UUID(ref["stream"]), int(ref["version"])) for ref in refs]
+        found = ledger.locate(keys) if ledger.locate and keys else {}
+        for ref, key in zip(refs, keys, strict=True):
+            ref["position"] = found.get(key)
         gate = [f"accepted under the {recorded.verdict.rule_year} rules (recorded verdict)"]
     else:
         verdict = None

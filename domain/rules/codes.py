@@ -47,6 +47,9 @@ class Allowance:
     service_on: date | None = None
     progress: float = 1.0  # share of the threshold reached, when short of it
     supported: int = 0
+    # The record is past this code's band (99470 at 25 minutes, 99445 at 20 days): a claim
+    # for it is under-coded, which the gate refuses but which withdraws no support (G-16).
+    past_band: Because | None = None
 
 
 def allowed(units: int, **kw: Any) -> Allowance:
@@ -90,11 +93,11 @@ def _time(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | N
         reasons += [*_not_counted(spec, view), _short(spec, view, logged, minimum)]
         return Allowance(reasons=reasons, progress=progress)
     if spec.maximum is not None and logged > spec.maximum:
-        reasons.append(Because(
+        band = Because(
             Reason.CODE_CONFLICT,
             f"{spec.code} is for {minimum}-{spec.maximum} minutes; {logged} logged: bill the next code",
-        ))  # fmt: skip
-        return Allowance(reasons=reasons)
+        )
+        return Allowance(reasons=[*reasons, band], past_band=band)
     supported, near = 1, None
     if spec.step is not None:
         cap = view.policy.cap(spec.code, spec.cap)
@@ -211,11 +214,9 @@ def _device(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date |
         )  # fmt: skip
         return Allowance(reasons=[short], scope=scope, progress=days / spec.minimum, service_on=period.end)
     if spec.maximum is not None and days > spec.maximum:
-        return Allowance(
-            reasons=[Because(Reason.CODE_CONFLICT, f"{days} days with data {where}: {spec.code} is for "
-                             f"{spec.minimum}-{spec.maximum} days")],
-            scope=scope,
-        )  # fmt: skip
+        band = Because(Reason.CODE_CONFLICT, f"{days} days with data {where}: {spec.code} is for "
+                       f"{spec.minimum}-{spec.maximum} days")  # fmt: skip
+        return Allowance(reasons=[band], scope=scope, past_band=band)
     return allowed(1, scope=scope, service_on=period.end)
 
 

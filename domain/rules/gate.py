@@ -93,12 +93,15 @@ def shortfall(claim: Claim, view: MonthView) -> list[Because]:
         if spec is None:
             continue
         a = allowance(spec, view, submitted.billing_provider_npi, submitted.service_on)
-        reasons += [_about(code, r) for r in a.reasons]
+        # A record grown past the code's band supports more, not less: under-coded, not unsupported.
+        reasons += [_about(code, r) for r in a.reasons if r is not a.past_band]
         if not a.reasons and units > a.supported:
             reasons.append(_fewer(code, units, a))
         lines.append(Line(code, units, submitted.billing_provider_npi, view.month, a.scope, submitted.claim_id))
-    # G-06: an add-on whose base was on another claim, since voided.
+    # G-06: an add-on whose base was on another claim, since voided; G-18: a death before the
+    # date of service, recorded after the claim.
     reasons += addons(lines, claimed_lines(view, leave_out=submitted.claim_id), view.policy)
+    reasons += _after_death(submitted, view)
     return list(dict.fromkeys(reasons))
 
 

@@ -295,10 +295,12 @@ def test_payer_answers_that_cannot_stand_are_refused(book: Book) -> None:
 
 @pytest.mark.parametrize("amount", ["-5", "NaN", "Infinity", "1e12"])
 def test_unbounded_amounts_are_invalid(amount: str) -> None:
-    """Negative, NaN, infinite and absurd amounts never reach the ledger (decode error)."""
+    """Negative, NaN, infinite and absurd amounts never reach the ledger (an invalid line)."""
+    from adapters.ingest import Invalid, decode_line
+
     line = f'{{"type":"ClaimAdjudicated","claim_id":"C1","outcome":"paid","paid_amount":"{amount}"}}'
-    with pytest.raises(msgspec.ValidationError, match="paid_amount"):
-        msgspec.json.decode(line, type=f.AnyFact)
+    with pytest.raises(Invalid, match=r"\$\.paid_amount: expected a finite amount from 0"):
+        decode_line(line, 3)
 
 
 def test_prpm1_manual_readings_are_not_device_days(sqlite_ledger: Ledger, tmp_path: Path) -> None:
@@ -310,3 +312,44 @@ def test_prpm1_manual_readings_are_not_device_days(sqlite_ledger: Ledger, tmp_pa
     device(book, days=15)
     book.add(f.DataTransmitted(patient_id="P1", device_id="D1", transmitted_on=date(2026, 3, 20), manual=True))
     assert book.billable() == {"99445": 1, "99453": 1}
+
+
+def test_g16_more_support_never_makes_a_claim_unsupported(sqlite_ledger: Ledger) -> None:
+    """G-16: 99470 claimed at 15 minutes; a late entry brings 25. The claim is under-coded,
+    not unsupported: it stays accepted and in the 837P."""
+    from tests.integration.test_rules_programs import device
+
+    book = Book(sqlite_ledger)
+    book.add(enrolled("P1", P.RPM))
+    device(book, days=16)
+    book.add(minutes(15, program=P.RPM, interactive=True), claim("C1", codes=("99470",)))
+    book.add(minutes(10, program=P.RPM, day=20, staff="RN-4"))
+    assert [c.status for c in book.row().claimed] == ["accepted"]
+    assert [c.claim.submitted.claim_id for c in x12.claims_for(book.ledger, ["P1"], "2026-03")] == ["C1"]
+
+
+def test_g16_g18_a_death_before_a_dated_claim_withdraws_it(sqlite_ledger: Ledger) -> None:
+    """G-16, G-18: a 99454 dated 30 March, then a death recorded for 25 March: the claim the
+    gate would now refuse PATIENT_DECEASED becomes unsupported."""
+    from tests.integration.test_rules_programs import device, on
+
+    book = Book(sqlite_ledger)
+    book.add(enrolled("P1", P.RPM))
+    device(book, days=20)
+    book.add(on(date(2026, 3, 30), "99454"))
+    book.add(f.PatientDied(patient_id="P1", died_on=date(2026, 3, 25)))
+    (held,) = book.row().claimed
+    assert held.status == "unsupported" and held.missing and any("PATIENT_DECEASED" in m for m in held.missing)
+
+
+def test_g16_a_payment_after_the_withdrawal_starts_the_60_days(book: Book, clock: Clock) -> None:
+    """G-16: support withdrawn on 15 April, the payment recorded on 1 August: the overpayment
+    is identified when the payment arrives, so it is due by 30 September, not in June."""
+    book.add(minutes(45, chunk=15))
+    clock.now += timedelta(hours=1)
+    book.add(claim("C1", codes=("99490", "99439")))
+    book.add(f.TimeEntryVoided(entry_id="T-P1-CCM-2026-03-RN-1-2-1", patient_id="P1", reason="never happened", by="RN"))
+    clock.now = datetime(2026, 8, 1, 12, tzinfo=UTC)
+    book.add(f.ClaimAdjudicated(claim_id="C1", outcome=f.ClaimOutcome.PAID, paid_amount=Decimal("92.80")))
+    (held,) = book.row().claimed
+    assert (held.status, held.repay_by) == ("unsupported", "2026-09-30")

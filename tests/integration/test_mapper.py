@@ -199,3 +199,21 @@ def test_corrupt_state_raises_a_mapper_error(bad: bytes) -> None:
     mapper = MsgspecMapper(transcoder=None)  # type: ignore[arg-type]
     with pytest.raises(MapperDeserialisationError, match="SlotReleased"):
         mapper.to_domain_event(StoredEvent(UUID(int=1), 2, StaffDay.SlotReleased.TOPIC, bad))
+
+
+def test_stored_facts_stay_readable_when_input_rules_tighten() -> None:
+    """Input bounds added later (no control characters, finite scores) are checked where facts
+    come in, never when stored events are read: a v1 event with a newline in its activity, or
+    a NaN score, still reads."""
+    from domain.patient import Patient
+
+    mapper = MsgspecMapper(transcoder=None)  # type: ignore[arg-type]
+    entry = (b'{"timestamp":"2026-03-02T15:00:00Z","fact":{"type":"TimeLogged","entry_id":"E1","patient_id":"P1",'
+             b'"program":"CCM","staff_id":"RN","staff_role":"clinical_staff","activity":"call\\nfollow-up",'
+             b'"started_at":"2026-03-02T10:00:00-05:00","minutes":20},"digest":"d"}')  # fmt: skip
+    event = mapper.to_domain_event(StoredEvent(UUID(int=1), 3, PatientMonth.TimeLogged.TOPIC, entry))
+    assert event.fact.activity == "call\nfollow-up"
+    scale = (b'{"timestamp":"2026-03-02T15:00:00Z","fact":{"type":"RatingScaleAdministered","patient_id":"P1",'
+             b'"scale":"PHQ-9","score":"NaN","administered_on":"2026-03-02","by":"RN"},"digest":"d"}')  # fmt: skip
+    event = mapper.to_domain_event(StoredEvent(UUID(int=2), 4, Patient.RatingScaleAdministered.TOPIC, scale))
+    assert not event.fact.score.is_finite()
