@@ -7,12 +7,13 @@ Each example runs on a fresh in-memory ledger; the runs are derandomized (reprod
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from hypothesis import HealthCheck, event, given, note, settings
+from hypothesis import HealthCheck, Phase, event, given, note, settings
 from hypothesis import strategies as st
 
 from adapters.store import MAPPER_TOPIC
@@ -40,8 +41,9 @@ STAFF_OF = {f.StaffRole.CLINICAL_STAFF: "RN-1", f.StaffRole.PHYSICIAN: "DR-1"}
 PROPERTY = settings(
     max_examples=100,
     deadline=None,
-    derandomize=True,
+    derandomize=True,  # the same examples on every run: CI is reproducible
     database=None,
+    phases=[Phase.explicit, Phase.generate, Phase.shrink],  # no explain phase: a failure reports sooner
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -149,7 +151,7 @@ def near_lines(draw: st.DrawFn, codes: Sequence[str], allowed: dict[str, int]) -
     supports), each code's supported units, or one less or one more, cut into 1..6 lines."""
     groups = [g for g in (*CCM_TIERS, *RPM_GROUPS) if g[0] in codes]
     billable = [g for g in groups if allowed[g[0]]]
-    pool = billable if billable and draw(st.integers(0, 4)) else groups
+    pool = billable if billable and draw(st.integers(0, 4)) > 0 else groups
     units: Units = Counter()
     for group in draw(st.lists(st.sampled_from(pool), min_size=1, max_size=2, unique=True)):
         for code in group:
@@ -247,6 +249,37 @@ def outcome(ledger: Ledger, c: f.ClaimSubmitted) -> list[str]:
     return []
 
 
+def described(record: Iterable[f.Fact], claims: Iterable[f.ClaimSubmitted] = ()) -> str:
+    """The record beyond enrolled(PID), and the claims, briefly (hypothesis prints facts as blanks)."""
+    base = enrolled(PID)
+    out, days = [], []
+    for x in record:
+        match x:
+            case f.TimeLogged():
+                extra = " face-to-face" if x.face_to_face else ""
+                out.append(f"{x.program} {x.started_at:%m-%d} {x.staff_role} {x.minutes} min{extra}")
+            case f.DataTransmitted():
+                days.append(f"{x.transmitted_on:%m-%d}")
+            case f.MedicalDecisionMaking():
+                out.append(f"MDM {x.level} for {x.month}")
+            case f.CarePlanRevised():
+                out.append(f"care plan revised {x.revised_on} (substantial: {x.substantial})")
+            case f.InitiatingVisitRecorded() if x not in base:
+                out.append(f"initiating visit by {x.provider_npi} on {x.visit_on}")
+            case f.ConsentRecorded() if x not in base:
+                out.append(f"{x.program} consent")
+            case f.DeviceSetup():
+                out.append(f"{x.program} device set up {x.setup_on}")
+            case _ if x not in base:
+                out.append(repr(x))
+    if days:
+        out.append(f"days with data: {' '.join(days)}")
+    for c in claims:
+        when = c.service_month or c.service_on
+        out.append(f"claim {c.claim_id} by {c.billing_provider_npi} for {when}: {[(x.code, x.units) for x in c.lines]}")
+    return "\n".join(out)
+
+
 def view_of(ledger: Ledger, month: str = MONTH) -> MonthView:
     view = ledger.month_view(PID, month)
     assert view is not None
@@ -310,12 +343,14 @@ def record_and_claims(draw: st.DrawFn) -> tuple[Record, list[f.ClaimSubmitted]]:
 def test_accepted_claims_never_bill_more_than_the_record_supports(case: tuple[Record, list[f.ClaimSubmitted]]) -> None:
     """G-06, G-08, G-14: accepted units never exceed what the record and the worklist offered before any claim."""
     record, claims = case
+    note(described(record, claims))
     ledger = fresh(record)
     view = view_of(ledger)
     allowed = supported(view)
     offered = Decimal(assess(view, DEFAULT_FEES).estimated_total)
     accepted = [c for c in claims if not outcome(ledger, c)]
     event(f"accepted {len(accepted)} of {len(claims)} claims")
+    note(f"accepted {[c.claim_id for c in accepted]}; supported {allowed}; the worklist offered {offered}")
 
     live = sorted(c.submitted.claim_id for c in view_of(ledger).live_claims())
     assert live == sorted(c.claim_id for c in accepted)
@@ -371,6 +406,8 @@ def test_claims_standing_after_voids_and_reversals_never_bill_more_than_the_reco
 ) -> None:
     """G-06, G-08, G-14: with voids and payer reversals freeing codes between claims, live claims stay in support."""
     record, steps = case
+    note(described(record, [c for c, _ in steps]))
+    note(f"then: {[then for _, then in steps]}")
     ledger = fresh(record)
     view = view_of(ledger)
     allowed = supported(view)
@@ -384,6 +421,7 @@ def test_claims_standing_after_voids_and_reversals_never_bill_more_than_the_reco
 
     live = [accepted[c.submitted.claim_id] for c in view_of(ledger).live_claims()]
     event(f"{len(accepted)} accepted, {len(live)} standing")
+    note(f"accepted {list(accepted)}, standing {[c.claim_id for c in live]}; supported {allowed}; offered {offered}")
     units = units_of(live)
     for program, codes in (("CCM", CCM_CODES), ("RPM", RPM_CODES)):
         npis = {c.billing_provider_npi for c in live if any(x.code in codes for x in c.lines)}
@@ -414,12 +452,14 @@ def test_cutting_a_claim_into_lines_never_changes_the_verdict(
 ) -> None:
     """G-06, G-08, G-14: a claim split into unit lines, regrouped or merged per code gets the same verdict."""
     record, earlier, c = case
+    note(described(record, [*earlier, c]))
     units = units_of([c])
     npi = c.billing_provider_npi
     split = made(c.claim_id, npi, data.draw(st.permutations(unit_lines(units)), label="split"))
     cut = made(c.claim_id, npi, data.draw(regrouped(units), label="regrouped"))
     merged = made(c.claim_id, npi, units.items())
 
+    note(described([], [split, cut, merged]))
     view = view_of(fresh(record, earlier))
     verdicts = [judged(x, view) for x in (c, split, cut, merged)]
     assert all(v == verdicts[0] for v in verdicts), verdicts
@@ -440,7 +480,7 @@ def whole_and_pieces(draw: st.DrawFn) -> tuple[Record, f.ClaimSubmitted, list[f.
     view = view_of(fresh(record))
     row = assess(view, DEFAULT_FEES)
     offered = [(b.code, b.units) for b in row.billable]
-    if offered and draw(st.integers(0, 4)):
+    if offered and draw(st.integers(0, 4)) > 0:
         whole = made("W", row.billing_provider_npi or NPI, offered)  # the worklist's offer
     else:
         whole = draw(claim_lists(codes_of(record), supported(view), max_size=1, prefix="X"))[0]
@@ -454,6 +494,7 @@ def test_claims_cut_from_one_claim_never_bill_more_than_it(
 ) -> None:
     """G-06, G-08, G-14: claims cutting one claim's lines never get more units accepted than it or the record."""
     record, whole, pieces = case
+    note(described(record, [whole, *pieces]))
     ledger = fresh(record)
     allowed = supported(view_of(ledger))[whole.billing_provider_npi]
     accepted = [p for p in pieces if not outcome(ledger, p)]
@@ -551,7 +592,7 @@ def device_history(draw: st.DrawFn) -> tuple[Record, list[Step]]:
     steps: list[Step] = []
     claimed: list[int] = []  # periods claimed so far: late data mostly arrives for one of them
     for n in range(draw(st.integers(2, 6))):
-        if claimed and draw(st.integers(0, 2)):
+        if claimed and draw(st.integers(0, 2)) > 0:
             period = draw(st.sampled_from(claimed) if draw(st.integers(0, 3)) else PERIODS)
             late = sorted(set(draw(device_days(start, period, [1, 5, 10, 16, 30]))) - days)
             steps.append(transmitted(late))
@@ -566,6 +607,7 @@ def device_history(draw: st.DrawFn) -> tuple[Record, list[Step]]:
 def test_a_device_period_is_billed_once_across_calendar_months(case: tuple[Record, list[Step]]) -> None:
     """G-06, G-08, G-14: one device code per 30-day period and one setup per episode, whatever month claims it."""
     record, steps = case
+    note(described(record))
     ledger = fresh(record)
     accepted = []
     for step in steps:
@@ -586,7 +628,7 @@ def test_a_device_period_is_billed_once_across_calendar_months(case: tuple[Recor
     setups = [(x.claim_id, x.code, x.month) for x in lines if x.code == "99453"]
     assert len(setups) <= 1, f"one RPM episode set up more than once, (claim, code, claim month): {setups}"
     periods = sorted((window(x.scope), x.claim_id, x.code, x.month) for x in lines if x.code != "99453")
-    for (a, *first), (b, *second) in zip(periods, periods[1:]):
+    for (a, *first), (b, *second) in itertools.pairwise(periods):
         assert a[1] < b[0], f"two device codes for overlapping 30-day periods: {a[0]} {first}, {b[0]} {second}"
 
 
