@@ -158,7 +158,7 @@ def _best(options: dict[str, list[Option]], existing: list[Line], view: MonthVie
         amount = sum((o.amount for o in chosen), Decimal(0))
         if amount <= best_amount:
             continue
-        if not conflicts([x for o in chosen for x in o.lines], existing, view.policy):
+        if not conflicts([x for o in chosen for x in o.lines], existing, view.policy, view.rules):
             best, best_amount = chosen, amount
     return best
 
@@ -176,7 +176,7 @@ def assess(view: MonthView, fees: FeeSchedule) -> WorklistRow:
             if option in chosen:
                 blocked += _near_misses(option)
                 continue
-            why = conflicts(option.lines, existing + taken, view.policy)
+            why = conflicts(option.lines, existing + taken, view.policy, view.rules)
             reason = why[0] if why else Because(Reason.TIER_CONFLICT, f"{option.base.code}: another option pays more")
             blocked.append(Blocked.of(option.base.code, reason))
     for option in chosen:

@@ -76,7 +76,7 @@ def judge(claim: facts.ClaimSubmitted, view: MonthView, at: datetime) -> Judgeme
         reasons += _units(line, spec, a, existing, view) + _period_open(spec, a, view, at)
         supported[code] = a.supported
         new.append(line)
-    reasons += conflicts(new, existing, view.policy) + _after_death(claim, view)
+    reasons += conflicts(new, existing, view.policy, rules) + _after_death(claim, view)
     verdict = Verdict(rules.name, supported, stood_on(view, new, claim.billing_provider_npi))
     return Judgement(list(dict.fromkeys(reasons)), new, verdict)
 
@@ -100,7 +100,7 @@ def shortfall(claim: Claim, view: MonthView) -> list[Because]:
         lines.append(Line(code, units, submitted.billing_provider_npi, view.month, a.scope, submitted.claim_id))
     # G-06: an add-on whose base was on another claim, since voided; G-18: a death before the
     # date of service, recorded after the claim.
-    reasons += addons(lines, claimed_lines(view, leave_out=submitted.claim_id), view.policy)
+    reasons += addons(lines, claimed_lines(view, leave_out=submitted.claim_id), view.policy, rules)
     reasons += _after_death(submitted, view)
     return list(dict.fromkeys(reasons))
 

@@ -18,6 +18,7 @@ from domain import facts
 from domain.catalog import CATALOG, CodeSpec, Kind
 from domain.policy import Policy
 from domain.reasons import Because, Reason
+from domain.rulebook import RuleSet
 
 P = facts.Program
 LANE = frozenset({P.CCM, P.PCM, P.APCM})  # L-01
@@ -71,12 +72,22 @@ EXCLUSIONS: list[tuple[str, frozenset[str], frozenset[str], Reason, Callable[[Po
 ]  # fmt: skip
 
 
-def conflicts(new: list[Line], existing: list[Line], policy: Policy) -> list[Because]:
-    """Every reason the `new` lines cannot join the `existing` ones (both of one patient)."""
+def conflicts(new: list[Line], existing: list[Line], policy: Policy, rules: RuleSet | None = None) -> list[Because]:
+    """Every reason the `new` lines cannot join the `existing` ones (both of one patient).
+    Tiers, add-on bases and caps are read from `rules`, the rule set of the new lines' date
+    of service, so a new rule year changes them as data (a code's program and kind never
+    change, and are read from the catalog)."""
     reasons: list[Because] = []
-    for rule in (_duplicates, _scoped_once, _lanes, _tiers, _exclusions, _device_codes, addons, _caps, _practitioner):
+    for rule in (_duplicates, _scoped_once, _lanes, _exclusions, _device_codes, _practitioner):
         reasons += rule(new, existing, policy)
+    for dated in (_tiers, addons, _caps):
+        reasons += dated(new, existing, policy, rules)
     return reasons
+
+
+def _dated(line: Line, rules: RuleSet | None) -> CodeSpec:
+    """The line's code as its rule year has it (the catalog's latest entry without one)."""
+    return (rules.spec(line.code) if rules is not None else None) or line.spec
 
 
 def window(line: Line) -> tuple[date, date] | None:
@@ -178,15 +189,15 @@ def _lanes(new: list[Line], existing: list[Line], policy: Policy) -> list[Becaus
     return out  # fmt: skip
 
 
-def _tiers(new: list[Line], existing: list[Line], policy: Policy) -> list[Because]:
+def _tiers(new: list[Line], existing: list[Line], policy: Policy, rules: RuleSet | None = None) -> list[Because]:
     """L-02, L-03, P-APCM-1: tiers of one program exclude each other in a month."""
     out = []
-    pool = [x for x in existing + new if x.spec.program in TIERED and x.spec.tier]
+    pool = [x for x in existing + new if x.spec.program in TIERED and _dated(x, rules).tier]
     for line in new:
         if line not in pool:
             continue
         mates = [o for o in pool if o.month == line.month and o.spec.program is line.spec.program]
-        other = next((o for o in mates if o.spec.tier != line.spec.tier), None)
+        other = next((o for o in mates if _dated(o, rules).tier != _dated(line, rules).tier), None)
         if other is None and line.spec.program is P.APCM:
             other = next((o for o in mates if o.code != line.code), None)
         if other is not None:
@@ -240,13 +251,13 @@ def _excluded_pair(a: str, b: str) -> bool:
     return any((a in left and b in right) or (b in left and a in right) for _, left, right, *_ in EXCLUSIONS)
 
 
-def addons(new: list[Line], existing: list[Line], policy: Policy) -> list[Because]:
+def addons(new: list[Line], existing: list[Line], policy: Policy, rules: RuleSet | None = None) -> list[Because]:
     """G-06: an add-on needs its base in the same period; L-05: APCM add-ons need the base
     billed by the same practitioner."""
     out = []
     pool = existing + new
     for line in new:
-        bases = line.spec.base
+        bases = _dated(line, rules).base
         if not bases:
             continue
         same_npi = line.spec.kind is Kind.APCM_ADDON
@@ -261,11 +272,11 @@ def addons(new: list[Line], existing: list[Line], policy: Policy) -> list[Becaus
     return out  # fmt: skip
 
 
-def _caps(new: list[Line], existing: list[Line], policy: Policy) -> list[Because]:
+def _caps(new: list[Line], existing: list[Line], policy: Policy, rules: RuleSet | None = None) -> list[Because]:
     """G-06: never beyond a code's cap for the period (a code claimed before is G-08's)."""
     out = []
     for line in new:
-        cap = policy.cap(line.code, line.spec.cap)
+        cap = policy.cap(line.code, _dated(line, rules).cap)
         if cap is None or any(o.code == line.code and same_period(o, line) for o in existing):
             continue
         total = sum(o.units for o in existing + new if o.code == line.code and same_period(o, line))

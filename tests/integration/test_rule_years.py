@@ -131,3 +131,19 @@ def test_pccm2_the_first_month_is_the_first_with_a_service(book: Book, clock: Cl
     assert book.refused(claim("C1")) == ["INITIATING_VISIT_STALE"]
     book.add(minutes(5, month="2025-05"))
     book.add(claim("C1"))
+
+
+def test_a_made_up_year_that_changes_a_cap_is_data(sqlite_url: str, clock: Clock) -> None:
+    """Effective dates, G-06: a 2027 entry giving 99439 a cap of 3 lets 80 minutes bill
+    99439 x3 in 2027 (worklist and gate alike), while March 2026 stays capped at 2."""
+    extended = DEFAULT_RULEBOOK.extended(
+        codes=[msgspec.structs.replace(CATALOG["99439"], cap=3, valid_from=date(2027, 1, 1))], years=[MADE_UP_2027]
+    )
+    clock.now = datetime(2027, 4, 2, 12, tzinfo=UTC)
+    book = Book(open_ledger(sqlite_url, clock=clock, rulebook=extended))
+    book.add(enrolled("P1"), visit("V27", visit_on=date(2027, 1, 4)))
+    book.add(minutes(80, month="2026-03"), minutes(80, month="2027-03"))
+    three = [f.ClaimLine("99490"), f.ClaimLine("99439", 3)]
+    assert book.billable(month="2027-03") == {"99490": 1, "99439": 3}
+    assert book.refused(claim("C26", lines=three, service_month="2026-03")) == ["ADDON_CAP_EXCEEDED"]
+    book.add(claim("C27", lines=three, service_month="2027-03"))
