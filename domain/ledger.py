@@ -315,8 +315,12 @@ class Ledger(Application):  # type: ignore[type-arg]
         w.not_yet(fact, patient, digest)
         version = patient.note(fact, digest, w.at)
         w.bind(fact, patient, version, digest)
+        # The claims a dated fact can reach are of its month on; a death also reaches the TCM
+        # claim of the month before (dated by its visit, its 30 days run on). A fact with no
+        # date of its own (a cancellation) reaches every claim.
         since = facts.happened(fact)
-        reach = None if since is None else shift_month(month_of(since, self.policy), -1)  # a device period
+        back = -1 if isinstance(fact, facts.PatientDied) else 0
+        reach = None if since is None else shift_month(month_of(since, self.policy), back)
         self._recheck(w, patient, [m for m in patient.claim_months() if reach is None or m >= reach], fact)
         return patient.id, version
 
