@@ -98,11 +98,12 @@ def _ingest(settings: Settings, files: tuple[str, ...], report: str | None, only
                         if len(files) > 1:
                             result.file = name
                         sink(result)
+                        tally.add(result)  # counted as answered, so an interrupt reports them
                         if result.status != "accepted" and shown < SHOWN_PROBLEMS:
                             shown += 1
                             tqdm.write(_problem(name, result), file=sys.stderr)
 
-                    tally.merge(ingest(ledger, lines, on_result, only, batch=BATCH))
+                    ingest(ledger, lines, on_result, only, batch=BATCH)
         except KeyboardInterrupt:
             click.echo(f"interrupted; every line answered so far is recorded\n{tally.summary()}", err=True)
             return 130

@@ -247,3 +247,25 @@ def test_practice_fee_schedule_and_report(sqlite_url: str, tmp_path: Path) -> No
             "billable_amount": "282.00",
         }
     ]
+
+
+def test_an_interrupt_reports_every_line_answered(sqlite_url: str, tmp_path: Path) -> None:
+    """Ctrl-C during a file of many batches: exit 130, and the summary counts the lines that
+    were answered (as the report file has them), not "0 lines"."""
+    big = _big_file(tmp_path / "big.ndjson", patients=40, entries=6000)
+    report = tmp_path / "report.ndjson"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "adapters.cli", "ingest", str(big), "--report", str(report)],
+        env=os.environ | {"CARELANE_DB": sqlite_url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not report.exists() or report.stat().st_size < 20_000):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    answered = len(report.read_text().splitlines())
+    assert proc.returncode == 130 and "interrupted" in err, err[-500:]
+    assert 0 < answered < 6040 and f"{answered} lines: " in err, (answered, err[-500:])
