@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from adapters import fees as fee_file
 from adapters import logs, output, reads
-from adapters.ingest import LineResult, Tally, fewer_collections, ingest
+from adapters.ingest import BATCH, LineResult, Tally, fewer_collections, ingest
 from adapters.store import StoreError, analyse, open_ledger, redact, store_url
 from adapters.table import render
 from adapters.viewdb import open_views
@@ -31,7 +31,6 @@ from projections.report import report
 
 PROGRESS_FROM_LINES = 5000  # files shorter than this finish before a bar would help
 SHOWN_PROBLEMS = 20
-BATCH = 2000  # facts judged one by one, saved in one transaction (fewer commits and table locks)
 
 
 class Settings:

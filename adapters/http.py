@@ -9,10 +9,13 @@ key. Bad input gets a 4xx naming the problem; a failed request records nothing p
 
 from __future__ import annotations
 
+import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import anyio.to_thread
 import msgspec
 import structlog
 from litestar import Litestar, MediaType, Request, Response, get, post
@@ -25,7 +28,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import Parameter
 
 from adapters import audit_html, reads, x12
-from adapters.ingest import CLAIM_FACTS, NOT_CLAIMS, LineResult, ingest
+from adapters.ingest import BATCH, CLAIM_FACTS, NOT_CLAIMS, LineResult, ingest
 from adapters.keys import Keys
 from adapters.store import open_ledger
 from adapters.viewdb import open_views
@@ -34,7 +37,7 @@ from domain.catalog import DEFAULT_FEES
 from domain.ledger import Ledger
 from domain.reasons import Reason
 from domain.rules.assess import WorklistRow
-from projections import audit
+from projections import audit, runner, views
 from projections.events import EventRow, Query, events
 from projections.refusals import RefusalRow
 from projections.runner import ViewDB
@@ -57,13 +60,62 @@ class Problem(msgspec.Struct):
 
 
 class Service:
-    """What the handlers share: one ledger, its views and the key store."""
+    """What the handlers share: one ledger (its recorder pools connections across threads),
+    and per thread a connection to the views and the key store. Handlers run in worker
+    threads, never on the event loop, so /health answers while a large POST is recorded.
+    Reads never write: the views are brought up to date by the writes that change them
+    (after each POST) and by a follower thread for writes from other processes."""
+
+    FOLLOW_EVERY = 2.0  # seconds between the follower's catch-ups
+    # Worker threads at once: within the store's connection pool (the library's SQLite pool
+    # holds 15, PostgreSQL's more), so a burst waits for a thread, never for a connection.
+    WORKERS = 4
 
     def __init__(self, url: str | None) -> None:
         self.url = url
         self.ledger: Ledger = open_ledger(url)
-        self.views: ViewDB = open_views(self.ledger, url)
-        self.keys = Keys(self.views)
+        self._local = threading.local()
+        self._refreshing = threading.Lock()
+        self.writing = threading.Lock()  # one POST records at a time (SQLite has one writer)
+        self._stop = threading.Event()
+        self.position = 0  # the log's end as of the last catch-up (what /health reports)
+        runner.create(self.views, views.ALL)
+        Keys(self.views)  # creates the key table once, here; threads only read it
+        self.refresh()
+
+    @property
+    def views(self) -> ViewDB:
+        db: ViewDB | None = getattr(self._local, "views", None)
+        if db is None:
+            db = self._local.views = open_views(self.ledger, self.url)
+        return db
+
+    @property
+    def keys(self) -> Keys:
+        found: Keys | None = getattr(self._local, "keys", None)
+        if found is None:
+            found = self._local.keys = Keys(self.views, create=False)
+        return found
+
+    def refresh(self) -> None:
+        """Bring the views to the log's end; one catch-up at a time (a second waits)."""
+        with self._refreshing:
+            runner.catch_up(self.ledger, self.views, views.ALL)
+            self.position = self.ledger.recorder.max_notification_id() or 0
+
+    def follow(self) -> None:
+        while not self._stop.wait(self.FOLLOW_EVERY):
+            try:
+                self.refresh()
+            except Exception:  # a failed catch-up is retried at the next tick; say so
+                log.exception("http.follower_failed")
+
+    def start(self) -> None:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = self.WORKERS
+        threading.Thread(target=self.follow, name="carelane-follower", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 def _service(request: Request[Any, Any, Any]) -> Service:
@@ -98,12 +150,21 @@ async def _lines(request: Request[Any, Any, Any]) -> list[bytes]:
     return body.splitlines()
 
 
-def _answer(
+async def _answer(
     request: Request[Any, Any, Any], lines: list[bytes], only: tuple[type[facts.Fact], ...]
 ) -> list[LineResult]:
-    results: list[LineResult] = []
-    ingest(_service(request).ledger, lines, results.append, only)
-    return results
+    """Record the lines in a worker thread (the event loop keeps answering), then bring the
+    views up to date so the next read sees them."""
+    service = _service(request)
+
+    def record() -> list[LineResult]:
+        results: list[LineResult] = []
+        with service.writing:
+            ingest(service.ledger, lines, results.append, only, batch=BATCH)
+        service.refresh()
+        return results
+
+    return await anyio.to_thread.run_sync(record)
 
 
 @post("/facts", opt={"roles": {"recorder", "biller"}}, status_code=200, summary="Record facts (NDJSON or a JSON array)")
@@ -113,32 +174,32 @@ async def post_facts(request: Request[Any, Any, Any]) -> list[LineResult]:
     the other kind is answered invalid, naming the role it needs."""
     role = request.state["key"].role
     only = {"admin": (), "biller": CLAIM_FACTS}.get(role, NOT_CLAIMS)
-    return _answer(request, await _lines(request), only)
+    return await _answer(request, await _lines(request), only)
 
 
 @post("/claims", opt={"roles": {"biller"}}, status_code=200, summary="Submit claims through the gate")
 async def post_claims(request: Request[Any, Any, Any]) -> list[LineResult]:
     """ClaimSubmitted lines only; each is accepted whole or refused with every reason."""
-    return _answer(request, await _lines(request), (facts.ClaimSubmitted,))
+    return await _answer(request, await _lines(request), (facts.ClaimSubmitted,))
 
 
-@get("/worklist", opt={"roles": {"biller"}}, sync_to_thread=False)
+@get("/worklist", opt={"roles": {"biller"}}, sync_to_thread=True)
 def get_worklist(request: Request[Any, Any, Any], month: Month, provider: str | None = None) -> list[WorklistRow]:
     service = _service(request)
-    return reads.worklist(service.ledger, service.views, month, provider)
+    return reads.worklist(service.ledger, service.views, month, provider, refresh=False)
 
 
-@get("/refusals", opt={"roles": {"compliance"}}, sync_to_thread=False)
+@get("/refusals", opt={"roles": {"compliance"}}, sync_to_thread=True)
 def get_refusals(
     request: Request[Any, Any, Any],
     month: Annotated[str | None, Parameter(pattern=MONTH)] = None,
     reason: Reason | None = None,
 ) -> list[RefusalRow]:
     service = _service(request)
-    return reads.refusals(service.ledger, service.views, month, reason.value if reason else None)
+    return reads.refusals(service.ledger, service.views, month, reason.value if reason else None, refresh=False)
 
 
-@get("/events", opt={"roles": {"auditor", "compliance"}}, sync_to_thread=False)
+@get("/events", opt={"roles": {"auditor", "compliance"}}, sync_to_thread=True)
 def get_events(
     request: Request[Any, Any, Any],
     patient: str | None = None,
@@ -154,13 +215,12 @@ def get_events(
     if recorded_after is not None and recorded_after.tzinfo is None:
         raise HTTPException(status_code=400, detail="recorded_after: needs an offset")
     service = _service(request)
-    reads.ready(service.ledger, service.views)
     after = recorded_after.astimezone(UTC).isoformat() if recorded_after else None
     query = Query(patient, tuple(fact_type or ()), first, last, after, late)
     return list(events(service.ledger, service.views, query))
 
 
-@get("/audit/{patient_id:str}", opt={"roles": {"auditor", "compliance"}}, sync_to_thread=False)
+@get("/audit/{patient_id:str}", opt={"roles": {"auditor", "compliance"}}, sync_to_thread=True)
 def get_audit(
     request: Request[Any, Any, Any],
     patient_id: str,
@@ -182,11 +242,11 @@ def get_audit(
     return Response(packet, media_type=MediaType.JSON)
 
 
-@get("/export/837", opt={"roles": {"biller"}}, sync_to_thread=False, media_type=MediaType.TEXT)
+@get("/export/837", opt={"roles": {"biller"}}, sync_to_thread=True, media_type=MediaType.TEXT)
 def get_837(request: Request[Any, Any, Any], month: Month) -> str:
     """The X12 837P of the month's accepted, unpaid claims (validated with pyx12)."""
     service = _service(request)
-    claims = x12.claims_for(service.ledger, reads.patients(service.ledger, service.views, month), month)
+    claims = x12.claims_for(service.ledger, reads.patients(service.ledger, service.views, month, refresh=False), month)
     if not claims:
         raise NotFoundException(f"no accepted, unpaid claims for {month}")
     now = datetime.now().astimezone()
@@ -199,7 +259,19 @@ def get_837(request: Request[Any, Any, Any], month: Month) -> str:
 
 @get("/health", sync_to_thread=False)
 def health(request: Request[Any, Any, Any]) -> Health:
-    return Health("ok", _service(request).ledger.recorder.max_notification_id() or 0)
+    """Answered on the event loop from memory, never waiting for the store: the log's end as
+    of the views' last catch-up."""
+    return Health("ok", _service(request).position)
+
+
+def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Every 500 is logged with the request's id (and the client told it), never with a
+    traceback in the answer or PHI in the log."""
+    request_id = request.scope.get("state", {}).get("request_id")
+    log.error("http.internal_error", request_id=request_id, error=type(exc).__name__,
+              route=request.scope.get("path_template"))  # fmt: skip
+    detail = {"status_code": 500, "detail": "internal error; quote the request id", "request_id": request_id}
+    return Response(detail, status_code=500, media_type=MediaType.JSON)
 
 
 def create_app(url: str | None = None) -> Litestar:
@@ -210,6 +282,9 @@ def create_app(url: str | None = None) -> Litestar:
         guards=[roles_guard],
         state=State({"service": service}),
         middleware=[_request_log],
+        exception_handlers={500: _internal_error},
+        on_startup=[lambda: service.start()],
+        on_shutdown=[lambda: service.stop()],
         openapi_config=OpenAPIConfig(
             title="Carelane",
             version="0.1.0",
@@ -232,10 +307,13 @@ def _request_log(app: Any) -> Any:
             await app(scope, receive, send)
             return
         started, status = time.perf_counter(), [0]
+        request_id = uuid.uuid4().hex[:16]
+        scope.setdefault("state", {})["request_id"] = request_id
 
         async def capture(message: Any) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
         try:
@@ -246,6 +324,7 @@ def _request_log(app: Any) -> Any:
             params = scope.get("path_params") or {}
             log.info(
                 "http.request",
+                request_id=request_id,
                 method=scope["method"],
                 # The route, not the path: a path can carry a patient id, kept as a hash below.
                 path=min(handler.paths) if handler is not None and handler.paths else "(no route)",

@@ -27,6 +27,7 @@ from domain.ledger import Contention, Judged, Ledger, Outcome, Recorded
 from domain.reasons import Because, Reason, Refused
 
 log = structlog.get_logger("carelane.ingest")
+BATCH = 2000  # facts judged one by one, saved in one transaction (fewer commits and table locks)
 _DECODER = msgspec.json.Decoder(facts.AnyFact)
 _PATH = re.compile(r"^(?P<msg>.*?)(?: - at `(?P<path>\$[^`]*)`)?$", re.DOTALL)
 _TOKEN = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")

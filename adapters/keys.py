@@ -28,8 +28,12 @@ class KeyInfo(msgspec.Struct):
 
 
 class Keys:
-    def __init__(self, db: ViewDB) -> None:
+    def __init__(self, db: ViewDB, *, create: bool = True) -> None:
+        """`create=False` for a connection of a process that created the table already (the
+        server's threads): creating takes the write lock, which a reader must never wait for."""
         self.db = db
+        if not create:
+            return
         with db.transaction() as cur:
             cur.execute(
                 "CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, "
@@ -66,7 +70,7 @@ class Keys:
         parts = token.split("_", 2)
         if len(parts) != 3 or parts[0] != "cl":
             return None
-        with self.db.transaction() as cur:
+        with self.db.reading() as cur:
             cur.execute("SELECT id, name, role, created_at, revoked_at, hash FROM api_keys WHERE id = %s", (parts[1],))
             row = cur.fetchone()
         if row is None or row[4] is not None or not hmac.compare_digest(row[5], _hash(parts[2])):

@@ -20,7 +20,7 @@ def worklist(
     ledger: Ledger, db: ViewDB, month: str, provider: str | None = None, refresh: bool = True
 ) -> list[WorklistRow]:
     ready(ledger, db, refresh)
-    with db.transaction() as cur:
+    with db.reading() as cur:
         return views.read_worklist(cur, month, provider)
 
 
@@ -28,12 +28,12 @@ def refusals(
     ledger: Ledger, db: ViewDB, month: str | None = None, reason: str | None = None, refresh: bool = True
 ) -> list[RefusalRow]:
     ready(ledger, db, refresh)
-    with db.transaction() as cur:
+    with db.reading() as cur:
         return views.read_refusals(cur, month, reason)
 
 
 def patients(ledger: Ledger, db: ViewDB, month: str, refresh: bool = True) -> list[str]:
     """Patients with activity in the month (report, 837P)."""
     ready(ledger, db, refresh)
-    with db.transaction() as cur:
+    with db.reading() as cur:
         return views.patients_in(cur, month)

@@ -59,6 +59,15 @@ class SQLiteViews:
             raise
         cur.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Cursor]:
+        cur = self.conn.cursor()
+        cur.execute("BEGIN")  # deferred: a snapshot for reading, no write lock to wait for
+        try:
+            yield _SQLiteCursor(cur)
+        finally:
+            cur.execute("ROLLBACK")
+
     def wait_for_events(self, timeout: float) -> None:
         import time
 
@@ -73,15 +82,23 @@ class PostgresViews:
 
     def __init__(self, store: Store, channel: str) -> None:
         assert store.pg_conninfo is not None
-        options = f"-c search_path={store.pg_schema}"
-        self.conn = psycopg.connect(store.pg_conninfo, options=options)
-        self.listener = psycopg.connect(store.pg_conninfo, options=options, autocommit=True)
-        self.listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        self.conninfo, self.options, self.channel = store.pg_conninfo, f"-c search_path={store.pg_schema}", channel
+        self.conn = psycopg.connect(self.conninfo, options=self.options)
+        self._listener: psycopg.Connection[Any] | None = None  # opened by the first wait: readers never need it
+
+    @property
+    def listener(self) -> psycopg.Connection[Any]:
+        if self._listener is None:
+            self._listener = psycopg.connect(self.conninfo, options=self.options, autocommit=True)
+            self._listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+        return self._listener
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Cursor]:
         with self.conn.transaction(), self.conn.cursor() as cur:
             yield cur
+
+    reading = transaction  # PostgreSQL readers never wait for writers
 
     def wait_for_events(self, timeout: float) -> None:
         """Wake on the library's NOTIFY of new events, or after `timeout` seconds."""
@@ -90,7 +107,8 @@ class PostgresViews:
 
     def close(self) -> None:
         self.conn.close()
-        self.listener.close()
+        if self._listener is not None:
+            self._listener.close()
 
 
 def open_views(ledger: Ledger, url: str | None = None) -> ViewDB:

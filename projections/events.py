@@ -57,7 +57,7 @@ class Query:
 
 def events(ledger: Ledger, db: ViewDB, query: Query) -> Iterator[EventRow]:
     text, params = query.sql()
-    with db.transaction() as cur:
+    with db.reading() as cur:
         cur.execute(text, params)
         rows = cur.fetchall()
     for position, type_, patient_id, happened, recorded_at, late, after_claim in rows:

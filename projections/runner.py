@@ -45,6 +45,11 @@ class ViewDB(Protocol):
 
     def transaction(self) -> AbstractContextManager[Cursor]: ...
 
+    def reading(self) -> AbstractContextManager[Cursor]:
+        """A read-only transaction: it never waits for a writer (SQLite's WAL lets readers
+        run beside one)."""
+        ...
+
     def wait_for_events(self, timeout: float) -> None: ...
 
 

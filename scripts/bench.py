@@ -41,8 +41,7 @@ from eventsourcing.persistence import JSONTranscoder, Transcoding
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters import logs
-from adapters.cli import BATCH
-from adapters.ingest import fewer_collections, ingest
+from adapters.ingest import BATCH, fewer_collections, ingest
 from adapters.reads import worklist
 from adapters.store import analyse, open_ledger, parse
 from adapters.synthetic import months_ending, practice_lines

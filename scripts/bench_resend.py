@@ -25,8 +25,7 @@ from psycopg import sql
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters import logs
-from adapters.cli import BATCH
-from adapters.ingest import LineResult, fewer_collections, ingest
+from adapters.ingest import BATCH, LineResult, fewer_collections, ingest
 from adapters.store import open_ledger, parse
 from adapters.synthetic import months_ending, practice_lines
 
