@@ -67,8 +67,10 @@ def judge(claim: facts.ClaimSubmitted, view: MonthView, at: datetime) -> Judgeme
         refusal = view.rulebook.refusal(code, service_on)
         spec = rules.spec(code)
         if refusal is not None or spec is None:
-            # G-11, G-12, effective dates.
+            # G-11, G-12, effective dates; a known code is still judged for conflicts (G-14).
             reasons.append(refusal or Because(Reason.CODE_UNKNOWN, f"{code} is not a code the ledger knows"))
+            if catalog.lookup(code) is not None:
+                new.append(Line(code, units, claim.billing_provider_npi, view.month, None, claim.claim_id))
             continue
         a = allowance(spec, view, claim.billing_provider_npi, claim.service_on)
         reasons += [_about(code, r) for r in a.reasons]

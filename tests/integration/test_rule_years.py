@@ -147,3 +147,16 @@ def test_a_made_up_year_that_changes_a_cap_is_data(sqlite_url: str, clock: Clock
     assert book.billable(month="2027-03") == {"99490": 1, "99439": 3}
     assert book.refused(claim("C26", lines=three, service_month="2026-03")) == ["ADDON_CAP_EXCEEDED"]
     book.add(claim("C27", lines=three, service_month="2027-03"))
+
+
+def test_g14_a_code_not_yet_effective_is_still_judged_for_conflicts(book: Book, clock: Clock) -> None:
+    """G-14, Effective dates, L-07: a 2025 claim for 99470 beside a 99457 already claimed that
+    month carries CODE_NOT_YET_EFFECTIVE and the conflict."""
+    ready_2025(book, P.RPM)
+    device(book, days=16, start=date(2025, 6, 1))
+    book.add(minutes(25, program=P.RPM, month="2025-06", interactive=True))
+    book.add(claim("C1", codes=("99457",), service_month="2025-06"))
+    assert book.refused(claim("C2", codes=("99470",), service_month="2025-06")) == [
+        "CODE_NOT_YET_EFFECTIVE",
+        "CODE_CONFLICT",
+    ]
