@@ -119,7 +119,7 @@ class Service:
 
 
 def _service(request: Request[Any, Any, Any]) -> Service:
-    return request.app.state["service"]  # type: ignore[no-any-return]
+    return request.app.state["service"]  # type: ignore[no-any-return]  # State is untyped
 
 
 def roles_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:

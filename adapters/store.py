@@ -205,7 +205,7 @@ def fetcher(ledger: Ledger, store: Store) -> Callable[[list[UUID]], dict[UUID, l
                      f"WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version")  # fmt: skip
             with recorder.datastore.transaction(commit=False) as c:
                 c.execute(query, [i.hex for i in ids])
-                return [tuple(r) for r in c.fetchall()]  # type: ignore[misc]
+                return [tuple(r) for r in c.fetchall()]
         pg = sql.SQL(
             "SELECT originator_id, originator_version, topic, state FROM {}.{} "
             "WHERE originator_id = ANY(%b) ORDER BY originator_id, originator_version"
@@ -250,7 +250,7 @@ def analyse(ledger: Ledger) -> list[str]:
                 found = conn.execute(
                     query.format(sql.Identifier(exact[name]), sql.Identifier(schema), sql.Identifier(name))
                 )
-                actual = float(found.fetchone()["n"])  # type: ignore[index]
+                actual = float(found.fetchone()["n"])  # type: ignore[index]  # a row: MAX always returns one
             else:
                 actual = float(row["live"])
             never = estimate < 0 and actual > 0

@@ -455,7 +455,7 @@ AnyFact = (
     | FacilityStayCancelled
 )
 
-FACT_TYPES: tuple[type[Fact], ...] = AnyFact.__args__  # type: ignore[attr-defined]
+FACT_TYPES: tuple[type[Fact], ...] = AnyFact.__args__
 FACT_TYPE_NAMES: frozenset[str] = frozenset(t.__name__ for t in FACT_TYPES)
 
 

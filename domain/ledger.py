@@ -91,7 +91,7 @@ class Work:
 
     def get(self, key: UUID, kind: type[A]) -> A | None:
         if key in self.touched:
-            return self.touched[key]  # type: ignore[return-value]
+            return self.touched[key]  # type: ignore[return-value]  # stored under its key by kind
         try:
             agg: object = self.ledger.repository.get(key)
         except AggregateNotFoundError:
@@ -201,7 +201,7 @@ class Judged:
         self.aggregates = aggregates
 
 
-class Ledger(Application):  # type: ignore[type-arg]
+class Ledger(Application):  # type: ignore[type-arg]  # the library generic takes the id type
     """Carelane's application service. Storage comes from the environment (adapters.store)."""
 
     name = "Carelane"
@@ -531,7 +531,7 @@ class Ledger(Application):  # type: ignore[type-arg]
         for key, events in stored.items():
             aggregate: Any = None
             for event in events:
-                aggregate = self.mapper.to_domain_event(event).mutate(aggregate)  # type: ignore[attr-defined]
+                aggregate = self.mapper.to_domain_event(event).mutate(aggregate)  # type: ignore[attr-defined]  # our events mutate
             found[key] = aggregate
         return found, set(keys) - set(found)
 

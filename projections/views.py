@@ -31,7 +31,7 @@ def _topics(facts_only: bool) -> list[str]:
         for cls in vars(agg).values()
         if isinstance(cls, type)
         and issubclass(cls, agg.Event)
-        and "TOPIC" in vars(cls)  # type: ignore[attr-defined]
+        and "TOPIC" in vars(cls)
         and (not facts_only or "fact" in getattr(cls, "__annotations__", {}))
     ]
 
