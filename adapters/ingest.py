@@ -226,11 +226,6 @@ class Tally:
         for reason in result.reasons or ():
             self.reasons[reason.code.value] += 1
 
-    def merge(self, other: Tally) -> None:
-        self.status.update(other.status)
-        self.reasons.update(other.reasons)
-        self.duplicates += other.duplicates
-
     @property
     def exit_code(self) -> int:
         """interface.md section 3: 0 all accepted, 3 some refused, 2 some invalid."""

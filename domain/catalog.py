@@ -144,10 +144,6 @@ def lookup(code: str) -> CodeSpec | None:
     return CATALOG.get(code)
 
 
-def codes_of(program: Program) -> list[CodeSpec]:
-    return [spec for spec in _CODES if spec.program is program]
-
-
 class FeeSchedule(msgspec.Struct, frozen=True):
     """Fees and work RVUs by code; `name` says which schedule an estimate used."""
 

@@ -4,6 +4,7 @@ that breaks the OpenAPI document."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -12,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgspec
@@ -45,13 +47,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(url: str, *, logs: bool) -> tuple[subprocess.Popen[str], str]:
-    """`carelane serve` on a free loopback port, once it answers /health."""
+def serve(url: str, *, logs: bool | Path) -> tuple[subprocess.Popen[str], str]:
+    """`carelane serve` on a free loopback port, once it answers /health. Its log goes to a
+    pipe (`logs=True`, for a short test that reads it at the end), to a file (a long load
+    would fill a pipe), or nowhere."""
     port = _free_port()
     env = os.environ | {"CARELANE_DB": url, "CARELANE_LOG_LEVEL": "INFO"}
-    out = subprocess.PIPE if logs else subprocess.DEVNULL
-    proc = subprocess.Popen([sys.executable, "-m", "adapters.cli", "serve", "--port", str(port)], env=env,
-                            stdout=out, stderr=out, text=True)  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        out: Any = subprocess.PIPE if logs is True else subprocess.DEVNULL
+        if isinstance(logs, Path):
+            out = stack.enter_context(open(logs, "w"))
+        proc = subprocess.Popen([sys.executable, "-m", "adapters.cli", "serve", "--port", str(port)], env=env,
+                                stdout=out, stderr=out, text=True)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:

@@ -6,7 +6,6 @@ scripts/load_http.py, not asserted here: speed is measured by scripts)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import pytest
 from adapters.keys import Keys
 from adapters.store import open_ledger
 from adapters.viewdb import open_views
-from tests.e2e.test_http import _free_port
+from tests.e2e.test_http import serve
 from tests.factories import enrolled, minutes
 
 ENC = msgspec.json.Encoder()
@@ -48,7 +47,7 @@ class Load:
 class Running:
     base: str
     keys: dict[str, str]
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[str]
     log: Path
 
 
@@ -62,17 +61,8 @@ def start(url: str, folder: Path) -> Iterator[Running]:
     ledger = open_ledger(url)
     keys = Keys(open_views(ledger, url))
     tokens = {role: keys.add(f"load-{role}", role)[1] for role in ("biller", "recorder", "auditor")}
-    port, log = _free_port(), folder / "server.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "adapters.cli", "serve", "--port", str(port)],
-                                   env=os.environ | {"CARELANE_DB": url}, stdout=out, stderr=out)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            httpx.get(base + "/health", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
+    log = folder / "server.log"
+    process, base = serve(url, logs=log)
     first = b"\n".join(ENC.encode(x) for x in [*enrolled("P1"), *minutes(45)])
     httpx.post(base + "/facts", content=first, headers={"X-API-Key": tokens["recorder"]}, timeout=60)
     try:
