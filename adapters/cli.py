@@ -15,8 +15,7 @@ import click
 import msgspec
 from tqdm import tqdm
 
-from adapters import fees as fee_file
-from adapters import logs, output, reads
+from adapters import fees as fee_file, logs, output, reads
 from adapters.ingest import BATCH, LineResult, Tally, fewer_collections, ingest
 from adapters.store import StoreError, analyse, open_ledger, redact, store_url
 from adapters.table import render

@@ -22,10 +22,9 @@ import msgspec
 
 from domain.catalog import FeeSchedule
 from domain.ledger import Ledger
-from domain.patient import Patient
-from domain.patient_month import Claim
 from domain.rules.eligibility import active_conditions
 from domain.rules.view import MonthView
+from domain.state import Claim, PatientFile
 
 
 class Profile(msgspec.Struct, frozen=True, kw_only=True):
@@ -107,7 +106,7 @@ class Segments:
 @dataclass
 class ClaimToSend:
     claim: Claim
-    patient: Patient
+    patient: PatientFile
     view: MonthView
 
 

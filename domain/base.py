@@ -9,7 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import AggregateCreated, AggregateEvent, BaseAggregate
 
-from domain import facts
+from domain import facts, records
 from domain.reasons import Reason, Refused
 
 
@@ -35,7 +35,7 @@ class LedgerAggregate(BaseAggregate[UUID]):
 
     def record(self, event_class: type[Any], fact: facts.Fact, digest: str, at: datetime) -> int:
         """Trigger the event carrying `fact`; returns its version."""
-        self.trigger_event(event_class, fact=fact, digest=digest, timestamp=at)
+        self.trigger_event(event_class, fact=records.stored(fact), digest=digest, timestamp=at)
         return self.version
 
 

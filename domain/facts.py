@@ -7,7 +7,6 @@ events: the contract is written once.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,6 +14,20 @@ from typing import Annotated
 
 import msgspec
 import msgspec.inspect
+
+from domain.vocab import (
+    AdjustmentGroup as AdjustmentGroup,
+    ClaimOutcome as ClaimOutcome,
+    ConsentMethod as ConsentMethod,
+    ContactMethod as ContactMethod,
+    DeviceCategory as DeviceCategory,
+    DeviceProgram as DeviceProgram,
+    MdmLevel as MdmLevel,
+    Program as Program,
+    Setting as Setting,
+    StaffRole as StaffRole,
+    VisitType as VisitType,
+)
 
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Ident = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -41,87 +54,6 @@ PATTERN_WORDS = {
     CARC_PATTERN: "a claim adjustment reason code",
     RARC_PATTERN: "a remittance advice remark code",
 }
-
-
-class Program(enum.StrEnum):
-    CCM = "CCM"
-    PCM = "PCM"
-    APCM = "APCM"
-    RPM = "RPM"
-    RTM = "RTM"
-    BHI = "BHI"
-    COCM = "COCM"
-    CPM = "CPM"
-    TCM = "TCM"
-
-
-class DeviceProgram(enum.StrEnum):
-    RPM = "RPM"
-    RTM = "RTM"
-
-
-class ConsentMethod(enum.StrEnum):
-    VERBAL = "verbal"
-    WRITTEN = "written"
-
-
-class VisitType(enum.StrEnum):
-    EM = "em"
-    AWV = "awv"
-    IPPE = "ippe"
-
-
-class MdmLevel(enum.StrEnum):
-    STRAIGHTFORWARD = "straightforward"
-    LOW = "low"
-    MODERATE = "moderate"
-    HIGH = "high"
-
-    @property
-    def rank(self) -> int:
-        return list(MdmLevel).index(self)
-
-
-class Setting(enum.StrEnum):
-    INPATIENT = "inpatient"
-    SNF_PART_A = "snf_part_a"
-    INPATIENT_REHAB = "inpatient_rehab"
-    HOSPICE = "hospice"
-    CUSTODIAL_NF = "custodial_nf"
-    ASSISTED_LIVING = "assisted_living"
-
-
-class ContactMethod(enum.StrEnum):
-    PHONE = "phone"
-    ELECTRONIC = "electronic"
-    IN_PERSON = "in_person"
-
-
-class StaffRole(enum.StrEnum):
-    CLINICAL_STAFF = "clinical_staff"
-    PHYSICIAN = "physician"
-    QHP = "qhp"
-
-
-class DeviceCategory(enum.StrEnum):
-    PHYSIOLOGIC = "physiologic"
-    RESPIRATORY = "respiratory"
-    MUSCULOSKELETAL = "musculoskeletal"
-
-
-class ClaimOutcome(enum.StrEnum):
-    PAID = "paid"
-    PARTIAL = "partial"
-    DENIED = "denied"
-    REVERSED = "reversed"
-
-
-class AdjustmentGroup(enum.StrEnum):
-    CO = "CO"
-    PR = "PR"
-    OA = "OA"
-    PI = "PI"
-    CR = "CR"
 
 
 class Fact(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True, tag_field="type"):

@@ -24,14 +24,16 @@ from domain.base import LedgerAggregate
 from domain.identity import Identity
 from domain.keys import identity_key, patient_key, patient_month_key, staff_day_key
 from domain.patient import PATIENT_FACTS, Patient
-from domain.patient_month import Claim, PatientMonth, Withdrawn, claim_programs
+from domain.patient_month import PatientMonth
 from domain.policy import DEFAULT_POLICY, Policy
 from domain.reasons import Reason, Refused
+from domain.records import Withdrawn
 from domain.refusal import ClaimRefusal
 from domain.rulebook import DEFAULT_RULEBOOK, Rulebook
 from domain.rules import gate
 from domain.rules.view import VIEW_MONTHS, MonthView, shift_month
 from domain.staff_day import StaffDay
+from domain.state import Claim, claim_programs
 from domain.timing import local_days, month_of, refuse_future
 
 log = structlog.get_logger("carelane.ledger")
@@ -331,7 +333,7 @@ class Ledger(Application):  # type: ignore[type-arg]  # the library generic take
         restored (a stay recorded as started, then as ended)."""
         for month in sorted(set(months)):
             view = w.view(patient, month)
-            pm = view.current
+            pm = w.get(patient_month_key(patient.patient_id, month), PatientMonth)
             for claim in pm.live_claims() if pm is not None else ():
                 assert pm is not None
                 short, claim_id = gate.shortfall(claim, view), claim.submitted.claim_id

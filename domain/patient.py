@@ -7,61 +7,14 @@ setups change a few times a year, so one stream per patient stays short. Fast-mo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from domain import facts
+from domain import facts, records
 from domain.base import Created, LedgerAggregate, unknown
 from domain.keys import patient_key
 from domain.reasons import Reason
-from domain.rules.stacking import Line
-
-
-# Each episode keeps the version of the event that recorded it: a claim's verdict names
-# the facts it stood on by stream and version (G-17).
-@dataclass
-class ConditionEpisode:
-    diagnosed: facts.ConditionDiagnosed
-    version: int = 0
-    resolved_on: date | None = None
-
-
-@dataclass
-class ConsentEpisode:
-    recorded: facts.ConsentRecorded
-    version: int = 0
-    revoked_on: date | None = None
-
-
-@dataclass
-class CarePlan:
-    established: facts.CarePlanEstablished
-    version: int = 0
-    revisions: list[facts.CarePlanRevised] = field(default_factory=list)
-
-
-@dataclass
-class Lodged:
-    """An accepted claim as the patient sees it: its month and lines (G-16 finds a patient's
-    claims here; cross-month lines are judged against later claims)."""
-
-    month: str | None  # None for claims lodged before every claim was (scoped lines only)
-    lines: list[Line]
-
-
-@dataclass
-class Stay:
-    started: facts.FacilityStayStarted
-    ended_on: date | None = None
-
-
-@dataclass
-class DischargeEpisode:
-    discharged: facts.Discharged
-    contacts: list[facts.TransitionContactMade] = field(default_factory=list)
-    visits: list[facts.FaceToFaceVisitRecorded] = field(default_factory=list)
-    decisions: list[facts.MedicalDecisionMaking] = field(default_factory=list)
+from domain.state import CarePlan, ConditionEpisode, ConsentEpisode, DischargeEpisode, Line, Lodged, Stay
 
 
 class Patient(LedgerAggregate):
@@ -75,13 +28,13 @@ class Patient(LedgerAggregate):
         self.qmb: list[tuple[date | None, bool]] = []
         self.conditions: dict[str, list[ConditionEpisode]] = {}
         self.consents: dict[facts.Program, list[ConsentEpisode]] = {}
-        self.initiating_visits: dict[str, facts.InitiatingVisitRecorded] = {}
+        self.initiating_visits: dict[str, records.InitiatingVisitRecorded] = {}
         self.care_plans: dict[str, CarePlan] = {}
         self.stays: dict[str, Stay] = {}
         self.discharges: dict[str, DischargeEpisode] = {}
-        self.visits: dict[str, facts.FaceToFaceVisitRecorded] = {}
-        self.devices: dict[str, list[facts.DeviceSetup]] = {}
-        self.rating_scales: list[facts.RatingScaleAdministered] = []
+        self.visits: dict[str, records.FaceToFaceVisitRecorded] = {}
+        self.devices: dict[str, list[records.DeviceSetup]] = {}
+        self.rating_scales: list[records.RatingScaleAdministered] = []
         self.visit_versions: dict[str, int] = {}  # initiating visit id -> its event's version
         self.revocations: dict[facts.Program, list[date]] = {}  # G-09: each revocation's date
         self.died_on: date | None = None
@@ -96,7 +49,7 @@ class Patient(LedgerAggregate):
 
     class PatientRegistered(Event, Created):
         TOPIC = "carelane.Patient.PatientRegistered.v1"
-        fact: facts.PatientRegistered
+        fact: records.PatientRegistered
         digest: str
 
         def assign(self, p: Patient) -> None:
@@ -107,7 +60,7 @@ class Patient(LedgerAggregate):
 
     class QmbStatusChanged(Event):
         TOPIC = "carelane.Patient.QmbStatusChanged.v1"
-        fact: facts.QmbStatusChanged
+        fact: records.QmbStatusChanged
         digest: str
 
         def assign(self, p: Patient) -> None:
@@ -115,7 +68,7 @@ class Patient(LedgerAggregate):
 
     class ConditionDiagnosed(Event):
         TOPIC = "carelane.Patient.ConditionDiagnosed.v1"
-        fact: facts.ConditionDiagnosed
+        fact: records.ConditionDiagnosed
         digest: str
 
         def assign(self, p: Patient) -> None:
@@ -124,7 +77,7 @@ class Patient(LedgerAggregate):
 
     class ConditionResolved(Event):
         TOPIC = "carelane.Patient.ConditionResolved.v1"
-        fact: facts.ConditionResolved
+        fact: records.ConditionResolved
         digest: str
 
         def assign(self, p: Patient) -> None:
@@ -132,7 +85,7 @@ class Patient(LedgerAggregate):
 
     class ConsentRecorded(Event):
         TOPIC = "carelane.Patient.ConsentRecorded.v1"
-        fact: facts.ConsentRecorded
+        fact: records.ConsentRecorded
         digest: str
 
         def assign(self, p: Patient) -> None:
@@ -140,7 +93,7 @@ class Patient(LedgerAggregate):
 
     class ConsentRevoked(Event):
         TOPIC = "carelane.Patient.ConsentRevoked.v1"
-        fact: facts.ConsentRevoked
+        fact: records.ConsentRevoked
         digest: str
 
         def assign(self, p: Patient) -> None:
@@ -149,7 +102,7 @@ class Patient(LedgerAggregate):
 
     class InitiatingVisitRecorded(Event):
         TOPIC = "carelane.Patient.InitiatingVisitRecorded.v1"
-        fact: facts.InitiatingVisitRecorded
+        fact: records.InitiatingVisitRecorded
         digest: str
 
         def assign(self, p: Patient) -> None:
@@ -158,7 +111,7 @@ class Patient(LedgerAggregate):
 
     class CarePlanEstablished(Event):
         TOPIC = "carelane.Patient.CarePlanEstablished.v1"
-        fact: facts.CarePlanEstablished
+        fact: records.CarePlanEstablished
         digest: str
 
         def assign(self, p: Patient) -> None:
@@ -166,7 +119,7 @@ class Patient(LedgerAggregate):
 
     class CarePlanRevised(Event):
         TOPIC = "carelane.Patient.CarePlanRevised.v1"
-        fact: facts.CarePlanRevised
+        fact: records.CarePlanRevised
         digest: str
 
         def assign(self, p: Patient) -> None:
@@ -176,7 +129,7 @@ class Patient(LedgerAggregate):
         """Medical decision making for a TCM discharge (MDM facts with a discharge_id)."""
 
         TOPIC = "carelane.Patient.DischargeDecisionMade.v1"
-        fact: facts.MedicalDecisionMaking
+        fact: records.MedicalDecisionMaking
         digest: str
 
         def assign(self, p: Patient) -> None:
@@ -184,7 +137,7 @@ class Patient(LedgerAggregate):
 
     class FacilityStayStarted(Event):
         TOPIC = "carelane.Patient.FacilityStayStarted.v1"
-        fact: facts.FacilityStayStarted
+        fact: records.FacilityStayStarted
         digest: str
 
         def assign(self, p: Patient) -> None:
@@ -192,7 +145,7 @@ class Patient(LedgerAggregate):
 
     class FacilityStayEnded(Event):
         TOPIC = "carelane.Patient.FacilityStayEnded.v1"
-        fact: facts.FacilityStayEnded
+        fact: records.FacilityStayEnded
         digest: str
 
         def assign(self, p: Patient) -> None:
@@ -200,7 +153,7 @@ class Patient(LedgerAggregate):
 
     class Discharged(Event):
         TOPIC = "carelane.Patient.Discharged.v1"
-        fact: facts.Discharged
+        fact: records.Discharged
         digest: str
 
         def assign(self, p: Patient) -> None:
@@ -208,7 +161,7 @@ class Patient(LedgerAggregate):
 
     class TransitionContactMade(Event):
         TOPIC = "carelane.Patient.TransitionContactMade.v1"
-        fact: facts.TransitionContactMade
+        fact: records.TransitionContactMade
         digest: str
 
         def assign(self, p: Patient) -> None:
@@ -216,7 +169,7 @@ class Patient(LedgerAggregate):
 
     class FaceToFaceVisitRecorded(Event):
         TOPIC = "carelane.Patient.FaceToFaceVisitRecorded.v1"
-        fact: facts.FaceToFaceVisitRecorded
+        fact: records.FaceToFaceVisitRecorded
         digest: str
 
         def assign(self, p: Patient) -> None:
@@ -226,7 +179,7 @@ class Patient(LedgerAggregate):
 
     class DeviceSetup(Event):
         TOPIC = "carelane.Patient.DeviceSetup.v1"
-        fact: facts.DeviceSetup
+        fact: records.DeviceSetup
         digest: str
 
         def assign(self, p: Patient) -> None:
@@ -234,7 +187,7 @@ class Patient(LedgerAggregate):
 
     class RatingScaleAdministered(Event):
         TOPIC = "carelane.Patient.RatingScaleAdministered.v1"
-        fact: facts.RatingScaleAdministered
+        fact: records.RatingScaleAdministered
         digest: str
 
         def assign(self, p: Patient) -> None:
@@ -242,7 +195,7 @@ class Patient(LedgerAggregate):
 
     class PatientDied(Event):
         TOPIC = "carelane.Patient.PatientDied.v1"
-        fact: facts.PatientDied
+        fact: records.PatientDied
         digest: str
 
         def assign(self, p: Patient) -> None:
@@ -250,7 +203,7 @@ class Patient(LedgerAggregate):
 
     class DischargeCancelled(Event):
         TOPIC = "carelane.Patient.DischargeCancelled.v1"
-        fact: facts.DischargeCancelled
+        fact: records.DischargeCancelled
         digest: str
 
         def assign(self, p: Patient) -> None:
@@ -258,7 +211,7 @@ class Patient(LedgerAggregate):
 
     class FacilityStayCancelled(Event):
         TOPIC = "carelane.Patient.FacilityStayCancelled.v1"
-        fact: facts.FacilityStayCancelled
+        fact: records.FacilityStayCancelled
         digest: str
 
         def assign(self, p: Patient) -> None:
@@ -268,20 +221,24 @@ class Patient(LedgerAggregate):
         """Before G-16 only a claim's cross-month lines were lodged; read, never written now."""
 
         TOPIC = "carelane.Patient.ScopedClaimLodged.v1"
+        class_version = 2
+        upcast_v1_v2 = staticmethod(records.upcast_lodged_lines)
         claim_id: str
-        lines: list[Line]
+        lines: list[records.LodgedLine]
 
         def assign(self, p: Patient) -> None:
-            p.claims[self.claim_id] = Lodged(None, list(self.lines))
+            p.claims[self.claim_id] = Lodged(None, [_line(x) for x in self.lines])
 
     class ClaimLodged(Event):
         TOPIC = "carelane.Patient.ClaimLodged.v1"
+        class_version = 2  # v2: each line's scope a tagged struct, not a string
+        upcast_v1_v2 = staticmethod(records.upcast_lodged_lines)
         claim_id: str
         month: str
-        lines: list[Line]
+        lines: list[records.LodgedLine]
 
         def assign(self, p: Patient) -> None:
-            p.claims[self.claim_id] = Lodged(self.month, list(self.lines))
+            p.claims[self.claim_id] = Lodged(self.month, [_line(x) for x in self.lines])
 
     class ScopedClaimReleased(Event):
         TOPIC = "carelane.Patient.ScopedClaimReleased.v1"
@@ -315,7 +272,8 @@ class Patient(LedgerAggregate):
     def lodge(self, claim_id: str, month: str, lines: list[Line], at: datetime) -> None:
         """Hold an accepted claim: its cross-month lines are judged against later claims
         (P-RPM-2, P-TCM-1), and its month is re-checked when support is withdrawn (G-16)."""
-        self.trigger_event(Patient.ClaimLodged, claim_id=claim_id, month=month, lines=lines, timestamp=at)
+        stored = [records.LodgedLine(x.code, x.units, x.npi, x.month, x.scope, x.claim_id) for x in lines]
+        self.trigger_event(Patient.ClaimLodged, claim_id=claim_id, month=month, lines=stored, timestamp=at)
 
     def release(self, claim_id: str, at: datetime) -> None:
         """A voided claim frees its lines (G-08)."""
@@ -353,7 +311,7 @@ class Patient(LedgerAggregate):
         return cls._create(
             cls.PatientRegistered,
             id=patient_key(fact.patient_id),
-            fact=fact,
+            fact=records.stored(fact),
             digest=digest,
             timestamp=at,
         )
@@ -371,6 +329,10 @@ class Patient(LedgerAggregate):
         value = getattr(fact, field_name)
         if value is not None and value not in getattr(self, collection):
             raise unknown(Reason.UNKNOWN_REFERENCE, f"{label} {value}")
+
+
+def _line(stored: records.LodgedLine) -> Line:
+    return Line(stored.code, stored.units, stored.npi, stored.month, stored.scope, stored.claim_id)
 
 
 # What a patient-level fact refers to: (its field, the patient's collection, a name for it).

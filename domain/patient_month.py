@@ -4,112 +4,15 @@ their voids, device days, the month's medical decision making, and the claims.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import date, datetime
 from typing import Any
-from uuid import UUID
 
-import msgspec
-
-from domain import facts
+from domain import facts, records
 from domain.base import Created, LedgerAggregate
-from domain.catalog import CATALOG
 from domain.keys import patient_month_key
-from domain.reasons import Because, Reason, Refused
-
-
-@dataclass
-class Entry:
-    logged: facts.TimeLogged
-    version: int = 0  # of the event that recorded it (G-17)
-    voided: facts.TimeEntryVoided | None = None
-
-
-class FactRef(msgspec.Struct, frozen=True):
-    """A fact a claim stood on: what it is, its id, and where it is stored (stream, version)."""
-
-    kind: str
-    ref: str
-    stream: UUID
-    version: int
-
-
-class Verdict(msgspec.Struct, frozen=True):
-    """G-17: what the gate decided, as it decided it."""
-
-    rule_year: str
-    allowed: dict[str, int]  # units the record supported, per code claimed
-    stood_on: list[FactRef]
-
-
-class Withdrawn(msgspec.Struct, frozen=True):
-    """G-16: support a claim lost after it was accepted, and when the ledger saw it."""
-
-    reasons: list[Because]
-    identified_at: datetime
-    cause: str  # the fact that withdrew it
-
-
-@dataclass
-class Claim:
-    submitted: facts.ClaimSubmitted
-    verdict: Verdict | None = None
-    adjudications: list[facts.ClaimAdjudicated] = field(default_factory=list)
-    voided: facts.ClaimVoided | None = None
-    void_requested: facts.ClaimVoided | None = None  # of a paid claim: waits for the payer
-    withdrawn: Withdrawn | None = None
-    paid_at: datetime | None = None  # when the ledger recorded the payment standing now
-
-    @property
-    def codes(self) -> list[str]:
-        return [line.code for line in self.submitted.lines]
-
-    @property
-    def outcome(self) -> facts.ClaimOutcome | None:
-        return self.adjudications[-1].outcome if self.adjudications else None
-
-    @property
-    def paid(self) -> bool:
-        return self.outcome in PAID
-
-    @property
-    def live(self) -> bool:
-        """Stands against Medicare: not voided, and not reversed by the payer."""
-        return self.voided is None and self.outcome is not facts.ClaimOutcome.REVERSED
-
-    @property
-    def status(self) -> str:
-        """interface.md section 4's claim status."""
-        if not self.live:
-            return "voided"
-        if self.withdrawn is not None:
-            return "unsupported"
-        return self.outcome.value if self.outcome is not None else "accepted"
-
-    @property
-    def paid_amount(self) -> Decimal:
-        last = self.adjudications[-1] if self.adjudications else None
-        return (last.paid_amount or Decimal(0)) if last is not None and self.paid else Decimal(0)
-
-    @property
-    def repay_by(self) -> date | None:
-        """G-16: a paid claim left unsupported is a potential overpayment, to be returned
-        within 60 days of being identified: when support was withdrawn, or when the payment
-        was recorded, whichever came later."""
-        if self.withdrawn is None or not self.paid or self.paid_at is None:
-            return None
-        return max(self.withdrawn.identified_at, self.paid_at).date() + timedelta(days=REPAY_DAYS)
-
-
-PAID = frozenset({facts.ClaimOutcome.PAID, facts.ClaimOutcome.PARTIAL})
-
-
-def claim_programs(claim: Claim) -> set[facts.Program]:
-    return {spec.program for line in claim.submitted.lines if (spec := CATALOG.get(line.code)) and spec.program}
-
-
-REPAY_DAYS = 60
+from domain.reasons import Reason, Refused
+from domain.records import Verdict, Withdrawn
+from domain.state import PAID, Claim, Entry, claim_programs
 
 
 class PatientMonth(LedgerAggregate):
@@ -122,7 +25,7 @@ class PatientMonth(LedgerAggregate):
         self.entries: dict[str, Entry] = {}
         self.device_days: dict[str, set[date]] = {}
         self.readings: dict[tuple[str, date], int] = {}  # a device day's first reading's version
-        self.decisions: list[facts.MedicalDecisionMaking] = []
+        self.decisions: list[records.MedicalDecisionMaking] = []
         self.claims: dict[str, Claim] = {}
 
     class Event(LedgerAggregate.Event):
@@ -135,7 +38,7 @@ class PatientMonth(LedgerAggregate):
 
     class TimeLogged(Event):
         TOPIC = "carelane.PatientMonth.TimeLogged.v1"
-        fact: facts.TimeLogged
+        fact: records.TimeLogged
         digest: str
 
         def assign(self, pm: PatientMonth) -> None:
@@ -143,7 +46,7 @@ class PatientMonth(LedgerAggregate):
 
     class TimeEntryVoided(Event):
         TOPIC = "carelane.PatientMonth.TimeEntryVoided.v1"
-        fact: facts.TimeEntryVoided
+        fact: records.TimeEntryVoided
         digest: str
 
         def assign(self, pm: PatientMonth) -> None:
@@ -151,7 +54,7 @@ class PatientMonth(LedgerAggregate):
 
     class DataTransmitted(Event):
         TOPIC = "carelane.PatientMonth.DataTransmitted.v1"
-        fact: facts.DataTransmitted
+        fact: records.DataTransmitted
         digest: str
 
         def assign(self, pm: PatientMonth) -> None:
@@ -164,7 +67,7 @@ class PatientMonth(LedgerAggregate):
         """Medical decision making for the month (MDM facts with a month)."""
 
         TOPIC = "carelane.PatientMonth.MonthDecisionMade.v1"
-        fact: facts.MedicalDecisionMaking
+        fact: records.MedicalDecisionMaking
         digest: str
 
         def assign(self, pm: PatientMonth) -> None:
@@ -176,7 +79,7 @@ class PatientMonth(LedgerAggregate):
 
         TOPIC = "carelane.PatientMonth.ClaimSubmitted.v1"
         class_version = 2
-        fact: facts.ClaimSubmitted
+        fact: records.ClaimSubmitted
         digest: str
         verdict: Verdict | None
 
@@ -189,7 +92,7 @@ class PatientMonth(LedgerAggregate):
 
     class ClaimAdjudicated(Event):
         TOPIC = "carelane.PatientMonth.ClaimAdjudicated.v1"
-        fact: facts.ClaimAdjudicated
+        fact: records.ClaimAdjudicated
         digest: str
 
         def assign(self, pm: PatientMonth) -> None:
@@ -202,7 +105,7 @@ class PatientMonth(LedgerAggregate):
 
     class ClaimVoided(Event):
         TOPIC = "carelane.PatientMonth.ClaimVoided.v1"
-        fact: facts.ClaimVoided
+        fact: records.ClaimVoided
         digest: str
 
         def assign(self, pm: PatientMonth) -> None:
@@ -213,7 +116,7 @@ class PatientMonth(LedgerAggregate):
         codes stay claimed until the payer reverses the payment."""
 
         TOPIC = "carelane.PatientMonth.ClaimVoidRequested.v1"
-        fact: facts.ClaimVoided
+        fact: records.ClaimVoided
         digest: str
 
         def assign(self, pm: PatientMonth) -> None:
@@ -271,7 +174,9 @@ class PatientMonth(LedgerAggregate):
 
     def accept_claim(self, fact: facts.ClaimSubmitted, digest: str, at: datetime, verdict: Verdict) -> int:
         """Record a claim the gate (domain.rules.gate) accepted, with its verdict (G-17)."""
-        self.trigger_event(PatientMonth.ClaimSubmitted, fact=fact, digest=digest, verdict=verdict, timestamp=at)
+        self.trigger_event(
+            PatientMonth.ClaimSubmitted, fact=records.stored(fact), digest=digest, verdict=verdict, timestamp=at
+        )
         return self.version
 
     def adjudicate(self, fact: facts.ClaimAdjudicated, digest: str, at: datetime) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from domain import facts
+from domain import facts, records
 from domain.base import Created, LedgerAggregate
 from domain.keys import identity_key
 from domain.reasons import Because
@@ -15,7 +15,7 @@ from domain.reasons import Because
 class ClaimRefusal(LedgerAggregate):
     TOPIC = "carelane.ClaimRefusal"
 
-    def __init__(self, fact: facts.ClaimSubmitted, reasons: list[Because]) -> None:
+    def __init__(self, fact: records.ClaimSubmitted, reasons: list[Because]) -> None:
         super().__init__()
         self.fact = fact
         self.reasons = reasons
@@ -25,7 +25,7 @@ class ClaimRefusal(LedgerAggregate):
 
     class ClaimRefused(Event, Created):
         TOPIC = "carelane.ClaimRefusal.ClaimRefused.v1"
-        fact: facts.ClaimSubmitted
+        fact: records.ClaimSubmitted
         digest: str
         reasons: list[Because]
 
@@ -34,7 +34,7 @@ class ClaimRefusal(LedgerAggregate):
         return cls._create(
             cls.ClaimRefused,
             id=identity_key("ClaimRefused", f"{fact.claim_id}:{digest}"),
-            fact=fact,
+            fact=records.stored(fact),
             digest=digest,
             reasons=reasons,
             timestamp=at,

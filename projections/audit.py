@@ -22,10 +22,11 @@ from domain import catalog, facts
 from domain.keys import patient_key, patient_month_key
 from domain.ledger import Ledger
 from domain.patient import Patient
-from domain.patient_month import Claim, PatientMonth
+from domain.patient_month import PatientMonth
 from domain.rules import eligibility, minutes
-from domain.rules.gate import judge
+from domain.rules.gate import ClaimFact, judge
 from domain.rules.view import VIEW_MONTHS, MonthView, shift_month
+from domain.state import Claim
 from domain.timing import is_late
 
 
@@ -283,7 +284,7 @@ def _evidence(
     )
 
 
-def _is_tcm(claim: facts.ClaimSubmitted) -> bool:
+def _is_tcm(claim: ClaimFact) -> bool:
     return any((s := catalog.lookup(x.code)) is not None and s.kind is catalog.Kind.TCM for x in claim.lines)
 
 

@@ -17,13 +17,13 @@ import msgspec
 
 from domain import facts
 from domain.catalog import CodeSpec, FeeSchedule, Kind
-from domain.patient_month import Claim
 from domain.reasons import Because, Reason
 from domain.rules import minutes
 from domain.rules.codes import Allowance, allowance
 from domain.rules.gate import claimed_lines
-from domain.rules.stacking import LANE, Line, conflicts
+from domain.rules.stacking import LANE, conflicts
 from domain.rules.view import MonthView
+from domain.state import Claim, Line
 
 P = facts.Program
 CENT = Decimal("0.01")

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
-from domain import facts
+from domain import facts, records
 from domain.catalog import ANYONE, STAFF, CodeSpec, Kind
-from domain.patient import DischargeEpisode
 from domain.reasons import Because, Reason
+from domain.records import AnyScope, DevicePeriod, OncePerPractitioner, SetupEpisode, TcmWindow
 from domain.rules import eligibility, minutes
 from domain.rules.business_days import add_business_days
 from domain.rules.view import MonthView, month_bounds, shift_month
+from domain.state import DischargeEpisode
 
 P = facts.Program
 MODERATE = facts.MdmLevel.MODERATE
@@ -43,7 +44,7 @@ class Allowance:
     units: int = 0
     reasons: list[Because] = field(default_factory=list)
     next_unit: Because | None = None
-    scope: str | None = None  # for codes whose period is not the calendar month
+    scope: AnyScope | None = None  # for codes whose period is not the calendar month
     service_on: date | None = None
     progress: float = 1.0  # share of the threshold reached, when short of it
     supported: int = 0
@@ -205,7 +206,7 @@ def _device(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date |
             Reason.DEVICE_DAYS_INSUFFICIENT, f"no {spec.program} device period ends in {view.month}"
         )])  # fmt: skip
     days = len(view.device_days(period, spec))
-    scope = f"device:{spec.program}:{period.start}"
+    scope = DevicePeriod(spec.program, period.start)
     where = f"in {period.start} to {period.end}"
     if days < spec.minimum:
         short = Because(
@@ -227,7 +228,7 @@ def _setup(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | 
     start = view.episode_start(spec.program)
     if start is None or start > (service_on or view.last):
         return Allowance(reasons=[Because(Reason.UNKNOWN_REFERENCE, f"no {spec.program} device set up")])
-    scope = f"setup:{spec.program}:{start}"
+    scope = SetupEpisode(spec.program, start)
     first = view.period_containing(spec.program, start)
     assert first is not None
     days, need = len(view.device_days(first)), view.rules_on(start).year.setup_min_days
@@ -285,7 +286,7 @@ def _tcm(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | No
     return best
 
 
-def _tcm_visit(discharge: DischargeEpisode) -> facts.FaceToFaceVisitRecorded | None:
+def _tcm_visit(discharge: DischargeEpisode) -> records.FaceToFaceVisitRecorded | None:
     """The discharge-day visit is not the TCM visit: the first face-to-face visit after it."""
     after = [v for v in discharge.visits if v.visit_on > discharge.discharged.discharged_on]
     return min(after, key=lambda v: v.visit_on) if after else None
@@ -293,7 +294,7 @@ def _tcm_visit(discharge: DischargeEpisode) -> facts.FaceToFaceVisitRecorded | N
 
 def tcm_allowance(spec: CodeSpec, discharge: DischargeEpisode, died_on: date | None = None) -> Allowance:
     d = discharge.discharged
-    scope = f"tcm:{d.discharged_on}"
+    scope = TcmWindow(d.discharged_on)
     reasons = []
     if died_on is not None and died_on <= d.discharged_on + timedelta(days=TCM_DAYS - 1):
         # P-TCM-1, G-18: not if the patient died within the period; bill the visit as an E/M.
@@ -332,7 +333,7 @@ def _assessment(spec: CodeSpec, view: MonthView, npi: str | None, service_on: da
     for visit in view.patient.initiating_visits.values():
         on_day = service_on == visit.visit_on or (service_on is None and view.first <= visit.visit_on <= view.last)
         if visit.extended_assessment and on_day and npi in (None, visit.provider_npi):
-            return allowed(1, scope=f"once:G0506:{visit.provider_npi}", service_on=visit.visit_on)
+            return allowed(1, scope=OncePerPractitioner(spec.code, visit.provider_npi), service_on=visit.visit_on)
     return Allowance(reasons=[Because(
         Reason.INITIATING_VISIT_MISSING, "G0506 needs an initiating visit that date with extended assessment"
     )])  # fmt: skip

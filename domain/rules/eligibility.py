@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from domain import facts
-from domain.patient import CarePlan, ConditionEpisode, ConsentEpisode
+from domain import facts, records
 from domain.reasons import Because, Reason
 from domain.rules.view import MonthView, add_months, month_bounds
+from domain.state import CarePlan, ConditionEpisode, ConsentEpisode
 
 P = facts.Program
 
@@ -58,7 +58,7 @@ def consent(view: MonthView, program: facts.Program, service_on: date) -> list[B
     return []
 
 
-def active_conditions(view: MonthView) -> list[facts.ConditionDiagnosed]:
+def active_conditions(view: MonthView) -> list[records.ConditionDiagnosed]:
     """Conditions diagnosed by the month's end and not resolved before it began."""
     return [ep.diagnosed for eps in view.patient.conditions.values() for ep in eps if active(ep, view)]
 
@@ -73,7 +73,7 @@ def chronic_count(view: MonthView) -> int:
 
 
 # Per program: which active conditions qualify, how many are needed, and what to call them.
-QUALIFYING: dict[facts.Program, tuple[Callable[[facts.ConditionDiagnosed], bool], int, str]] = {
+QUALIFYING: dict[facts.Program, tuple[Callable[[records.ConditionDiagnosed], bool], int, str]] = {
     # P-CCM-1: two or more, each expected to last 12 months and placing the patient at risk.
     P.CCM: (lambda c: c.expected_duration_months >= 12 and c.significant_risk, 2,
             "chronic conditions expected to last 12 months and placing the patient at significant risk"),
@@ -112,7 +112,9 @@ def first_month(view: MonthView, program: facts.Program) -> str:
     return view.month if first is None or first > view.month else first
 
 
-def qualifying_visits(view: MonthView, program: facts.Program, npi: str | None) -> list[facts.InitiatingVisitRecorded]:
+def qualifying_visits(
+    view: MonthView, program: facts.Program, npi: str | None
+) -> list[records.InitiatingVisitRecorded]:
     """P-CCM-2, P-APCM-1: the initiating visits by the billing practitioner within the rule
     year's look-back (12 months; APCM 3 years) before the program's first month."""
     lookback = view.rules.year.visit_lookback_months.get(program)
@@ -122,7 +124,7 @@ def qualifying_visits(view: MonthView, program: facts.Program, npi: str | None) 
     return [v for v in _visits(view, program, npi) if v.visit_on >= earliest]
 
 
-def _visits(view: MonthView, program: facts.Program, npi: str | None) -> list[facts.InitiatingVisitRecorded]:
+def _visits(view: MonthView, program: facts.Program, npi: str | None) -> list[records.InitiatingVisitRecorded]:
     """The billing practitioner's visits by the end of the program's first month: a visit
     after the program began does not initiate it (P-CCM-2)."""
     by = month_bounds(first_month(view, program))[1]

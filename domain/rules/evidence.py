@@ -4,14 +4,12 @@ and the device days of its periods. The audit packet shows them as they were."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from domain import facts
 from domain.catalog import Kind
-from domain.patient_month import FactRef
+from domain.records import DevicePeriod, FactRef, SetupEpisode
 from domain.rules import eligibility, minutes
-from domain.rules.stacking import Line
 from domain.rules.view import MonthView, Period
+from domain.state import Line
 
 P = facts.Program
 
@@ -23,9 +21,8 @@ def stood_on(view: MonthView, lines: list[Line], npi: str) -> list[FactRef]:
         refs += _patient_facts(view, program, npi)
         refs += _time(view, program)
     for line in lines:
-        if line.spec.kind in (Kind.DEVICE, Kind.SETUP) and line.scope is not None:  # the period, or the first one
-            start = date.fromisoformat(line.scope.rsplit(":", 1)[1])
-            refs += _device_days(view, Period(line.spec.program or P.RPM, start))
+        if isinstance(line.scope, DevicePeriod | SetupEpisode):  # the period, or the first one
+            refs += _device_days(view, Period(line.scope.program, line.scope.start))
     return list(dict.fromkeys(refs))
 
 

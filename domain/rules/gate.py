@@ -14,18 +14,23 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import NamedTuple
 
-from domain import catalog, facts
+from domain import catalog, facts, records
 from domain.catalog import CodeSpec, Kind
-from domain.patient_month import Claim, Verdict
 from domain.reasons import Because, Reason
+from domain.records import Verdict
 from domain.rules.codes import Allowance, allowance
 from domain.rules.evidence import stood_on
-from domain.rules.stacking import SCOPED, Line, addons, conflicts, same_period
+from domain.rules.stacking import SCOPED, addons, conflicts, same_period
 from domain.rules.view import MonthView
+from domain.state import Claim, Line
 from domain.timing import local_day
 
 # G-15: codes whose date of service is a day, so no period has to end first.
 DAY_CODES = frozenset({Kind.SETUP, Kind.TCM, Kind.ASSESSMENT, Kind.EXCLUSION})
+
+
+# A claim as it comes in, or as it was stored when accepted (re-judged under G-16).
+ClaimFact = facts.ClaimSubmitted | records.ClaimSubmitted
 
 
 class Judgement(NamedTuple):
@@ -34,7 +39,7 @@ class Judgement(NamedTuple):
     verdict: Verdict
 
 
-def merged(claim: facts.ClaimSubmitted) -> dict[str, int]:
+def merged(claim: ClaimFact) -> dict[str, int]:
     """Units per code over every line of the claim, in the order codes first appear."""
     units: dict[str, int] = {}
     for line in claim.lines:
@@ -55,7 +60,7 @@ def claimed_lines(view: MonthView, leave_out: str | None = None) -> list[Line]:
     return [x for x in lines if x.claim_id != leave_out] if leave_out else lines
 
 
-def judge(claim: facts.ClaimSubmitted, view: MonthView, at: datetime) -> Judgement:
+def judge(claim: ClaimFact, view: MonthView, at: datetime) -> Judgement:
     """Every reason to refuse `claim` (none: accept), its lines and the verdict to record."""
     service_on = claim.service_on or view.first
     rules = view.rules_on(service_on)
@@ -107,7 +112,7 @@ def shortfall(claim: Claim, view: MonthView) -> list[Because]:
     return list(dict.fromkeys(reasons))
 
 
-def _after_death(claim: facts.ClaimSubmitted, view: MonthView) -> list[Because]:
+def _after_death(claim: ClaimFact, view: MonthView) -> list[Because]:
     """G-18: no service dated after the patient's death (a month that begins after it is
     eligibility's to refuse)."""
     if claim.service_on is not None and view.after_death(claim.service_on):

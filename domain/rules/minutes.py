@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from domain import facts
+from domain import facts, records
 from domain.reasons import Because, Reason
 from domain.rules.view import MonthView
 
@@ -16,7 +16,7 @@ FACILITY_SETTINGS = frozenset({S.INPATIENT, S.SNF_PART_A, S.INPATIENT_REHAB})
 FACILITY_PROGRAMS = frozenset({P.CCM, P.PCM})
 
 
-def exclusion(view: MonthView, entry: facts.TimeLogged) -> Because | None:
+def exclusion(view: MonthView, entry: records.TimeLogged) -> Because | None:
     """Why an entry's minutes do not count toward its program, or None when they do."""
     day = view.day_of(entry)
     if view.after_death(day):
@@ -62,7 +62,7 @@ def counted(view: MonthView, program: facts.Program, roles: frozenset[facts.Staf
     return sum(e.minutes for e in view.entries(program) if e.staff_role in roles and exclusion(view, e) is None)
 
 
-def excluded(view: MonthView, program: facts.Program) -> list[tuple[facts.TimeLogged, Because]]:
+def excluded(view: MonthView, program: facts.Program) -> list[tuple[records.TimeLogged, Because]]:
     out = []
     for entry in view.entries(program):
         why = exclusion(view, entry)

@@ -12,34 +12,19 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import date, timedelta
 
-import msgspec
-
 from domain import facts
 from domain.catalog import CATALOG, CodeSpec, Kind
 from domain.policy import Policy
 from domain.reasons import Because, Reason
+from domain.records import DevicePeriod, TcmWindow
 from domain.rulebook import RuleSet
+from domain.state import Line
 
 P = facts.Program
 LANE = frozenset({P.CCM, P.PCM, P.APCM})  # L-01
 ONE_PRACTITIONER = frozenset({P.CCM, P.PCM, P.APCM, P.RPM, P.RTM, P.TCM})  # G-07
 TIERED = frozenset({P.CCM, P.PCM, P.APCM})  # L-02, L-03, P-APCM-1: one tier a month
 SCOPED = frozenset({Kind.DEVICE, Kind.SETUP, Kind.TCM, Kind.ASSESSMENT})  # periods other than the month
-
-
-class Line(msgspec.Struct, frozen=True):
-    """One code on a claim (or proposed for one), with who bills it and its period."""
-
-    code: str
-    units: int
-    npi: str
-    month: str  # the claim's month
-    scope: str | None = None  # the period when it is not the calendar month (a device period, ...)
-    claim_id: str = ""
-
-    @property
-    def spec(self) -> CodeSpec:
-        return CATALOG[self.code]
 
 
 def _codes(*codes: str) -> frozenset[str]:
@@ -93,10 +78,12 @@ def _dated(line: Line, rules: RuleSet | None) -> CodeSpec:
 def window(line: Line) -> tuple[date, date] | None:
     """The days a line's period covers when it is a range of days: a 30-day device period
     (G-01, from its first day) or a TCM window (the discharge day and the next 29)."""
-    if line.scope is None or not line.scope.startswith(("device:", "tcm:")):
-        return None
-    start = date.fromisoformat(line.scope.rsplit(":", 1)[1])
-    return start, start + timedelta(days=29)
+    scope = line.scope
+    if isinstance(scope, DevicePeriod):
+        return scope.start, scope.start + timedelta(days=29)
+    if isinstance(scope, TcmWindow):
+        return scope.discharged_on, scope.discharged_on + timedelta(days=29)
+    return None
 
 
 def same_period(a: Line, b: Line) -> bool:
@@ -106,7 +93,7 @@ def same_period(a: Line, b: Line) -> bool:
     if a.scope is None or b.scope is None:
         return a.scope is None and b.scope is None and a.month == b.month
     wa, wb = window(a), window(b)
-    if wa is not None and wb is not None and a.scope.split(":", 1)[0] == b.scope.split(":", 1)[0]:
+    if wa is not None and wb is not None and type(a.scope) is type(b.scope):
         return wa[0] <= wb[1] and wb[0] <= wa[1]
     return a.scope == b.scope
 
@@ -115,9 +102,7 @@ def coincide(a: Line, b: Line) -> bool:
     """For exclusions (L-04 .. L-09): the same calendar month, or for a device period the
     days it covers against the other line's period or month."""
     wa, wb = window(a), window(b)
-    if (wa is None or not (a.scope or "").startswith("device:")) and (
-        wb is None or not (b.scope or "").startswith("device:")
-    ):
+    if not isinstance(a.scope, DevicePeriod) and not isinstance(b.scope, DevicePeriod):
         return a.month == b.month
     ra, rb = wa or _month_range(a.month), wb or _month_range(b.month)
     return ra[0] <= rb[1] and rb[0] <= ra[1]

@@ -1,26 +1,23 @@
 """What the rules read about one patient and one month: a read-only view over the Patient
-aggregate and the PatientMonth aggregates of that month, the two before it and the one after
+aggregate and the MonthFile aggregates of that month, the two before it and the one after
 (a 30-day device period can start two calendar months earlier, and a device code's date of
 service may fall mid-period, so its period can run into the next month: P-RPM-1)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING
 
-from domain import facts
+from domain import facts, records
 from domain.catalog import CodeSpec
 from domain.policy import Policy
 from domain.rulebook import DEFAULT_RULEBOOK, Rulebook, RuleSet
+from domain.state import Claim, MonthFile, PatientFile
 from domain.timing import local_day
 
 VIEW_MONTHS = (-2, -1, 0, 1)  # the months a view loads, relative to its own
-
-if TYPE_CHECKING:  # the aggregates import the rules; the rules only read them
-    from domain.patient import Patient
-    from domain.patient_month import Claim, PatientMonth
 
 
 def month_bounds(month: str) -> tuple[date, date]:
@@ -57,10 +54,10 @@ class Period:
 
 @dataclass
 class MonthView:
-    patient: Patient
+    patient: PatientFile
     month: str
     policy: Policy
-    months: dict[str, PatientMonth] = field(default_factory=dict)  # VIEW_MONTHS around this one
+    months: Mapping[str, MonthFile] = field(default_factory=dict)  # VIEW_MONTHS around this one
     rulebook: Rulebook = DEFAULT_RULEBOOK
 
     @cached_property
@@ -88,20 +85,20 @@ class MonthView:
         return self.bounds[1]
 
     @property
-    def current(self) -> PatientMonth | None:
+    def current(self) -> MonthFile | None:
         return self.months.get(self.month)
 
-    def entries(self, program: facts.Program) -> list[facts.TimeLogged]:
+    def entries(self, program: facts.Program) -> list[records.TimeLogged]:
         """The month's time entries of a program that were not voided."""
         pm = self.current
         if pm is None:
             return []
         return [e.logged for e in pm.entries.values() if e.voided is None and e.logged.program is program]
 
-    def day_of(self, entry: facts.TimeLogged) -> date:
+    def day_of(self, entry: records.TimeLogged) -> date:
         return local_day(entry.started_at, self.policy)
 
-    def decisions(self) -> list[facts.MedicalDecisionMaking]:
+    def decisions(self) -> list[records.MedicalDecisionMaking]:
         pm = self.current
         return [] if pm is None else pm.decisions
 

@@ -13,8 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from hypothesis import HealthCheck, Phase, event, given, note, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, Phase, event, given, note, settings, strategies as st
 
 from adapters.store import MAPPER_TOPIC
 from domain import facts as f

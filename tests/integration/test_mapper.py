@@ -19,15 +19,18 @@ from eventsourcing.persistence import StoredEvent
 
 from adapters.mapper import MsgspecMapper
 from adapters.store import MAPPER_TOPIC, open_ledger
+from domain import records
 from domain.ledger import Ledger
 from domain.patient import Patient
 from domain.patient_month import PatientMonth
 from domain.reasons import Refused
+from domain.vocab import Program
 from tests.conftest import Clock
 from tests.factories import claim, one_of_each
 from tests.unit.test_topics import event_classes
 
-GOLDEN = Path(__file__).parent.parent / "golden" / "events-v2.json"
+GOLDEN = Path(__file__).parent.parent / "golden" / "events-v3.json"
+GOLDEN_V2 = Path(__file__).parent.parent / "golden" / "events-v2.json"
 GOLDEN_V1 = Path(__file__).parent.parent / "golden" / "events-v1.json"
 
 
@@ -116,6 +119,25 @@ def test_stored_bytes_match_the_current_golden_file() -> None:
         assert_same(event, mapper.to_domain_event(stored))
 
 
+def _read_golden(path: Path) -> list[Any]:
+    mapper = MsgspecMapper(transcoder=None)  # type: ignore[arg-type]
+    return [
+        mapper.to_domain_event(StoredEvent(UUID(int=i), row["version"], row["topic"], row["state"].encode()))
+        for i, row in enumerate(json.loads(path.read_text()))
+    ]
+
+
+def test_v2_golden_bytes_read_as_the_same_events() -> None:
+    """The v2 format (claim line scopes as strings such as "setup:RPM:2026-03-01") reads, by
+    upcasting, as exactly the events the v3 golden file holds: typed scopes included."""
+    old, new = _read_golden(GOLDEN_V2), _read_golden(GOLDEN)
+    assert len(old) == len(new)
+    for i, (a, b) in enumerate(zip(old, new, strict=True)):
+        assert_same(a, b, f"event {i}")
+    scopes = [x.scope for e in new if isinstance(e, Patient.ClaimLodged) for x in e.lines if x.scope is not None]
+    assert scopes and all(isinstance(x, records.SetupEpisode) for x in scopes)
+
+
 def test_v1_golden_bytes_still_read() -> None:
     """Every event stored in the v1 format reads with today's classes: a v1 ClaimSubmitted is
     upcast with no verdict, and a patient replayed from v1 history still holds its claims."""
@@ -139,7 +161,9 @@ def test_v1_golden_bytes_still_read() -> None:
     for event in (e for e in events if type(e).__qualname__.startswith("Patient.")):
         patient = event.mutate(patient)
         held.append([(x.code, x.scope) for x in patient.scoped_lines()])
-    assert held[-2] == [("99453", "setup:RPM:2026-03-01")] and held[-1] == []  # lodged, then released
+    assert (
+        held[-2] == [("99453", records.SetupEpisode(Program.RPM, date(2026, 3, 1)))] and held[-1] == []
+    )  # lodged, then released
 
 
 def test_compressor_and_cipher_hooks_are_kept(tmp_path: Path, clock: Clock) -> None:
@@ -217,3 +241,68 @@ def test_stored_facts_stay_readable_when_input_rules_tighten() -> None:
              b'"scale":"PHQ-9","score":"NaN","administered_on":"2026-03-02","by":"RN"},"digest":"d"}')  # fmt: skip
     event = mapper.to_domain_event(StoredEvent(UUID(int=2), 4, Patient.RatingScaleAdministered.TOPIC, scale))
     assert not event.fact.score.is_finite()
+
+
+def _loosened(state: Any) -> Any:
+    """Stored state as a future input contract might no longer accept it: every free-text
+    field far longer than any input limit and outside every pattern, and a field the classes
+    of today do not know."""
+    import msgspec.inspect as mi
+
+    from domain import records
+
+    if isinstance(state, list):
+        return [_loosened(v) for v in state]
+    if not isinstance(state, dict):
+        return state
+    out = {k: _loosened(v) for k, v in state.items()}
+    if "type" in state:
+        info = mi.type_info(getattr(records, state["type"]))
+        assert isinstance(info, mi.StructType)
+        kinds = [(f.name, f.type.types if isinstance(f.type, mi.UnionType) else (f.type,)) for f in info.fields]
+        text = {name for name, types in kinds if any(isinstance(t, mi.StrType) for t in types)}
+        out["added_in_a_later_version"] = {"any": ["shape"]}
+        for field in info.fields:
+            if not field.required:
+                out.pop(field.name, None)  # a field the contract dropped: its default is read
+        for key in text & state.keys():
+            if isinstance(state[key], str):
+                out[key] = state[key] + "\n" + "x" * 1000  # past any input limit; breaks every pattern
+    return out
+
+
+def test_stored_events_read_whatever_the_input_contract_says_later() -> None:
+    """Stored events are decoded by their own lenient structs (domain.records), never by the
+    input contract: a stored fact whose strings break today's length limits and patterns,
+    that carries a field unknown today, and whose optional fields are gone, still reads,
+    for every event class that carries a fact."""
+    mapper = MsgspecMapper(transcoder=None)  # type: ignore[arg-type]
+    seen = set()
+    for event in _golden_events():
+        stored = mapper.to_stored_event(event)
+        state = json.loads(stored.state)
+        if "fact" not in state:
+            continue
+        state["fact"] = _loosened(state["fact"])
+        odd = StoredEvent(stored.originator_id, stored.originator_version, stored.topic, json.dumps(state).encode())
+        back = mapper.to_domain_event(odd)
+        assert type(back) is type(event)
+        long = [v for v in msgspec.structs.asdict(back.fact).values() if isinstance(v, str) and len(v) > 1000]
+        assert long, type(event).__name__
+        seen.add(type(back.fact).__name__)
+    from domain import facts
+
+    assert seen >= {t.__name__ for t in facts.FACT_TYPES}
+
+
+def test_a_stored_claim_reads_even_where_the_input_contract_refuses_it() -> None:
+    """The input contract's cross-field checks (exactly one of service_month and service_on)
+    and list bounds are not applied to a stored ClaimSubmitted."""
+    mapper = MsgspecMapper(transcoder=None)  # type: ignore[arg-type]
+    lines = ",".join('{"code":"99490","units":1}' for _ in range(80))  # over the 50-line input bound
+    state = ('{"timestamp":"2026-03-31T15:00:00Z","fact":{"type":"ClaimSubmitted","claim_id":"C1",'
+             '"patient_id":"P1","billing_provider_npi":"1234","place_of_service":"11","lines":[' + lines + '],'
+             '"service_month":"2026-03","service_on":"2026-03-31"},"digest":"d","verdict":null,'
+             '"class_version":2}')  # fmt: skip
+    event = mapper.to_domain_event(StoredEvent(UUID(int=1), 2, PatientMonth.ClaimSubmitted.TOPIC, state.encode()))
+    assert len(event.fact.lines) == 80 and event.fact.service_month and event.fact.service_on
