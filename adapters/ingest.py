@@ -22,8 +22,10 @@ import msgspec
 import structlog
 from eventsourcing.persistence import IntegrityError
 
+from adapters import batch as batching
+from adapters.batch import Judged
 from domain import facts
-from domain.ledger import Contention, Judged, Ledger, Outcome, Recorded
+from domain.ledger import Contention, Ledger, Outcome, Recorded
 from domain.reasons import Because, Reason, Refused
 
 log = structlog.get_logger("carelane.ingest")
@@ -279,17 +281,17 @@ def record_batches(ledger: Ledger, batches: Iterable[Sequence[facts.Fact]]) -> I
     with ThreadPoolExecutor(1, thread_name_prefix="carelane-write") as writer:
         pending: tuple[Judged, Future[dict[tuple[UUID | str, int], int]]] | None = None
         for batch in batches:
-            judged = ledger.judge(batch, pending[0].aggregates if pending else None)
+            judged = batching.judge(ledger, batch, pending[0].aggregates if pending else None)
             if pending is not None:
                 answers, written = _finish(ledger, *pending)
                 pending = None
                 yield answers
                 if not written:
-                    judged = ledger.judge(batch)
+                    judged = batching.judge(ledger, batch)
             if judged is None:
                 yield [ledger.outcome(fact) for fact in batch]
                 continue
-            pending = judged, writer.submit(ledger.write, judged)
+            pending = judged, writer.submit(batching.write, ledger, judged)
         if pending is not None:
             yield _finish(ledger, *pending)[0]
 
@@ -303,7 +305,7 @@ def _finish(
     except IntegrityError:
         log.info("batch.conflict_fallback", facts=len(judged.batch))
         return [ledger.outcome(fact) for fact in judged.batch], False
-    return ledger.answers(judged, positions), True
+    return batching.answers(ledger, judged, positions), True
 
 
 def ingest(

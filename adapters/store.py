@@ -23,7 +23,7 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 
 from adapters import keycheck
-from domain.ledger import Ledger
+from domain.ledger import Ledger, Ports
 from domain.policy import DEFAULT_POLICY, Policy
 from domain.rulebook import DEFAULT_RULEBOOK, Rulebook
 
@@ -110,15 +110,18 @@ def open_ledger(
     """The ledger on the store at `url` (or CARELANE_DB, or ./carelane.db)."""
     store = parse(store_url(url))
     with _initialising(store):
-        ledger = Ledger(store.env, policy=policy, clock=clock, rulebook=rulebook)
+        ledger = Ledger(store.env, policy=policy, clock=clock, rulebook=rulebook, ports=lambda made: ports(made, store))
     try:
         keycheck.check(ledger)
     except keycheck.WrongKey as e:
         ledger.close()
         raise StoreError(f"{redact(store.url)}: {e}") from None
-    ledger.locate = locator(ledger, store)
-    ledger.fetch = fetcher(ledger, store)
     return ledger
+
+
+def ports(ledger: Ledger, store: Store) -> Ports:
+    """The store's one-query reads, on the recorder's own connections."""
+    return Ports(fetcher(ledger, store), locator(ledger, store))
 
 
 @contextlib.contextmanager

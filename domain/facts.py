@@ -391,35 +391,36 @@ FACT_TYPES: tuple[type[Fact], ...] = AnyFact.__args__
 FACT_TYPE_NAMES: frozenset[str] = frozenset(t.__name__ for t in FACT_TYPES)
 
 
-# The field that says when each fact happened (G-13 compares it with recorded_at).
-WHEN_FIELD: dict[type[Fact], str] = {
-    QmbStatusChanged: "effective_on",
-    ConditionDiagnosed: "diagnosed_on",
-    ConditionResolved: "resolved_on",
-    ConsentRecorded: "recorded_on",
-    ConsentRevoked: "revoked_on",
-    InitiatingVisitRecorded: "visit_on",
-    CarePlanEstablished: "established_on",
-    CarePlanRevised: "revised_on",
-    MedicalDecisionMaking: "decided_on",
-    FacilityStayStarted: "started_on",
-    FacilityStayEnded: "ended_on",
-    Discharged: "discharged_on",
-    TransitionContactMade: "contacted_on",
-    FaceToFaceVisitRecorded: "visit_on",
-    TimeLogged: "started_at",
-    DeviceSetup: "setup_on",
-    DataTransmitted: "transmitted_on",
-    RatingScaleAdministered: "administered_on",
-    ClaimSubmitted: "service_on",
-    ClaimAdjudicated: "paid_on",
-    PatientDied: "died_on",
+# The field that says when each fact happened (G-13 compares it with recorded_at), by fact
+# type name: an input fact and its stored record (domain.records) answer alike.
+WHEN_FIELD: dict[str, str] = {
+    "QmbStatusChanged": "effective_on",
+    "ConditionDiagnosed": "diagnosed_on",
+    "ConditionResolved": "resolved_on",
+    "ConsentRecorded": "recorded_on",
+    "ConsentRevoked": "revoked_on",
+    "InitiatingVisitRecorded": "visit_on",
+    "CarePlanEstablished": "established_on",
+    "CarePlanRevised": "revised_on",
+    "MedicalDecisionMaking": "decided_on",
+    "FacilityStayStarted": "started_on",
+    "FacilityStayEnded": "ended_on",
+    "Discharged": "discharged_on",
+    "TransitionContactMade": "contacted_on",
+    "FaceToFaceVisitRecorded": "visit_on",
+    "TimeLogged": "started_at",
+    "DeviceSetup": "setup_on",
+    "DataTransmitted": "transmitted_on",
+    "RatingScaleAdministered": "administered_on",
+    "ClaimSubmitted": "service_on",
+    "ClaimAdjudicated": "paid_on",
+    "PatientDied": "died_on",
 }
 
 
-def happened(fact: Fact) -> date | datetime | None:
+def happened(fact: msgspec.Struct) -> date | datetime | None:
     """When the fact itself happened, or None for facts with no date of their own."""
-    field = WHEN_FIELD.get(type(fact))
+    field = WHEN_FIELD.get(type(fact).__name__)
     return None if field is None else getattr(fact, field)
 
 

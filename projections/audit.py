@@ -18,7 +18,7 @@ from uuid import UUID
 
 import msgspec
 
-from domain import catalog, facts
+from domain import catalog, facts, records
 from domain.keys import patient_key, patient_month_key
 from domain.ledger import Ledger
 from domain.patient import Patient
@@ -176,11 +176,11 @@ def _entry(event: Any, ledger: Ledger, instant: datetime, voids: dict[str, str])
     flags = []
     if is_late(fact, event.timestamp, ledger.policy):
         flags.append("late")
-    key = getattr(fact, "entry_id", None) or (fact.claim_id if isinstance(fact, facts.ClaimSubmitted) else None)
-    if key in voids and isinstance(fact, facts.TimeLogged | facts.ClaimSubmitted):
+    key = getattr(fact, "entry_id", None) or (fact.claim_id if isinstance(fact, records.ClaimSubmitted) else None)
+    if key in voids and isinstance(fact, records.TimeLogged | records.ClaimSubmitted):
         flags.append(f"voided {voids[key]}")
     when = facts.happened(fact)
-    if isinstance(fact, facts.ClaimSubmitted) and fact.service_month:
+    if isinstance(fact, records.ClaimSubmitted) and fact.service_month:
         happened: str | None = fact.service_month
     elif isinstance(when, datetime):
         happened = when.isoformat()
@@ -249,7 +249,7 @@ def _evidence(
         refs = verdict["stood_on"] if verdict else []
         # Where each fact stands in the whole log, for a reader checking it against `events`.
         keys = [(UUID(ref["stream"]), int(ref["version"])) for ref in refs]
-        found = ledger.locate(keys) if ledger.locate and keys else {}
+        found = ledger.locate(keys) if keys else {}
         for ref, key in zip(refs, keys, strict=True):
             ref["position"] = found.get(key)
         gate = [f"accepted under the {recorded.verdict.rule_year} rules (recorded verdict)"]

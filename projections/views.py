@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from domain import facts
+from domain import facts, records
 from domain.catalog import DEFAULT_FEES
 from domain.ledger import Ledger
 from domain.patient import Patient
@@ -39,9 +39,9 @@ def _topics(facts_only: bool) -> list[str]:
 FACT_EVENTS = _topics(facts_only=True)
 
 
-def _happened(fact: facts.Fact, ledger: Ledger) -> str | None:
+def _happened(fact: records.Record, ledger: Ledger) -> str | None:
     when = facts.happened(fact)
-    if isinstance(fact, facts.ClaimSubmitted) and fact.service_month:
+    if isinstance(fact, records.ClaimSubmitted) and fact.service_month:
         return f"{fact.service_month}-01"
     if isinstance(when, datetime):
         when = local_day(when, ledger.policy)
@@ -92,11 +92,11 @@ class EventIndex:
             month = months.get(aggregate_id)
             patient_id = getattr(fact, "patient_id", None) or (month[0] if month else "")
             after_claim = False
-            if isinstance(fact, facts.ClaimSubmitted) and month is not None and month[1] is None:
+            if isinstance(fact, records.ClaimSubmitted) and month is not None and month[1] is None:
                 month[1] = position
                 if month[2]:
                     claimed.append((position, aggregate_id))
-            elif isinstance(fact, facts.TimeLogged):
+            elif isinstance(fact, records.TimeLogged):
                 after_claim = month is not None and month[1] is not None
             rows.append((
                 position, patient_id, type(fact).__name__, _happened(fact, ledger), event.timestamp.isoformat(),
@@ -269,14 +269,14 @@ class Worklist:
                 done += len(marks)
 
 
-def _activity_month(fact: facts.Fact | None) -> str | None:
+def _activity_month(fact: records.Record | None) -> str | None:
     """Patient-level facts that give a month activity of its own (TCM, G0506, device setup)."""
     when: date | None = None
-    if isinstance(fact, facts.Discharged):
+    if isinstance(fact, records.Discharged):
         when = fact.discharged_on
-    elif isinstance(fact, facts.FaceToFaceVisitRecorded | facts.InitiatingVisitRecorded):
+    elif isinstance(fact, records.FaceToFaceVisitRecorded | records.InitiatingVisitRecorded):
         when = fact.visit_on
-    elif isinstance(fact, facts.DeviceSetup):
+    elif isinstance(fact, records.DeviceSetup):
         when = fact.setup_on
     return None if when is None else f"{when.year:04d}-{when.month:02d}"
 

@@ -15,11 +15,13 @@ from decimal import Decimal
 
 from hypothesis import HealthCheck, Phase, event, given, note, settings, strategies as st
 
+from adapters import batch
 from adapters.store import MAPPER_TOPIC
 from domain import facts as f
 from domain.catalog import DEFAULT_FEES
 from domain.ledger import Ledger
 from domain.reasons import Refused
+from domain.records import DevicePeriod
 from domain.rules import gate
 from domain.rules.assess import assess
 from domain.rules.codes import allowance
@@ -234,9 +236,9 @@ def fresh(record: Iterable[f.Fact], claims: Iterable[f.ClaimSubmitted] = ()) -> 
 
 def add(ledger: Ledger, record: Iterable[f.Fact]) -> None:
     """Record facts in one batch, as bulk ingest does (much faster than one by one); none refused."""
-    judged = ledger.judge(list(record))
+    judged = batch.judge(ledger, list(record))
     assert judged is not None and not any(isinstance(d, Refused) for d in judged.decided), judged and judged.decided
-    ledger.write(judged)
+    batch.write(ledger, judged)
 
 
 def outcome(ledger: Ledger, c: f.ClaimSubmitted) -> list[str]:
@@ -631,8 +633,7 @@ def test_a_device_period_is_billed_once_across_calendar_months(case: tuple[Recor
         assert a[1] < b[0], f"two device codes for overlapping 30-day periods: {a[0]} {first}, {b[0]} {second}"
 
 
-def window(scope: str | None) -> tuple[date, date]:
-    """The 30 days of a device period, from its scope (device:RPM:<first day>)."""
-    assert scope is not None and scope.startswith("device:"), scope
-    first = date.fromisoformat(scope.rsplit(":", 1)[1])
-    return first, first + timedelta(days=29)
+def window(scope: object) -> tuple[date, date]:
+    """The 30 days of a device period, from its scope (a DevicePeriod from its first day)."""
+    assert isinstance(scope, DevicePeriod), scope
+    return scope.start, scope.start + timedelta(days=29)

@@ -1,0 +1,44 @@
+"""The decision table: for each fact type of the contract, the aggregates its decision reads
+(so a batch loads them in one query) and the decision itself. The runner (domain.ledger)
+and bulk ingest (adapters.batch) both look decisions up here, and nowhere else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, NamedTuple
+from uuid import UUID
+
+from domain import facts
+from domain.decisions import claims, month_facts, patient_facts
+from domain.decisions.work import Context, Home, Work
+from domain.patient import PATIENT_FACTS
+
+
+class Decision(NamedTuple):
+    reads: Callable[[Any, Context, datetime], list[UUID]]  # the keys it is likely to read
+    decide: Callable[[Work, Any, str], Home]  # refuses (Refused) or changes the Work
+
+
+def _mdm(w: Work, fact: facts.MedicalDecisionMaking, digest: str) -> Home:
+    """A month's MDM is counted by the month; a discharge's belongs to the discharge."""
+    if fact.discharge_id is None:
+        return month_facts.decide_month(w, fact, digest)
+    return patient_facts.note(w, fact, digest)
+
+
+TABLE: dict[type[facts.Fact], Decision] = {
+    **dict.fromkeys(PATIENT_FACTS, Decision(patient_facts.patient_reads, patient_facts.note)),
+    facts.PatientRegistered: Decision(patient_facts.register_reads, patient_facts.register),
+    facts.MedicalDecisionMaking: Decision(patient_facts.patient_reads, _mdm),
+    facts.TimeLogged: Decision(month_facts.time_reads, month_facts.log_time),
+    facts.TimeEntryVoided: Decision(month_facts.void_reads, month_facts.void_time_entry),
+    facts.DataTransmitted: Decision(month_facts.transmit_reads, month_facts.transmit),
+    facts.ClaimSubmitted: Decision(claims.submit_reads, claims.submit),
+    facts.ClaimAdjudicated: Decision(claims.answer_reads, claims.adjudicate),
+    facts.ClaimVoided: Decision(claims.answer_reads, claims.void),
+}
+
+
+def decision_for(fact: facts.Fact) -> Decision:
+    return TABLE[type(fact)]
