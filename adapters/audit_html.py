@@ -6,7 +6,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from projections.audit import Evidence, FactEntry, Packet
+from projections.audit import FactEntry, Packet
+from projections.evidence import Evidence
 
 STYLE = """
 body { font: 11pt/1.4 Georgia, serif; margin: 2em; color: #111; }

@@ -18,10 +18,10 @@ from uuid import UUID
 import msgspec
 import structlog
 
-from domain import facts
+from domain import fact_ids, facts
 from domain.base import LedgerAggregate
 from domain.decisions import decision_for
-from domain.decisions.work import A, AlreadyRecorded, Work
+from domain.decisions.work import AlreadyRecorded, Work
 from domain.ledger import Ledger, Outcome, Recorded
 from domain.reasons import Refused
 from domain.timing import refuse_future
@@ -38,15 +38,10 @@ class BatchWork(Work):
 
     def __init__(self, ledger: Ledger, batch: Mapping[UUID, LedgerAggregate], absent: set[UUID]) -> None:
         super().__init__(ledger.load, ledger.context, ledger.clock(), batch, absent)
-        self.versions: dict[UUID, int] = {}  # of the batch's aggregates this fact read
-
-    def get(self, key: UUID, kind: type[A]) -> A | None:
-        if key not in self.touched and key in self.known:
-            self.versions[key] = self.known[key].version
-        return super().get(key, kind)
+        self.versions = {}  # of the batch's aggregates this fact read
 
     def changed_shared_state(self) -> bool:
-        return any(self.known[k].version != v for k, v in self.versions.items())
+        return any(self.known[k].version != v for k, v in (self.versions or {}).items())
 
 
 class Judged:
@@ -82,7 +77,7 @@ def judge(
         absent.difference_update(carried)
     decided: list[Recorded | Refused] = []
     for fact in batch:
-        digest = facts.digest(fact)
+        digest = fact_ids.digest(fact)
         w = BatchWork(ledger, changed, absent)
         try:
             refuse_future(fact, w.at, ledger.policy)

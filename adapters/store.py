@@ -61,7 +61,7 @@ def parse(url: str) -> Store:
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": path,
-            "APPLICATION_RECORDER_TOPIC": "adapters.chain:ChainedSQLiteRecorder",
+            "APPLICATION_RECORDER_TOPIC": "adapters.chain_recorders:ChainedSQLiteRecorder",
         }
         return Store(url, "sqlite", env | _common_env(), sqlite_path=path)
     if parts.scheme in ("postgresql", "postgres"):
@@ -76,7 +76,7 @@ def parse(url: str) -> Store:
             "POSTGRES_USER": unquote(parts.username or os.environ.get("USER", "postgres")),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_SCHEMA": schema,
-            "APPLICATION_RECORDER_TOPIC": "adapters.chain:ChainedPostgresRecorder",
+            "APPLICATION_RECORDER_TOPIC": "adapters.chain_recorders:ChainedPostgresRecorder",
         } | _common_env()
         conninfo = psycopg.conninfo.make_conninfo(
             dbname=dbname,

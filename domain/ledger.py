@@ -23,7 +23,7 @@ import structlog
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from domain import facts
+from domain import fact_ids, facts
 from domain.base import LedgerAggregate
 from domain.decisions import decision_for
 from domain.decisions.work import AlreadyRecorded, Context, Work
@@ -94,7 +94,7 @@ class Ledger(Application):  # type: ignore[type-arg]  # the library generic take
     def record(self, fact: facts.Fact) -> Recorded:
         """Record any fact of the contract; raises Refused with reasons."""
         decide = decision_for(fact).decide
-        digest = facts.digest(fact)
+        digest = fact_ids.digest(fact)
         bound = log.bind(command=type(fact).__name__, actor=fact.recorded_by, source=fact.source)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             w = Work(self.load, self.context, self.clock())

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from domain import facts, records
+from domain import claim_records, facts, records
 from domain.base import Created, LedgerAggregate, unknown
 from domain.keys import patient_key
 from domain.reasons import Reason
@@ -222,9 +222,9 @@ class Patient(LedgerAggregate):
 
         TOPIC = "carelane.Patient.ScopedClaimLodged.v1"
         class_version = 2
-        upcast_v1_v2 = staticmethod(records.upcast_lodged_lines)
+        upcast_v1_v2 = staticmethod(claim_records.upcast_lodged_lines)
         claim_id: str
-        lines: list[records.LodgedLine]
+        lines: list[claim_records.LodgedLine]
 
         def assign(self, p: Patient) -> None:
             p.claims[self.claim_id] = Lodged(None, [_line(x) for x in self.lines])
@@ -232,10 +232,10 @@ class Patient(LedgerAggregate):
     class ClaimLodged(Event):
         TOPIC = "carelane.Patient.ClaimLodged.v1"
         class_version = 2  # v2: each line's scope a tagged struct, not a string
-        upcast_v1_v2 = staticmethod(records.upcast_lodged_lines)
+        upcast_v1_v2 = staticmethod(claim_records.upcast_lodged_lines)
         claim_id: str
         month: str
-        lines: list[records.LodgedLine]
+        lines: list[claim_records.LodgedLine]
 
         def assign(self, p: Patient) -> None:
             p.claims[self.claim_id] = Lodged(self.month, [_line(x) for x in self.lines])
@@ -272,7 +272,7 @@ class Patient(LedgerAggregate):
     def lodge(self, claim_id: str, month: str, lines: list[Line], at: datetime) -> None:
         """Hold an accepted claim: its cross-month lines are judged against later claims
         (P-RPM-2, P-TCM-1), and its month is re-checked when support is withdrawn (G-16)."""
-        stored = [records.LodgedLine(x.code, x.units, x.npi, x.month, x.scope, x.claim_id) for x in lines]
+        stored = [claim_records.LodgedLine(x.code, x.units, x.npi, x.month, x.scope, x.claim_id) for x in lines]
         self.trigger_event(Patient.ClaimLodged, claim_id=claim_id, month=month, lines=stored, timestamp=at)
 
     def release(self, claim_id: str, at: datetime) -> None:
@@ -331,7 +331,7 @@ class Patient(LedgerAggregate):
             raise unknown(Reason.UNKNOWN_REFERENCE, f"{label} {value}")
 
 
-def _line(stored: records.LodgedLine) -> Line:
+def _line(stored: claim_records.LodgedLine) -> Line:
     return Line(stored.code, stored.units, stored.npi, stored.month, stored.scope, stored.claim_id)
 
 

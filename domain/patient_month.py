@@ -9,9 +9,9 @@ from typing import Any
 
 from domain import facts, records
 from domain.base import Created, LedgerAggregate
+from domain.claim_records import Verdict, Withdrawn
 from domain.keys import patient_month_key
 from domain.reasons import Reason, Refused
-from domain.records import Verdict, Withdrawn
 from domain.state import PAID, Claim, Entry, claim_programs
 
 

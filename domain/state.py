@@ -17,7 +17,7 @@ import msgspec
 
 from domain import records
 from domain.catalog import CATALOG, CodeSpec
-from domain.records import AnyScope, Verdict, Withdrawn
+from domain.claim_records import AnyScope, Verdict, Withdrawn
 from domain.vocab import ClaimOutcome, Program
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import msgspec
+
 from domain import facts
 from domain.policy import Policy
 from domain.reasons import Reason, Refused
@@ -28,7 +30,7 @@ def local_days(start: datetime, end: datetime, policy: Policy) -> list[date]:
 
 def refuse_future(fact: facts.Fact, recorded_at: datetime, policy: Policy) -> None:
     """G-13: a fact dated after the moment it is recorded is refused (FUTURE_DATED)."""
-    when = facts.happened(fact)
+    when = happened(fact)
     if isinstance(fact, facts.ClaimSubmitted) and fact.service_month is not None:
         when = date.fromisoformat(f"{fact.service_month}-01")
     if isinstance(fact, facts.TimeLogged):
@@ -49,10 +51,43 @@ def refuse_future(fact: facts.Fact, recorded_at: datetime, policy: Policy) -> No
 
 def is_late(fact: facts.Fact, recorded_at: datetime, policy: Policy) -> bool:
     """G-13: recorded more than `policy.late_after` after it happened (flagged, not refused)."""
-    when = facts.happened(fact)
+    when = happened(fact)
     if when is None:
         return False
     if not isinstance(when, datetime):
         # A date's work may run until its end in the practice's zone.
         when = datetime.combine(when + timedelta(days=1), datetime.min.time(), policy.zone)
     return recorded_at - when > policy.late_after
+
+
+# The field that says when each fact happened (G-13 compares it with recorded_at), by fact
+# type name: an input fact and its stored record (domain.records) answer alike.
+WHEN_FIELD: dict[str, str] = {
+    "QmbStatusChanged": "effective_on",
+    "ConditionDiagnosed": "diagnosed_on",
+    "ConditionResolved": "resolved_on",
+    "ConsentRecorded": "recorded_on",
+    "ConsentRevoked": "revoked_on",
+    "InitiatingVisitRecorded": "visit_on",
+    "CarePlanEstablished": "established_on",
+    "CarePlanRevised": "revised_on",
+    "MedicalDecisionMaking": "decided_on",
+    "FacilityStayStarted": "started_on",
+    "FacilityStayEnded": "ended_on",
+    "Discharged": "discharged_on",
+    "TransitionContactMade": "contacted_on",
+    "FaceToFaceVisitRecorded": "visit_on",
+    "TimeLogged": "started_at",
+    "DeviceSetup": "setup_on",
+    "DataTransmitted": "transmitted_on",
+    "RatingScaleAdministered": "administered_on",
+    "ClaimSubmitted": "service_on",
+    "ClaimAdjudicated": "paid_on",
+    "PatientDied": "died_on",
+}
+
+
+def happened(fact: msgspec.Struct) -> date | datetime | None:
+    """When the fact itself happened, or None for facts with no date of their own."""
+    field = WHEN_FIELD.get(type(fact).__name__)
+    return None if field is None else getattr(fact, field)

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from domain import facts, records
+from domain import records
 from domain.catalog import DEFAULT_FEES
 from domain.ledger import Ledger
 from domain.patient import Patient
@@ -16,7 +16,7 @@ from domain.patient_month import PatientMonth
 from domain.refusal import ClaimRefusal
 from domain.rules.assess import WorklistRow, assess
 from domain.rules.view import shift_month
-from domain.timing import is_late, local_day
+from domain.timing import happened, is_late, local_day
 from projections.refusals import RefusalRow, refusal_row, withdrawn_row
 from projections.runner import Cursor, ViewDB
 
@@ -40,7 +40,7 @@ FACT_EVENTS = _topics(facts_only=True)
 
 
 def _happened(fact: records.Record, ledger: Ledger) -> str | None:
-    when = facts.happened(fact)
+    when = happened(fact)
     if isinstance(fact, records.ClaimSubmitted) and fact.service_month:
         return f"{fact.service_month}-01"
     if isinstance(when, datetime):

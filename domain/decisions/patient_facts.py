@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from domain import facts
+from domain import fact_ids, facts
 from domain.decisions.recheck import recheck
 from domain.decisions.work import AlreadyRecorded, Context, Home, Work
 from domain.identity import Identity
@@ -15,7 +15,7 @@ from domain.keys import identity_key, patient_key
 from domain.patient import Patient
 from domain.reasons import Reason, Refused
 from domain.rules.view import shift_month
-from domain.timing import month_of
+from domain.timing import happened, month_of
 
 MBI = "medicare_id"  # an Identity kind: one patient per Medicare beneficiary identifier
 
@@ -50,8 +50,8 @@ def register(w: Work, fact: facts.PatientRegistered, digest: str) -> Home:
 
 def patient_reads(fact: Any, ctx: Context, at: datetime) -> list[UUID]:
     keys = [patient_key(fact.patient_id)]
-    id_field = facts.ID_FIELD.get(type(fact))
-    return keys if id_field is None else [*keys, identity_key(type(fact).__name__, getattr(fact, id_field))]
+    field = fact_ids.id_field(fact)
+    return keys if field is None else [*keys, identity_key(type(fact).__name__, getattr(fact, field))]
 
 
 def note(w: Work, fact: Any, digest: str) -> Home:
@@ -62,7 +62,7 @@ def note(w: Work, fact: Any, digest: str) -> Home:
     w.not_yet(fact, patient, digest)
     version = patient.note(fact, digest, w.at)
     w.bind(fact, patient, version, digest)
-    since = facts.happened(fact)
+    since = happened(fact)
     back = -1 if isinstance(fact, facts.PatientDied) else 0
     reach = None if since is None else shift_month(month_of(since, w.ctx.policy), back)
     recheck(w, patient, [m for m in patient.claim_months() if reach is None or m >= reach], fact)

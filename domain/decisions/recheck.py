@@ -4,12 +4,12 @@ again, and lose (or regain) their support."""
 
 from __future__ import annotations
 
-from domain import facts
+from domain import fact_ids, facts
+from domain.claim_records import Withdrawn
 from domain.decisions.work import Work
 from domain.keys import patient_month_key
 from domain.patient import Patient
 from domain.patient_month import PatientMonth
-from domain.records import Withdrawn
 from domain.rules import gate
 from domain.state import Claim, claim_programs
 from domain.vocab import Program
@@ -20,7 +20,7 @@ _NAMING = ("entry_id", "stay_id", "discharge_id", "condition_id", "program")
 
 def cause(fact: facts.Fact) -> str:
     """The withdrawing fact, named without its content."""
-    key = facts.ID_FIELD.get(type(fact)) or next((f for f in _NAMING if hasattr(fact, f)), None)
+    key = fact_ids.id_field(fact) or next((f for f in _NAMING if hasattr(fact, f)), None)
     return type(fact).__name__ + (f" {getattr(fact, key)}" if key else "")
 
 

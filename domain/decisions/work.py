@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import TypeVar
 from uuid import UUID
 
-from domain import facts
+from domain import fact_ids, facts
 from domain.base import LedgerAggregate
 from domain.identity import Identity
 from domain.keys import identity_key, patient_key, patient_month_key, staff_day_key
@@ -61,16 +61,20 @@ class Work:
         self.known = known or {}
         self.absent = absent or set()  # known not to exist
         self.touched: dict[UUID, LedgerAggregate] = {}
+        self.versions: dict[UUID, int] | None = None  # of `known` aggregates read, when tracked
 
     def get(self, key: UUID, kind: type[A]) -> A | None:
-        agg = self.touched.get(key) or self.known.get(key)
+        # Probed in this order, each once: bulk ingest makes millions of these lookups, and
+        # each probe hashes the UUID in Python.
+        agg = self.touched.get(key)
         if agg is None:
-            if key in self.absent:
+            agg = self.known.get(key)
+            if agg is not None:
+                if self.versions is not None:
+                    self.versions[key] = agg.version
+            elif key in self.absent or (agg := self.load(key)) is None:
                 return None
-            agg = self.load(key)
-            if agg is None:
-                return None
-        self.touched[key] = agg
+            self.touched[key] = agg
         assert isinstance(agg, kind)
         return agg
 
@@ -109,18 +113,18 @@ class Work:
 
     def not_yet(self, fact: facts.Fact, home: LedgerAggregate, digest: str) -> None:
         """Raise AlreadyRecorded for a fact sent again; ID_REUSED for an id with other content."""
-        id_field = facts.ID_FIELD.get(type(fact))
-        if id_field is None:
+        field = fact_ids.id_field(fact)
+        if field is None:
             version = home.already(digest)
             if version is not None:
                 raise AlreadyRecorded(home.id, version)
             return
-        ident = self.identity_of(type(fact), getattr(fact, id_field))
+        ident = self.identity_of(type(fact), getattr(fact, field))
         if ident is not None and ident.same_fact(digest):
             raise AlreadyRecorded(ident.home_id, ident.home_version)
 
     def bind(self, fact: facts.Fact, home: LedgerAggregate, version: int, digest: str) -> None:
-        id_field = facts.ID_FIELD.get(type(fact))
-        if id_field is not None:
-            external_id = getattr(fact, id_field)
+        field = fact_ids.id_field(fact)
+        if field is not None:
+            external_id = getattr(fact, field)
             self.add(Identity.bind(type(fact).__name__, external_id, digest, home.id, version, self.at))

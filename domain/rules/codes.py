@@ -8,53 +8,21 @@ requirements of domain.rules.eligibility. The worklist and the claim gate both c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
-from typing import Any
+from dataclasses import replace
+from datetime import date
 
-from domain import facts, records
+from domain import facts
 from domain.catalog import ANYONE, STAFF, CodeSpec, Kind
+from domain.claim_records import OncePerPractitioner
 from domain.reasons import Because, Reason
-from domain.records import AnyScope, DevicePeriod, OncePerPractitioner, SetupEpisode, TcmWindow
 from domain.rules import eligibility, minutes
-from domain.rules.business_days import add_business_days
+from domain.rules.allowance import Allowance as Allowance, allowed
+from domain.rules.devices import device, setup
+from domain.rules.tcm import tcm
 from domain.rules.view import MonthView, month_bounds, shift_month
-from domain.state import DischargeEpisode
 
 P = facts.Program
 MODERATE = facts.MdmLevel.MODERATE
-HIGH = facts.MdmLevel.HIGH
-# P-TCM-1: discharges from these settings to a community setting.
-TCM_FROM = frozenset({
-    "inpatient", "observation", "snf", "snf_part_a", "skilled_nursing", "irf", "inpatient_rehab",
-    "ltch", "long_term_care_hospital", "partial_hospitalization", "partial_hospital",
-})  # fmt: skip
-TCM_TO = frozenset({"home", "community", "domiciliary", "rest_home", "assisted_living"})
-TCM_DAYS = 30  # G-01: the discharge day and the next 29
-
-
-@dataclass
-class Allowance:
-    """Units the record supports now; reasons when none; the next unit's near miss.
-
-    `supported` is what the counts alone support (minutes, days, conditions), whatever else
-    blocks: the gate judges units against it even when a prerequisite fails (G-14); `units`
-    is what may be billed, 0 while any reason stands."""
-
-    units: int = 0
-    reasons: list[Because] = field(default_factory=list)
-    next_unit: Because | None = None
-    scope: AnyScope | None = None  # for codes whose period is not the calendar month
-    service_on: date | None = None
-    progress: float = 1.0  # share of the threshold reached, when short of it
-    supported: int = 0
-    # The record is past this code's band (99470 at 25 minutes, 99445 at 20 days): a claim
-    # for it is under-coded, which the gate refuses but which withdraws no support (G-16).
-    past_band: Because | None = None
-
-
-def allowed(units: int, **kw: Any) -> Allowance:
-    return Allowance(units=units, supported=units, **kw)
 
 
 def allowance(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | None = None) -> Allowance:
@@ -194,53 +162,6 @@ def _rating_scale(view: MonthView) -> bool:
     return any(start <= s.administered_on <= view.last for s in view.patient.rating_scales)
 
 
-def _device(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | None) -> Allowance:
-    """P-RPM-1, P-RTM-1: days with data in the 30-day period; one device code per period."""
-    assert spec.program is not None and spec.minimum is not None
-    if service_on is not None:
-        period = view.period_containing(spec.program, service_on)
-    else:
-        period = view.period_ending_in_month(spec.program)
-    if period is None:
-        return Allowance(reasons=[Because(
-            Reason.DEVICE_DAYS_INSUFFICIENT, f"no {spec.program} device period ends in {view.month}"
-        )])  # fmt: skip
-    days = len(view.device_days(period, spec))
-    scope = DevicePeriod(spec.program, period.start)
-    where = f"in {period.start} to {period.end}"
-    if days < spec.minimum:
-        short = Because(
-            Reason.DEVICE_DAYS_INSUFFICIENT, f"{days} of {spec.minimum} days with data {where}",
-            have=days, need=spec.minimum, unit="days",
-        )  # fmt: skip
-        return Allowance(reasons=[short], scope=scope, progress=days / spec.minimum, service_on=period.end)
-    if spec.maximum is not None and days > spec.maximum:
-        band = Because(Reason.CODE_CONFLICT, f"{days} days with data {where}: {spec.code} is for "
-                       f"{spec.minimum}-{spec.maximum} days")  # fmt: skip
-        return Allowance(reasons=[band], scope=scope, past_band=band)
-    return allowed(1, scope=scope, service_on=period.end)
-
-
-def _setup(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | None) -> Allowance:
-    """P-RPM-2: setup once per episode of care (the episode's first setup), once its first
-    period has the rule year's days with data (P-RPM-1: 16 before 2026, 2 from 2026)."""
-    assert spec.program is not None
-    start = view.episode_start(spec.program)
-    if start is None or start > (service_on or view.last):
-        return Allowance(reasons=[Because(Reason.UNKNOWN_REFERENCE, f"no {spec.program} device set up")])
-    scope = SetupEpisode(spec.program, start)
-    first = view.period_containing(spec.program, start)
-    assert first is not None
-    days, need = len(view.device_days(first)), view.rules_on(start).year.setup_min_days
-    if days < need:
-        short = Because(
-            Reason.DEVICE_DAYS_INSUFFICIENT, f"{spec.code} needs {need} days with data in {first.start} to "
-            f"{first.end}; {days} so far", have=days, need=need, unit="days",
-        )  # fmt: skip
-        return Allowance(reasons=[short], scope=scope, service_on=start, progress=days / need)
-    return allowed(1, scope=scope, service_on=start)
-
-
 def _apcm(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | None) -> Allowance:
     """P-APCM-1: G0556 for 0-1 chronic conditions, G0557 for 2+, G0558 for 2+ and QMB."""
     assert spec.minimum is not None
@@ -272,62 +193,6 @@ def _qmb_on(changes: list[tuple[date | None, bool]], day: date) -> bool:
     return status
 
 
-def _tcm(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | None) -> Allowance:
-    """P-TCM-1: the best discharge whose TCM visit falls on the date of service (or in the month)."""
-    best = Allowance(reasons=[Because(Reason.TCM_VISIT_LATE, f"no discharge with a TCM visit in {view.month}")])
-    for discharge in view.patient.discharges.values():
-        visit = _tcm_visit(discharge)
-        on = visit.visit_on if visit else None
-        if on is None or not (service_on == on or (service_on is None and view.first <= on <= view.last)):
-            continue
-        judged = tcm_allowance(spec, discharge, view.patient.died_on)
-        if judged.units or not best.units:
-            best = judged
-    return best
-
-
-def _tcm_visit(discharge: DischargeEpisode) -> records.FaceToFaceVisitRecorded | None:
-    """The discharge-day visit is not the TCM visit: the first face-to-face visit after it."""
-    after = [v for v in discharge.visits if v.visit_on > discharge.discharged.discharged_on]
-    return min(after, key=lambda v: v.visit_on) if after else None
-
-
-def tcm_allowance(spec: CodeSpec, discharge: DischargeEpisode, died_on: date | None = None) -> Allowance:
-    d = discharge.discharged
-    scope = TcmWindow(d.discharged_on)
-    reasons = []
-    if died_on is not None and died_on <= d.discharged_on + timedelta(days=TCM_DAYS - 1):
-        # P-TCM-1, G-18: not if the patient died within the period; bill the visit as an E/M.
-        reasons.append(Because(
-            Reason.PATIENT_DECEASED, f"the patient died on {died_on}, within 30 days of discharge {d.discharge_id}"
-        ))  # fmt: skip
-    if _norm(d.from_setting) not in TCM_FROM or _norm(d.to_setting) not in TCM_TO:
-        reasons.append(Because(
-            Reason.DISCHARGE_INELIGIBLE,
-            f"discharge {d.discharge_id} from {d.from_setting} to {d.to_setting} is not a TCM transition",
-        ))  # fmt: skip
-    deadline = add_business_days(d.discharged_on, 2)
-    if not any(d.discharged_on <= c.contacted_on <= deadline for c in discharge.contacts):
-        reasons.append(Because(Reason.TCM_CONTACT_LATE, f"no contact by {deadline} (2 business days)"))
-    visit = _tcm_visit(discharge)
-    days, limit, level = (visit.visit_on - d.discharged_on).days if visit else None, 7, HIGH
-    if spec.code == "99495":
-        limit, level = 14, MODERATE
-    if days is None or days > limit:
-        seen = f"visit on day {days}" if days is not None else "no visit"
-        reasons.append(Because(Reason.TCM_VISIT_LATE, f"{spec.code} needs a visit within {limit} days; {seen}"))
-    decided = max((m.level.rank for m in discharge.decisions), default=-1)
-    if decided < level.rank:
-        reasons.append(Because(Reason.MDM_INSUFFICIENT, f"{spec.code} needs {level} medical decision making"))
-    if reasons:
-        return Allowance(reasons=reasons, scope=scope)
-    return allowed(1, scope=scope, service_on=visit.visit_on if visit else None)
-
-
-def _norm(setting: str) -> str:
-    return setting.strip().lower().replace(" ", "_").replace("-", "_")
-
-
 def _assessment(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | None) -> Allowance:
     """P-CCM-7: G0506 with an initiating visit on the same date that recorded extended assessment."""
     for visit in view.patient.initiating_visits.values():
@@ -341,9 +206,9 @@ def _assessment(spec: CodeSpec, view: MonthView, npi: str | None, service_on: da
 
 _JUDGES = {
     Kind.TIME: _time,
-    Kind.DEVICE: _device,
-    Kind.SETUP: _setup,
+    Kind.DEVICE: device,
+    Kind.SETUP: setup,
     Kind.APCM: _apcm,
-    Kind.TCM: _tcm,
+    Kind.TCM: tcm,
     Kind.ASSESSMENT: _assessment,
 }

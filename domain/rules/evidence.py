@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from domain import facts
 from domain.catalog import Kind
-from domain.records import DevicePeriod, FactRef, SetupEpisode
+from domain.claim_records import DevicePeriod, FactRef, SetupEpisode
 from domain.rules import eligibility, minutes
 from domain.rules.view import MonthView, Period
 from domain.state import Line

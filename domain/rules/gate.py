@@ -16,8 +16,8 @@ from typing import NamedTuple
 
 from domain import catalog, facts, records
 from domain.catalog import CodeSpec, Kind
+from domain.claim_records import Verdict
 from domain.reasons import Because, Reason
-from domain.records import Verdict
 from domain.rules.codes import Allowance, allowance
 from domain.rules.evidence import stood_on
 from domain.rules.stacking import SCOPED, addons, conflicts, same_period

@@ -14,9 +14,9 @@ from datetime import date, timedelta
 
 from domain import facts
 from domain.catalog import CATALOG, CodeSpec, Kind
+from domain.claim_records import DevicePeriod, TcmWindow
 from domain.policy import Policy
 from domain.reasons import Because, Reason
-from domain.records import DevicePeriod, TcmWindow
 from domain.rulebook import RuleSet
 from domain.state import Line
 

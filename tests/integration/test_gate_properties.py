@@ -19,9 +19,9 @@ from adapters import batch
 from adapters.store import MAPPER_TOPIC
 from domain import facts as f
 from domain.catalog import DEFAULT_FEES
+from domain.claim_records import DevicePeriod
 from domain.ledger import Ledger
 from domain.reasons import Refused
-from domain.records import DevicePeriod
 from domain.rules import gate
 from domain.rules.assess import assess
 from domain.rules.codes import allowance

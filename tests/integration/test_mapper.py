@@ -19,7 +19,7 @@ from eventsourcing.persistence import StoredEvent
 
 from adapters.mapper import MsgspecMapper
 from adapters.store import MAPPER_TOPIC, open_ledger
-from domain import records
+from domain import claim_records, records
 from domain.ledger import Ledger
 from domain.patient import Patient
 from domain.patient_month import PatientMonth
@@ -135,7 +135,7 @@ def test_v2_golden_bytes_read_as_the_same_events() -> None:
     for i, (a, b) in enumerate(zip(old, new, strict=True)):
         assert_same(a, b, f"event {i}")
     scopes = [x.scope for e in new if isinstance(e, Patient.ClaimLodged) for x in e.lines if x.scope is not None]
-    assert scopes and all(isinstance(x, records.SetupEpisode) for x in scopes)
+    assert scopes and all(isinstance(x, claim_records.SetupEpisode) for x in scopes)
 
 
 def test_v1_golden_bytes_still_read() -> None:
@@ -162,7 +162,7 @@ def test_v1_golden_bytes_still_read() -> None:
         patient = event.mutate(patient)
         held.append([(x.code, x.scope) for x in patient.scoped_lines()])
     assert (
-        held[-2] == [("99453", records.SetupEpisode(Program.RPM, date(2026, 3, 1)))] and held[-1] == []
+        held[-2] == [("99453", claim_records.SetupEpisode(Program.RPM, date(2026, 3, 1)))] and held[-1] == []
     )  # lodged, then released
 
 
@@ -248,8 +248,6 @@ def _loosened(state: Any) -> Any:
     field far longer than any input limit and outside every pattern, and a field the classes
     of today do not know."""
     import msgspec.inspect as mi
-
-    from domain import records
 
     if isinstance(state, list):
         return [_loosened(v) for v in state]

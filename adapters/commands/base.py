@@ -1,0 +1,88 @@
+"""What every command shares: the `carelane` group, its settings and option parsers."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+import click
+
+from adapters import fees as fee_file, logs
+from adapters.store import StoreError, open_ledger
+from domain import facts
+from domain.catalog import DEFAULT_FEES, FeeSchedule
+from domain.ledger import Ledger
+
+
+class Settings:
+    def __init__(self, db: str | None) -> None:
+        self.db = db
+
+    def ledger(self) -> Ledger:
+        try:
+            return open_ledger(self.db)
+        except StoreError as e:
+            raise click.ClickException(str(e)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", metavar="URL", help="Store URL (default $CARELANE_DB or sqlite:///carelane.db).")
+@click.option(
+    "--log-level",
+    envvar="CARELANE_LOG_LEVEL",
+    default="WARNING",
+    show_default=True,
+    help="JSON logs on stderr at this level.",
+)
+@click.pass_context
+def main(ctx: click.Context, db: str | None, log_level: str) -> None:
+    """Carelane: the compliance ledger for Medicare care-management billing."""
+    if (
+        ctx.invoked_subcommand == "serve"
+        and ctx.get_parameter_source("log_level") is click.core.ParameterSource.DEFAULT
+    ):
+        log_level = "INFO"  # a server logs each request line by default (access log)
+    logs.configure(log_level)
+    ctx.obj = Settings(db)
+
+
+def month_param(_: click.Context, __: click.Parameter, value: str) -> str:
+    if not re.fullmatch(facts.MONTH_PATTERN, value):
+        raise click.BadParameter(f"expected YYYY-MM, got {value!r}")
+    return value
+
+
+def fee_schedule(path: str | None) -> FeeSchedule:
+    if path is None:
+        return DEFAULT_FEES
+    try:
+        return fee_file.load(path)
+    except fee_file.FeeFileError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def parse_instant(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"expected an ISO 8601 instant, got {text!r}", param_hint="--as-of") from None
+    if value.tzinfo is None:
+        raise click.BadParameter("the instant needs an offset, e.g. 2026-04-01T09:00:00-04:00", param_hint="--as-of")
+    return value
+
+
+def parse_day(text: str | None, *, start: bool) -> str | None:
+    """A date, or a month meaning its first (start) or last day."""
+    if text is None:
+        return None
+    if re.fullmatch(r"\d{4}-\d{2}", text):
+        from domain.rules.view import month_bounds
+
+        first, last = month_bounds(text)
+        return (first if start else last).isoformat()
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise click.BadParameter(f"expected YYYY-MM-DD or YYYY-MM, got {text!r}") from None

@@ -1,0 +1,120 @@
+"""`carelane ingest` and `carelane claim`: NDJSON facts in, one answer a line."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import msgspec
+from tqdm import tqdm
+
+from adapters.commands.base import Settings, main
+from adapters.ingest import BATCH, LineResult, Tally, ingest
+from adapters.store import analyse, redact, store_url
+from domain import facts
+
+PROGRESS_FROM_LINES = 5000  # files shorter than this finish before a bar would help
+SHOWN_PROBLEMS = 20
+
+
+@main.command("ingest")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--report", type=click.Path(dir_okay=False, writable=True), help="Write one JSON answer per input line.")
+@click.pass_obj
+def ingest_command(settings: Settings, files: tuple[str, ...], report: str | None) -> None:
+    """Record NDJSON facts (FILE '-' reads stdin). Exit 0 all accepted, 3 some refused, 2 some invalid."""
+    sys.exit(_ingest(settings, files, report, only=()))
+
+
+@main.command("claim")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--report", type=click.Path(dir_okay=False, writable=True), help="Write one JSON answer per input line.")
+@click.pass_obj
+def claim_command(settings: Settings, files: tuple[str, ...], report: str | None) -> None:
+    """Submit a billing service's batch of ClaimSubmitted lines through the claim gate."""
+    sys.exit(_ingest(settings, files, report, only=(facts.ClaimSubmitted,)))
+
+
+def _ingest(settings: Settings, files: tuple[str, ...], report: str | None, only: tuple[type[facts.Fact], ...]) -> int:
+    ledger = settings.ledger()
+    tally = Tally()
+    shown = 0
+    with _report_sink(report) as sink:
+        try:
+            for name in files:
+                with _open_lines(name) as lines:
+
+                    def on_result(result: LineResult, name: str = name) -> None:
+                        nonlocal shown
+                        if len(files) > 1:
+                            result.file = name
+                        sink(result)
+                        tally.add(result)  # counted as answered, so an interrupt reports them
+                        if result.status != "accepted" and shown < SHOWN_PROBLEMS:
+                            shown += 1
+                            tqdm.write(_problem(name, result), file=sys.stderr)
+
+                    ingest(ledger, lines, on_result, only, batch=BATCH)
+        except KeyboardInterrupt:
+            click.echo(f"interrupted; every line answered so far is recorded\n{tally.summary()}", err=True)
+            return 130
+    analyse(ledger)
+    problems = tally.status["refused"] + tally.status["invalid"]
+    if problems > shown:
+        click.echo(f"... {problems - shown} more; see --report for every line", err=True)
+    click.echo(tally.summary())
+    click.echo(f"store: {redact(store_url(settings.db))}")
+    return tally.exit_code
+
+
+def _problem(name: str, result: LineResult) -> str:
+    where = f"{name}:{result.line}" if name != "-" else f"line {result.line}"
+    if result.status == "invalid":
+        return f"{name}: {result.error}" if name != "-" else str(result.error)
+    reasons = "; ".join(f"{r.code.value}: {r.message}" for r in result.reasons or ())
+    return f"{where}: refused {reasons}"
+
+
+@contextlib.contextmanager
+def _report_sink(path: str | None) -> Iterator[Any]:
+    if path is None:
+        yield lambda _result: None
+        return
+    encoder = msgspec.json.Encoder()
+    with open(path, "wb") as out:
+
+        def write(result: LineResult) -> None:
+            out.write(encoder.encode(result) + b"\n")
+
+        yield write
+
+
+@contextlib.contextmanager
+def _open_lines(name: str) -> Iterator[Any]:
+    if name == "-":
+        yield sys.stdin.buffer
+        return
+    total = _count_lines(name)
+    with open(name, "rb") as handle:
+        if total < PROGRESS_FROM_LINES:
+            yield handle
+            return
+        with tqdm(
+            handle,
+            total=total,
+            unit=" lines",
+            desc=Path(name).name,
+            file=sys.stderr,
+            disable=None,
+            mininterval=0.5,
+        ) as bar:
+            yield bar
+
+
+def _count_lines(name: str) -> int:
+    with open(name, "rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))

@@ -1,0 +1,117 @@
+"""`carelane events`, `digest` and `verify`: the event stream and the hash chain."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC
+from pathlib import Path
+
+import click
+import msgspec
+
+from adapters import reads
+from adapters.commands.base import Settings, main, parse_day, parse_instant
+from adapters.viewdb import open_views
+from domain import facts
+
+
+@main.command("events")
+@click.option("--patient", help="Only this patient's facts.")
+@click.option(
+    "--type", "types", multiple=True, type=click.Choice(sorted(facts.FACT_TYPE_NAMES)), help="Fact type; repeat."
+)
+@click.option("--from", "first", help="Facts that happened on or after this date (YYYY-MM-DD or YYYY-MM).")
+@click.option("--to", "last", help="Facts that happened on or before this date (YYYY-MM-DD or YYYY-MM).")
+@click.option("--recorded-after", help="Facts recorded after this instant (ISO 8601 with offset).")
+@click.option("--late", is_flag=True, help="Only facts recorded late, or after a claim they count toward.")
+@click.pass_obj
+def events_command(
+    settings: Settings,
+    patient: str | None,
+    types: tuple[str, ...],
+    first: str | None,
+    last: str | None,
+    recorded_after: str | None,
+    late: bool,
+) -> None:
+    """Stream matching facts as NDJSON, oldest first, with when they happened and were recorded."""
+    from projections.events import Query, events
+
+    after = parse_instant(recorded_after)
+    query = Query(
+        patient=patient,
+        types=types,
+        happened_from=parse_day(first, start=True),
+        happened_to=parse_day(last, start=False),
+        recorded_after=after.astimezone(UTC).isoformat() if after else None,
+        late=late,
+    )
+    ledger = settings.ledger()
+    db = reads.ready(ledger, open_views(ledger, settings.db))
+    encoder = msgspec.json.Encoder()
+    out = sys.stdout.buffer
+    for row in events(ledger, db, query):
+        out.write(encoder.encode(row) + b"\n")
+    out.flush()
+
+
+def _digest_key() -> bytes | None:
+    key = os.environ.get("CARELANE_DIGEST_KEY")
+    return key.encode() if key else None
+
+
+@main.command("digest")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write the digest to this file.")
+@click.pass_obj
+def digest_command(settings: Settings, out: str | None) -> None:
+    """Print the chain's tip (position and hash, HMAC-signed with $CARELANE_DIGEST_KEY) to keep
+    outside the database; `verify --digest` proves the history up to it unchanged."""
+    from adapters import chain
+
+    ledger = settings.ledger()  # held: closing the ledger closes its recorder's pool
+    text = msgspec.json.encode(chain.tip(ledger.recorder, _digest_key())).decode()
+    if out:
+        Path(out).write_text(text + "\n")
+    click.echo(text)
+
+
+@main.command("verify")
+@click.option("--digest", "digest_file", type=click.Path(exists=True, dir_okay=False),
+              help="A digest kept earlier: the history up to it must be unchanged.")  # fmt: skip
+@click.option("--views", "check_views", is_flag=True, help="Also compare the views with a rebuild from the log.")
+@click.pass_obj
+def verify_command(settings: Settings, digest_file: str | None, check_views: bool) -> None:
+    """Recompute the hash chain over every stored event; exit 1 at the first break. With
+    --views, also name every view row that differs from a rebuild from the log."""
+    from adapters import chain
+
+    ledger = settings.ledger()
+    upto = None
+    if digest_file:
+        try:
+            upto = msgspec.json.decode(Path(digest_file).read_bytes(), type=chain.Digest)
+        except msgspec.MsgspecError as e:
+            raise click.ClickException(f"{digest_file}: not a digest ({e})") from None
+        key = _digest_key()
+        if key is None and upto.hmac is not None:
+            raise click.ClickException(f"{digest_file}: the digest is signed; set CARELANE_DIGEST_KEY to check it")
+        if not chain.check_hmac(upto, key):
+            what = "has no HMAC" if upto.hmac is None else "has an HMAC that does not match"
+            raise click.ClickException(f"{digest_file}: the digest {what}: it may not be the one that was kept")
+    broken = chain.verify(ledger.recorder, upto)
+    if broken is not None:
+        click.echo(f"BROKEN at position {broken.position}: {broken.problem}", err=True)
+        sys.exit(1)
+    scope = f", and passes through the digest at position {upto.position}" if upto else ""
+    click.echo(f"chain intact: every event verifies{scope} (tip {chain.tip(ledger.recorder).position})")
+    if check_views:
+        from adapters.viewcheck import differences
+
+        found = differences(ledger, open_views(ledger, settings.db))
+        if found:
+            click.echo("VIEWS DIFFER from the log (carelane project --rebuild repairs them):", err=True)
+            for line in found:
+                click.echo(f"  {line}", err=True)
+            sys.exit(1)
+        click.echo("views match a rebuild from the log")

@@ -1,0 +1,129 @@
+"""`carelane worklist`, `report`, `refusals`, `project` and `audit`: the read models."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import msgspec
+from tqdm import tqdm
+
+from adapters import output, reads
+from adapters.commands.base import Settings, fee_schedule, main, month_param, parse_instant
+from adapters.ingest import fewer_collections
+from adapters.store import analyse
+from adapters.viewdb import open_views
+from domain.reasons import Reason
+from domain.rules.assess import reprice
+from projections import runner, views
+from projections.report import report
+
+
+@main.command("worklist")
+@click.option("--month", required=True, callback=month_param, help="YYYY-MM")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--provider", metavar="NPI", help="Only this billing practitioner's patients.")
+@click.option("--fees", type=click.Path(exists=True, dir_okay=False), help="A practice fee schedule (CSV).")
+@click.option("--no-refresh", is_flag=True, help="Read the view as it is (on a replica, say).")
+@click.pass_obj
+def worklist_command(
+    settings: Settings, month: str, fmt: str, provider: str | None, fees: str | None, no_refresh: bool
+) -> None:
+    """What can be billed for a month, what is held back and why, and what is claimed."""
+    ledger = settings.ledger()
+    rows = reads.worklist(ledger, open_views(ledger, settings.db), month, provider, refresh=not no_refresh)
+    if fees is not None:
+        schedule = fee_schedule(fees)
+        rows = [reprice(row, schedule) for row in rows]
+    click.echo(output.worklist(rows, fmt))
+
+
+@main.command("report")
+@click.option("--month", required=True, callback=month_param, help="YYYY-MM")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--fees", type=click.Path(exists=True, dir_okay=False), help="A practice fee schedule (CSV).")
+@click.pass_obj
+def report_command(settings: Settings, month: str, fmt: str, fees: str | None) -> None:
+    """Work RVUs and revenue per billing practitioner and program: claimed and still billable."""
+    ledger = settings.ledger()
+    patients = reads.patients(ledger, open_views(ledger, settings.db), month)
+    click.echo(output.report(report(ledger, patients, month, fee_schedule(fees)), fmt))
+
+
+@main.command("refusals")
+@click.option("--month", callback=lambda c, p, v: None if v is None else month_param(c, p, v), help="YYYY-MM")
+@click.option("--reason", metavar="CODE", help="Only refusals with this reason code.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_obj
+def refusals_command(settings: Settings, month: str | None, reason: str | None, fmt: str) -> None:
+    """The refusal log: every refused claim, when, by whom and why."""
+    if reason is not None and reason not in Reason.__members__:
+        raise click.BadParameter(f"unknown reason code {reason!r}", param_hint="--reason")
+    ledger = settings.ledger()
+    click.echo(output.refusals(reads.refusals(ledger, open_views(ledger, settings.db), month, reason), fmt))
+
+
+@main.command("project")
+@click.option("--follow", is_flag=True, help="Keep the projections current until stopped (SIGINT/SIGTERM).")
+@click.option("--rebuild", is_flag=True, help="Empty the views and build them again from the first event.")
+@click.pass_obj
+def project_command(settings: Settings, follow: bool, rebuild: bool) -> None:
+    """Bring every projection (worklist, refusal log, event index) up to date."""
+    import signal
+    import threading
+
+    ledger = settings.ledger()
+    db = open_views(ledger, settings.db)
+    runner.create(db, views.ALL)
+    if rebuild:
+        runner.rebuild(db, views.ALL)
+    total = ledger.recorder.max_notification_id() or 0
+    with (
+        tqdm(total=total, unit=" events", file=sys.stderr, disable=None, desc="projecting") as bar,
+        fewer_collections(),
+    ):
+        applied = runner.catch_up(ledger, db, views.ALL, progress=lambda _name, n: bar.update(n))
+    analyse(ledger)
+    click.echo(", ".join(f"{name}: {n} events" for name, n in applied.items()))
+    if not follow:
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo("following the ledger; Ctrl-C to stop", err=True)
+    runner.follow(ledger, db, views.ALL, stop)
+    click.echo("stopped", err=True)
+
+
+@main.command("audit")
+@click.argument("patient_id")
+@click.option("--from", "first", required=True, callback=month_param, help="First month, YYYY-MM.")
+@click.option("--to", "last", required=True, callback=month_param, help="Last month, YYYY-MM.")
+@click.option("--as-of", "as_of", help="Replay what the ledger knew at this instant (ISO 8601 with offset).")
+@click.option("--format", "fmt", type=click.Choice(["json", "html"]), default="json", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write to a file instead of stdout.")
+@click.pass_obj
+def audit_command(
+    settings: Settings, patient_id: str, first: str, last: str, as_of: str | None, fmt: str, out: str | None
+) -> None:
+    """The record packet for an auditor: every fact and each claim's evidence as of its submission."""
+    from adapters import audit_html
+    from projections import audit
+
+    if last < first:
+        raise click.BadParameter("--to is before --from", param_hint="--to")
+    instant = parse_instant(as_of)
+    try:
+        packet = audit.packet(settings.ledger(), patient_id, first, last, instant)
+    except audit.NotFound as e:
+        raise click.ClickException(str(e)) from None
+    if fmt == "html":
+        text = audit_html.render(packet)
+    else:
+        text = msgspec.json.format(msgspec.json.encode(packet), indent=2).decode()
+    if out:
+        Path(out).write_text(text)
+        click.echo(f"record packet for {patient_id} written to {out} (digest {packet.digest[:16]}...)")
+    else:
+        click.echo(text)

@@ -1,0 +1,39 @@
+"""Replays of an aggregate's recorded events up to an instant, for the audit packet."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from domain.keys import patient_month_key
+from domain.rules.view import VIEW_MONTHS, shift_month
+
+
+@dataclass
+class Stream:
+    """One aggregate's events as recorded, for replays up to an instant."""
+
+    events: list[Any]
+
+    def as_of(self, instant: datetime, *, leave_out: Callable[[Any], bool] | None = None) -> Any:
+        """The aggregate as of the instant, without the events `leave_out` names (a claim is
+        judged on the state it found, not the state its own recording made)."""
+        aggregate = None
+        for event in self.events:
+            if event.timestamp > instant:
+                break
+            if leave_out is None or not leave_out(event):
+                aggregate = event.mutate(aggregate)
+        return aggregate
+
+
+def months_at(streams: dict[UUID, Stream], patient_id: str, month: str, instant: datetime) -> dict[str, Any]:
+    out = {}
+    for m in (shift_month(month, d) for d in VIEW_MONTHS):
+        pm = streams[patient_month_key(patient_id, m)].as_of(instant)
+        if pm is not None:
+            out[m] = pm
+    return out
