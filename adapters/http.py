@@ -9,9 +9,6 @@ key. Bad input gets a 4xx naming the problem; a failed request records nothing p
 
 from __future__ import annotations
 
-import threading
-import time
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -28,19 +25,15 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import Parameter
 
 from adapters import audit_html, reads, x12
+from adapters.http_service import Service, internal_error, request_log
 from adapters.ingest import BATCH, CLAIM_FACTS, NOT_CLAIMS, LineResult, ingest
-from adapters.keys import Keys
-from adapters.store import open_ledger
-from adapters.viewdb import open_views
 from domain import facts
 from domain.catalog import DEFAULT_FEES
-from domain.ledger import Ledger
 from domain.reasons import Reason
 from domain.rules.assess import WorklistRow
-from projections import audit, runner, views
+from projections import audit
 from projections.events import EventRow, Query, events
 from projections.refusals import RefusalRow
-from projections.runner import ViewDB
 
 log = structlog.get_logger("carelane.http")
 MONTH = facts.MONTH_PATTERN
@@ -57,65 +50,6 @@ class Health(msgspec.Struct):
 class Problem(msgspec.Struct):
     status_code: int
     detail: str
-
-
-class Service:
-    """What the handlers share: one ledger (its recorder pools connections across threads),
-    and per thread a connection to the views and the key store. Handlers run in worker
-    threads, never on the event loop, so /health answers while a large POST is recorded.
-    Reads never write: the views are brought up to date by the writes that change them
-    (after each POST) and by a follower thread for writes from other processes."""
-
-    FOLLOW_EVERY = 2.0  # seconds between the follower's catch-ups
-    # Worker threads at once: within the store's connection pool (the library's SQLite pool
-    # holds 15, PostgreSQL's more), so a burst waits for a thread, never for a connection.
-    WORKERS = 4
-
-    def __init__(self, url: str | None) -> None:
-        self.url = url
-        self.ledger: Ledger = open_ledger(url)
-        self._local = threading.local()
-        self._refreshing = threading.Lock()
-        self.writing = threading.Lock()  # one POST records at a time (SQLite has one writer)
-        self._stop = threading.Event()
-        self.position = 0  # the log's end as of the last catch-up (what /health reports)
-        runner.create(self.views, views.ALL)
-        Keys(self.views)  # creates the key table once, here; threads only read it
-        self.refresh()
-
-    @property
-    def views(self) -> ViewDB:
-        db: ViewDB | None = getattr(self._local, "views", None)
-        if db is None:
-            db = self._local.views = open_views(self.ledger, self.url)
-        return db
-
-    @property
-    def keys(self) -> Keys:
-        found: Keys | None = getattr(self._local, "keys", None)
-        if found is None:
-            found = self._local.keys = Keys(self.views, create=False)
-        return found
-
-    def refresh(self) -> None:
-        """Bring the views to the log's end; one catch-up at a time (a second waits)."""
-        with self._refreshing:
-            runner.catch_up(self.ledger, self.views, views.ALL)
-            self.position = self.ledger.recorder.max_notification_id() or 0
-
-    def follow(self) -> None:
-        while not self._stop.wait(self.FOLLOW_EVERY):
-            try:
-                self.refresh()
-            except Exception:  # a failed catch-up is retried at the next tick; say so
-                log.exception("http.follower_failed")
-
-    def start(self) -> None:
-        anyio.to_thread.current_default_thread_limiter().total_tokens = self.WORKERS
-        threading.Thread(target=self.follow, name="carelane-follower", daemon=True).start()
-
-    def stop(self) -> None:
-        self._stop.set()
 
 
 def _service(request: Request[Any, Any, Any]) -> Service:
@@ -264,16 +198,6 @@ def health(request: Request[Any, Any, Any]) -> Health:
     return Health("ok", _service(request).position)
 
 
-def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """Every 500 is logged with the request's id (and the client told it), never with a
-    traceback in the answer or PHI in the log."""
-    request_id = request.scope.get("state", {}).get("request_id")
-    log.error("http.internal_error", request_id=request_id, error=type(exc).__name__,
-              route=request.scope.get("path_template"))  # fmt: skip
-    detail = {"status_code": 500, "detail": "internal error; quote the request id", "request_id": request_id}
-    return Response(detail, status_code=500, media_type=MediaType.JSON)
-
-
 def create_app(url: str | None = None) -> Litestar:
     service = Service(url)
 
@@ -281,8 +205,8 @@ def create_app(url: str | None = None) -> Litestar:
         route_handlers=[post_facts, post_claims, get_worklist, get_refusals, get_events, get_audit, get_837, health],
         guards=[roles_guard],
         state=State({"service": service}),
-        middleware=[_request_log],
-        exception_handlers={500: _internal_error},
+        middleware=[request_log],
+        exception_handlers={500: internal_error},
         on_startup=[lambda: service.start()],
         on_shutdown=[lambda: service.stop()],
         openapi_config=OpenAPIConfig(
@@ -297,42 +221,3 @@ def create_app(url: str | None = None) -> Litestar:
             security=[{"apiKey": []}],
         ),
     )
-
-
-def _request_log(app: Any) -> Any:
-    """ASGI middleware: one log line per request with the key's id and role (never the key)."""
-
-    async def middleware(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        started, status = time.perf_counter(), [0]
-        request_id = uuid.uuid4().hex[:16]
-        scope.setdefault("state", {})["request_id"] = request_id
-
-        async def capture(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
-            await send(message)
-
-        try:
-            await app(scope, receive, capture)
-        finally:
-            key = scope.get("state", {}).get("key")
-            handler = scope.get("route_handler")
-            params = scope.get("path_params") or {}
-            log.info(
-                "http.request",
-                request_id=request_id,
-                method=scope["method"],
-                # The route, not the path: a path can carry a patient id, kept as a hash below.
-                path=min(handler.paths) if handler is not None and handler.paths else "(no route)",
-                patient_id=params.get("patient_id"),
-                status=status[0],
-                key_id=key.id if key else None,
-                role=key.role if key else None,
-                ms=round((time.perf_counter() - started) * 1000, 1),
-            )
-
-    return middleware

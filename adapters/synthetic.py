@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from adapters.synthetic_faults import PRACTICE_NPI as PRACTICE_NPI, troublemakers
 from domain import facts as f
 
 P = f.Program
-PRACTICE_NPI = "1234567893"
 SPECIALIST_NPI = "1245319599"
 STAFF = ["RN-ADA", "RN-BO", "MA-CY", "MA-DEE"]
 PRACTITIONERS = [("DR-EVE", PRACTICE_NPI), ("NP-FAY", SPECIALIST_NPI)]
@@ -97,78 +97,64 @@ def generate(
 
 
 def _enrol(pr: Practice, pid: str, programs: tuple[f.Program, ...], first_day: date) -> Iterator[f.Fact]:
+    start = first_day - timedelta(days=pr.rng.randint(20, 200))
+    yield _registration(pr, pid)
+    yield from _conditions(pr, pid, programs, start)
+    yield from _initiation(pr, pid, programs, start)
+
+
+def _registration(pr: Practice, pid: str) -> f.PatientRegistered:
     rng = pr.rng
-    start = first_day - timedelta(days=rng.randint(20, 200))
-    yield f.PatientRegistered(
+    return f.PatientRegistered(
         patient_id=pid,
         birth_date=date(rng.randint(1930, 1960), rng.randint(1, 12), rng.randint(1, 28)),
         medicare_id=f"{rng.randint(1, 9)}EG{rng.randint(1, 9)}-TE{rng.randint(1, 9)}-MK{rng.randint(10, 99)}"
         + f"{pr.tag}{pid}",  # one beneficiary, one record (G-07)
         qmb=rng.random() < 0.15,
     )
+
+
+def _conditions(pr: Practice, pid: str, programs: tuple[f.Program, ...], start: date) -> Iterator[f.Fact]:
+    rng = pr.rng
     behavioral = any(p in (P.BHI, P.COCM) for p in programs)
     pool = [c for c in CONDITIONS if c[2] == behavioral] if behavioral else CONDITIONS[:5]
     count = 1 if P.PCM in programs else rng.randint(2, 3)
     for code, text, is_behavioral in rng.sample(pool, min(count, len(pool))):
         yield f.ConditionDiagnosed(
-            patient_id=pid,
-            condition_id=code,
-            description=text,
+            patient_id=pid, condition_id=code, description=text,
             diagnosed_on=start - timedelta(days=rng.randint(100, 2000)),
-            expected_duration_months=rng.choice((12, 24, 60)),
-            significant_risk=True,
-            behavioral=is_behavioral,
-            chronic_pain=P.CPM in programs,
-            diagnosed_by=PRACTICE_NPI,
-        )
+            expected_duration_months=rng.choice((12, 24, 60)), significant_risk=True,
+            behavioral=is_behavioral, chronic_pain=P.CPM in programs, diagnosed_by=PRACTICE_NPI,
+        )  # fmt: skip
     if P.CPM in programs:
         yield f.ConditionDiagnosed(
-            patient_id=pid,
-            condition_id="G89.4",
-            description="Chronic pain syndrome",
-            diagnosed_on=start - timedelta(days=400),
-            expected_duration_months=24,
-            significant_risk=True,
-            chronic_pain=True,
-            diagnosed_by=PRACTICE_NPI,
-        )
+            patient_id=pid, condition_id="G89.4", description="Chronic pain syndrome",
+            diagnosed_on=start - timedelta(days=400), expected_duration_months=24, significant_risk=True,
+            chronic_pain=True, diagnosed_by=PRACTICE_NPI,
+        )  # fmt: skip
+
+
+def _initiation(pr: Practice, pid: str, programs: tuple[f.Program, ...], start: date) -> Iterator[f.Fact]:
+    """The initiating visit, each program's consent (and device), and the care plan."""
+    rng = pr.rng
     yield f.InitiatingVisitRecorded(
-        patient_id=pid,
-        visit_id=f"V-{pid}",
-        visit_type=rng.choice(list(f.VisitType)),
-        visit_on=start,
-        provider_npi=PRACTICE_NPI,
-        extended_assessment=rng.random() < 0.2,
-    )
-    for program in programs:
-        if program is P.TCM:
-            continue
+        patient_id=pid, visit_id=f"V-{pid}", visit_type=rng.choice(list(f.VisitType)), visit_on=start,
+        provider_npi=PRACTICE_NPI, extended_assessment=rng.random() < 0.2,
+    )  # fmt: skip
+    for program in (p for p in programs if p is not P.TCM):
         yield f.ConsentRecorded(
-            patient_id=pid,
-            program=program,
-            method=rng.choice(list(f.ConsentMethod)),
-            obtained_by=rng.choice(STAFF),
-            cost_sharing_explained=True,
-            one_practitioner_explained=True,
+            patient_id=pid, program=program, method=rng.choice(list(f.ConsentMethod)),
+            obtained_by=rng.choice(STAFF), cost_sharing_explained=True, one_practitioner_explained=True,
             recorded_on=start,
-        )
+        )  # fmt: skip
         if program in (P.RPM, P.RTM):
             category = f.DeviceCategory.PHYSIOLOGIC if program is P.RPM else f.DeviceCategory.RESPIRATORY
-            yield f.DeviceSetup(
-                patient_id=pid,
-                device_id=f"D-{pid}-{program.value}",
-                program=f.DeviceProgram(program.value),
-                category=category,
-                setup_on=start,
-            )
+            yield f.DeviceSetup(patient_id=pid, device_id=f"D-{pid}-{program.value}",
+                                program=f.DeviceProgram(program.value), category=category, setup_on=start)  # fmt: skip
     yield f.CarePlanEstablished(
-        patient_id=pid,
-        plan_id=f"CP-{pid}",
-        established_on=start,
-        by="DR-EVE",
-        shared_with_patient=True,
+        patient_id=pid, plan_id=f"CP-{pid}", established_on=start, by="DR-EVE", shared_with_patient=True,
         programs=[p for p in programs if p is not P.TCM],
-    )
+    )  # fmt: skip
 
 
 def _month(pr: Practice, pid: str, programs: tuple[f.Program, ...], month: str) -> Iterator[f.Fact]:
@@ -205,7 +191,16 @@ def _time(pr: Practice, pid: str, program: f.Program, days: list[date]) -> Itera
     rng = pr.rng
     personal = program in (P.CPM,) or (program is P.PCM and rng.random() < 0.5)
     target = rng.choice((8, 12, 15, 18, 22, 25, 35, 45, 62, 75))
-    logged = 0
+    entries, day = _entries(pr, pid, program, days, personal, target)
+    yield from entries
+    yield from _after_entries(pr, pid, program, days, entries, day)
+
+
+def _entries(
+    pr: Practice, pid: str, program: f.Program, days: list[date], personal: bool, target: int
+) -> tuple[list[f.TimeLogged], date]:
+    """Entries until the month's target minutes; and the day of the last."""
+    rng, logged, out, day = pr.rng, 0, [], days[0]
     while logged < target:
         minutes = min(rng.choice((5, 8, 10, 12, 15, 20)), target - logged)
         day = rng.choice(days[:27])
@@ -214,82 +209,59 @@ def _time(pr: Practice, pid: str, program: f.Program, days: list[date]) -> Itera
             if personal
             else (rng.choice(STAFF) + _team(pid, pr), f.StaffRole.CLINICAL_STAFF)
         )
-        yield f.TimeLogged(
-            entry_id=f"T-{pid}-{program.value}-{day:%m%d}-{logged}",
-            patient_id=pid,
-            program=program,
-            staff_id=staff,
-            staff_role=role,
+        out.append(f.TimeLogged(
+            entry_id=f"T-{pid}-{program.value}-{day:%m%d}-{logged}", patient_id=pid, program=program,
+            staff_id=staff, staff_role=role,
             activity=rng.choice(("care coordination", "medication review", "call with patient")),
-            started_at=pr.slot(staff, day, minutes),
-            minutes=minutes,
-            interactive=rng.random() < 0.6,
-        )
+            started_at=pr.slot(staff, day, minutes), minutes=minutes, interactive=rng.random() < 0.6,
+        ))  # fmt: skip
         logged += minutes
+    return out, day
+
+
+def _after_entries(
+    pr: Practice, pid: str, program: f.Program, days: list[date], entries: list[f.TimeLogged], day: date
+) -> Iterator[f.Fact]:
+    """Now and then a double-keyed entry (G-03 refuses it); the CCM claim the minutes reach;
+    now and then a void of the last entry."""
+    rng, logged = pr.rng, sum(e.minutes for e in entries)
+    last = entries[-1]
     if rng.random() < 0.02:
-        # Keyed twice into another chart: the same clock time, which the ledger refuses (G-03).
         yield f.TimeLogged(
-            entry_id=f"T-{pid}-{program.value}-{day:%m%d}-x", patient_id=pid, program=program, staff_id=staff,
-            staff_role=role, activity="care coordination", started_at=pr.booked[(staff, day)] - timedelta(minutes=3),
-            minutes=5,
+            entry_id=f"T-{pid}-{program.value}-{day:%m%d}-x", patient_id=pid, program=program,
+            staff_id=last.staff_id, staff_role=last.staff_role, activity="care coordination",
+            started_at=pr.booked[(last.staff_id, day)] - timedelta(minutes=3), minutes=5,
         )  # fmt: skip
     if program is P.CCM and logged >= 20:
-        # The biller's claim for the month: 99490 and the add-ons the minutes reach.
         lines = [f.ClaimLine("99490")] + ([f.ClaimLine("99439", min(2, (logged - 20) // 20))] if logged >= 40 else [])
         yield f.ClaimSubmitted(
             claim_id=f"C-{pid}-{days[0]:%Y%m}", patient_id=pid, billing_provider_npi=PRACTICE_NPI,
             service_month=f"{days[0]:%Y-%m}", place_of_service="11", lines=lines,
         )  # fmt: skip
     if rng.random() < 0.04 and logged:
-        # A void: an entry keyed on the wrong patient, taken back (the minutes stop counting).
-        yield f.TimeEntryVoided(entry_id=f"T-{pid}-{program.value}-{day:%m%d}-{logged - minutes}", patient_id=pid,
-                                reason="keyed on the wrong patient", by=staff)  # fmt: skip
+        # An entry keyed on the wrong patient, taken back (its minutes stop counting).
+        yield f.TimeEntryVoided(entry_id=f"T-{pid}-{program.value}-{day:%m%d}-{logged - last.minutes}",
+                                patient_id=pid, reason="keyed on the wrong patient", by=last.staff_id)  # fmt: skip
 
 
 def _transition(pr: Practice, pid: str, days: list[date]) -> Iterator[f.Fact]:
+    """A hospital stay and discharge home, then the TCM contact, visit and MDM."""
     rng = pr.rng
     discharged_on = rng.choice(days[:12])
-    did = f"DC-{pid}-{discharged_on:%Y%m}"
-    stay = f"ST-{pid}-{discharged_on:%Y%m}"
-    yield f.FacilityStayStarted(
-        patient_id=pid,
-        stay_id=stay,
-        setting=f.Setting.INPATIENT,
-        started_on=discharged_on - timedelta(days=rng.randint(2, 6)),
-    )
+    did, stay = f"DC-{pid}-{discharged_on:%Y%m}", f"ST-{pid}-{discharged_on:%Y%m}"
+    yield f.FacilityStayStarted(patient_id=pid, stay_id=stay, setting=f.Setting.INPATIENT,
+                                started_on=discharged_on - timedelta(days=rng.randint(2, 6)))  # fmt: skip
     yield f.FacilityStayEnded(patient_id=pid, stay_id=stay, ended_on=discharged_on)
-    yield f.Discharged(
-        patient_id=pid,
-        discharge_id=did,
-        discharged_on=discharged_on,
-        from_setting="inpatient",
-        to_setting="home",
-    )
-    yield f.TransitionContactMade(
-        patient_id=pid,
-        discharge_id=did,
-        contacted_on=discharged_on + timedelta(days=1),
-        method=f.ContactMethod.PHONE,
-        by=rng.choice(STAFF),
-    )
+    yield f.Discharged(patient_id=pid, discharge_id=did, discharged_on=discharged_on, from_setting="inpatient",
+                       to_setting="home")  # fmt: skip
+    yield f.TransitionContactMade(patient_id=pid, discharge_id=did, contacted_on=discharged_on + timedelta(days=1),
+                                  method=f.ContactMethod.PHONE, by=rng.choice(STAFF))  # fmt: skip
     visit_on = discharged_on + timedelta(days=rng.choice((5, 6, 9, 12)))
-    yield f.FaceToFaceVisitRecorded(
-        patient_id=pid,
-        visit_id=f"FV-{did}",
-        visit_on=visit_on,
-        provider_npi=PRACTICE_NPI,
-        in_person=True,
-        minutes=30,
-        discharge_id=did,
-        program=P.TCM,
-    )
-    yield f.MedicalDecisionMaking(
-        patient_id=pid,
-        discharge_id=did,
-        level=rng.choice((f.MdmLevel.MODERATE, f.MdmLevel.HIGH)),
-        by="DR-EVE",
-        decided_on=visit_on,
-    )
+    yield f.FaceToFaceVisitRecorded(patient_id=pid, visit_id=f"FV-{did}", visit_on=visit_on,
+                                    provider_npi=PRACTICE_NPI, in_person=True, minutes=30, discharge_id=did,
+                                    program=P.TCM)  # fmt: skip
+    yield f.MedicalDecisionMaking(patient_id=pid, discharge_id=did, by="DR-EVE", decided_on=visit_on,
+                                  level=rng.choice((f.MdmLevel.MODERATE, f.MdmLevel.HIGH)))  # fmt: skip
 
 
 def write(path: str, patients: int, months: list[str], seed: int) -> int:
@@ -299,59 +271,6 @@ def write(path: str, patients: int, months: list[str], seed: int) -> int:
         for line in lines:
             out.write(line + b"\n")
     return len(lines)
-
-
-def troublemakers(months: list[str], patients: int) -> list[bytes]:
-    """Lines a real feed sends now and then, which the ledger must refuse or reject."""
-    month = months[-1]
-    at = f"{month}-10T09:00:00-05:00"
-    entry = {
-        "type": "TimeLogged",
-        "entry_id": "T-DUPE",
-        "patient_id": "P00001",
-        "program": "CCM",
-        "staff_id": "RN-ADA",
-        "staff_role": "clinical_staff",
-        "activity": "call",
-        "started_at": f"{month}-28T19:00:00-05:00",
-        "minutes": 10,
-    }
-    lines: list[object] = [
-        entry,
-        entry | {"minutes": 25},  # the same id with other content
-        entry | {"entry_id": "T-OVERLAP", "patient_id": "P00002", "started_at": f"{month}-28T19:05:00-05:00"},
-        entry | {"entry_id": "T-NOBODY", "patient_id": f"P{patients + 99:05d}", "started_at": at},
-        entry | {"entry_id": "T-NEG", "minutes": -5},
-        entry | {"entry_id": "T-FUTURE", "started_at": "2099-01-05T09:00:00-05:00"},
-        {
-            "type": "ConsentRecorded",
-            "patient_id": "P00003",
-            "program": "CCM",
-            "method": "fax",
-            "obtained_by": "RN-BO",
-            "cost_sharing_explained": True,
-            "one_practitioner_explained": True,
-            "recorded_on": f"{month}-02",
-        },
-        {
-            "type": "ClaimSubmitted",
-            "claim_id": "C-BAD-CODE",
-            "patient_id": "P00001",
-            "billing_provider_npi": PRACTICE_NPI,
-            "service_month": month,
-            "place_of_service": "11",
-            "lines": [{"code": "99999", "units": 1}],
-        },
-        {"type": "ClaimAdjudicated", "claim_id": "C-NEVER-SENT", "outcome": "paid", "paid_amount": "66.00"},
-        {
-            "type": "TimeEntryVoided",
-            "entry_id": "T-DUPE",
-            "patient_id": "P00001",
-            "reason": "keyed twice",
-            "by": "RN-ADA",
-        },
-    ]
-    return [msgspec.json.encode(line) for line in lines] + [b'{"type": "PatientRegistered", "patient_id": ']
 
 
 def practice_lines(patients: int, months: list[str], seed: int = 7, first: int = 1) -> list[bytes]:

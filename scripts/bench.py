@@ -27,18 +27,15 @@ import random
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import psycopg
-from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_baselines import bytes_per_event, copy_rate, library_rate  # a sibling script
 
 from adapters import logs
 from adapters.ingest import BATCH, fewer_collections, ingest
@@ -85,51 +82,10 @@ def bench_store(store: str, args: argparse.Namespace, tmp: Path) -> dict[str, An
     ledger = open_ledger(url)
     months = months_ending(args.end, args.months)
     out: dict[str, Any] = {"store": store, "chunks": []}
-    patients_so_far: list[str] = []
-    rng = random.Random(1)
-    for chunk in range(args.chunks):
-        first = 1 + chunk * args.patients
-        lines = practice_lines(args.patients, months, seed=chunk + 1, first=first)
-        patients_so_far += [f"P{n:05d}" for n in range(first, first + args.patients)]
-        # as `carelane ingest` does: the lines, then fresh planner statistics where they went stale
-        before = count_events(ledger)
-        seconds, _ = timed(lambda lines=lines: (ingest(ledger, lines, lambda r: None, batch=BATCH), analyse(ledger)))
-        baselines = {}
-        if store == "postgres":
-            # Measured right after the chunk, so that both see the same machine: it is shared,
-            # and its speed drifts over minutes. COPY writes as many rows as the chunk had
-            # facts (up to 200,000), sized as the events the chunk stored.
-            sizes = [len(n.state) for n in ledger.recorder.select_notifications(before + 1, 100_000)]
-            baselines["copy_rows_per_s"] = copy_rate(
-                (sizes * (1 + len(lines) // len(sizes)))[: min(len(lines), 200_000)]
-            )
-            baselines["library_default_facts_per_s"] = library_rate(lines[:1500])
-        sample = rng.sample(patients_so_far, min(30, len(patients_so_far)))
-        latencies = [timed(lambda p=p: audit.packet(ledger, p, months[0], months[-1]))[0] * 1000 for p in sample]
-        out["chunks"].append({
-            "events_after": count_events(ledger), "facts": len(lines), "ingest_facts_per_s": len(lines) / seconds,
-            "audit_p50_ms": percentile(latencies, 0.5), "audit_p99_ms": percentile(latencies, 0.99), **baselines,
-        })  # fmt: skip
-        print(f"  {store} chunk {chunk + 1}: {out['chunks'][-1]}", file=sys.stderr)
-    singles = []
-    start = time.perf_counter()
-    for n in range(args.singles):
-        fact = time_entry(f"S{n}", patients_so_far[n % len(patients_so_far)], staff_id=f"BENCH-{n}", minutes=5)
-        singles.append(timed(lambda fact=fact: ledger.record(fact))[0] * 1000)
-    out["single_p50_ms"], out["single_p99_ms"] = percentile(singles, 0.5), percentile(singles, 0.99)
-    out["single_facts_per_s"] = args.singles / (time.perf_counter() - start)
+    patients = bench_chunks(ledger, store, args, months, out["chunks"])
+    out.update(bench_singles(ledger, patients, args.singles))
     db = open_views(ledger, url)
-    runner.create(db, views.ALL)
-    runner.rebuild(db, views.ALL)
-    out["projection_events_per_s"], out["projection_applied"] = {}, {}
-    log_events = count_events(ledger)
-    for projection in views.ALL:
-        with fewer_collections():  # as `carelane project` does
-            seconds, applied = timed(lambda p=projection: runner.catch_up(ledger, db, [p]))
-        # The log's events brought up to date per second: a view that reads only some topics
-        # still has to get past the rest; `applied` says how many it read.
-        out["projection_events_per_s"][projection.name] = log_events / seconds
-        out["projection_applied"][projection.name] = applied[projection.name]
+    out.update(bench_projections(ledger, db))
     analyse(ledger)  # as `carelane project` does when it has caught up
     q = [timed(lambda: worklist(ledger, db, months[-1], refresh=False))[0] for _ in range(5)]
     rows = worklist(ledger, db, months[-1], refresh=False)
@@ -140,83 +96,69 @@ def bench_store(store: str, args: argparse.Namespace, tmp: Path) -> dict[str, An
     return out
 
 
-class DateAsISO(Transcoding):
-    """What a user of the library's JSON transcoder must add for dates (it has none)."""
-
-    type = __import__("datetime").date
-    name = "date_iso"
-
-    def encode(self, obj: Any) -> str:
-        return str(obj.isoformat())
-
-    def decode(self, data: str) -> Any:
-        return self.type.fromisoformat(data)
-
-
-def bytes_per_event(ledger: Ledger) -> dict[str, float]:
-    """Average stored state: the msgspec mapper against the library's JSON transcoder."""
-    transcoder = JSONTranscoder()
-    Application().register_transcodings(transcoder)
-    transcoder.register(DateAsISO())
-    ours, default = [], []
-    for n in ledger.recorder.select_notifications(start=1, limit=5000):
-        ours.append(len(n.state))
-        event = ledger.mapper.to_domain_event(n)
-        state = {k: v for k, v in vars(event).items() if k not in ("originator_id", "originator_version")}
-        plain = {k: (msgspec.to_builtins(v) if isinstance(v, msgspec.Struct | list) else v) for k, v in state.items()}
-        default.append(len(transcoder.encode(plain)))
-    return {"msgspec": statistics.mean(ours), "library_json": statistics.mean(default)}
+def bench_chunks(
+    ledger: Ledger, store: str, args: argparse.Namespace, months: list[str], chunks: list[dict[str, Any]]
+) -> list[str]:
+    """Ingest chunk after chunk as the store grows; each chunk's rate, its baselines and the
+    audit latency after it. Returns the patients ingested."""
+    patients: list[str] = []
+    rng = random.Random(1)
+    for chunk in range(args.chunks):
+        first = 1 + chunk * args.patients
+        lines = practice_lines(args.patients, months, seed=chunk + 1, first=first)
+        patients += [f"P{n:05d}" for n in range(first, first + args.patients)]
+        # as `carelane ingest` does: the lines, then fresh planner statistics where they went stale
+        before = count_events(ledger)
+        seconds, _ = timed(lambda lines=lines: (ingest(ledger, lines, lambda r: None, batch=BATCH), analyse(ledger)))
+        baselines = pg_baselines(ledger, before, lines) if store == "postgres" else {}
+        sample = rng.sample(patients, min(30, len(patients)))
+        latencies = [timed(lambda p=p: audit.packet(ledger, p, months[0], months[-1]))[0] * 1000 for p in sample]
+        chunks.append({
+            "events_after": count_events(ledger), "facts": len(lines), "ingest_facts_per_s": len(lines) / seconds,
+            "audit_p50_ms": percentile(latencies, 0.5), "audit_p99_ms": percentile(latencies, 0.99), **baselines,
+        })  # fmt: skip
+        print(f"  {store} chunk {chunk + 1}: {chunks[-1]}", file=sys.stderr)
+    return patients
 
 
-class Plain(Aggregate):
-    """The library's default path: a plain aggregate, JSON transcoder, one save per fact."""
-
-    class Recorded(Aggregate.Event):
-        payload: dict[str, Any]
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.count = getattr(aggregate, "count", 0) + 1
-
-
-def copy_rate(sizes: list[int]) -> float:
-    """Raw psycopg COPY of as many rows as `sizes`, each that many bytes of state, into a
-    plain table with no index: the ceiling for writing those rows. Rows/s."""
-    with psycopg.connect(parse(PG).pg_conninfo or "", autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS bench_copy")
-        conn.execute("CREATE TABLE bench_copy (id uuid, version int, topic text, state bytea)")
-        rows = [(uuid.uuid4(), 1, "carelane.PatientMonth.TimeLogged.v1", os.urandom(size)) for size in sizes]
-        start = time.perf_counter()
-        with conn.cursor().copy("COPY bench_copy FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        rate = len(rows) / (time.perf_counter() - start)
-        conn.execute("DROP TABLE bench_copy")
-    return rate
+def pg_baselines(ledger: Ledger, before: int, lines: list[bytes]) -> dict[str, float]:
+    """Measured right after the chunk, so that both see the same machine: it is shared, and
+    its speed drifts over minutes. COPY writes as many rows as the chunk had facts (up to
+    200,000), sized as the events the chunk stored."""
+    sizes = [len(n.state) for n in ledger.recorder.select_notifications(before + 1, 100_000)]
+    return {
+        "copy_rows_per_s": copy_rate((sizes * (1 + len(lines) // len(sizes)))[: min(len(lines), 200_000)]),
+        "library_default_facts_per_s": library_rate(lines[:1500]),
+    }
 
 
-def library_rate(lines: list[bytes]) -> float:
-    """The library's default path: a plain aggregate, JSON transcoder, one save per fact. Facts/s."""
-    store = parse(f"{PG}?schema=bench_default")
-    with psycopg.connect(parse(PG).pg_conninfo or "", autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS bench_default CASCADE")
-        conn.execute("CREATE SCHEMA bench_default")
-    env = {k: v for k, v in store.env.items() if k not in ("MAPPER_TOPIC", "APPLICATION_RECORDER_TOPIC")}
-    app = Application(env)
-    ids: dict[str, uuid.UUID] = {}
+def bench_singles(ledger: Ledger, patients: list[str], count: int) -> dict[str, float]:
+    """One fact a transaction through the Application."""
+    singles = []
     start = time.perf_counter()
-    for raw in lines:
-        payload = msgspec.json.decode(raw)
-        key = payload.get("patient_id") or payload.get("claim_id") or "x"
-        if key in ids:
-            agg = app.repository.get(ids[key])
-        else:
-            agg = Plain()
-            ids[key] = agg.id
-        agg.trigger_event(Plain.Recorded, payload=payload)
-        app.save(agg)
-    rate = len(lines) / (time.perf_counter() - start)
-    app.close()
-    return rate
+    for n in range(count):
+        fact = time_entry(f"S{n}", patients[n % len(patients)], staff_id=f"BENCH-{n}", minutes=5)
+        singles.append(timed(lambda fact=fact: ledger.record(fact))[0] * 1000)
+    return {
+        "single_p50_ms": percentile(singles, 0.5),
+        "single_p99_ms": percentile(singles, 0.99),
+        "single_facts_per_s": count / (time.perf_counter() - start),
+    }
+
+
+def bench_projections(ledger: Ledger, db: Any) -> dict[str, Any]:
+    """Each view rebuilt from zero: the log's events brought up to date per second (a view
+    that reads only some topics still has to get past the rest; `applied` says how many)."""
+    runner.create(db, views.ALL)
+    runner.rebuild(db, views.ALL)
+    rates, applied_by = {}, {}
+    log_events = count_events(ledger)
+    for projection in views.ALL:
+        with fewer_collections():  # as `carelane project` does
+            seconds, applied = timed(lambda p=projection: runner.catch_up(ledger, db, [p]))
+        rates[projection.name] = log_events / seconds
+        applied_by[projection.name] = applied[projection.name]
+    return {"projection_events_per_s": rates, "projection_applied": applied_by}
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -246,20 +188,27 @@ def markdown(result: dict[str, Any]) -> str:
     rows = p.get("worklist_rows", 0)
     lines.append(f"| worklist query ({rows} patient-months), s | {s.get('worklist_query_s', 0):.3f}"
                  f" | {p.get('worklist_query_s', 0):.3f} | target < 1 s for 10,000 |")  # fmt: skip
-    for store_name, store in (("SQLite", s), ("PostgreSQL", p)):
-        for c in store.get("chunks", []):
-            against = (f"; {c['ingest_facts_per_s'] / c['copy_rows_per_s']:.1%} of the COPY measured after it, "
-                       f"{c['ingest_facts_per_s'] / c['library_default_facts_per_s']:.1f}x the library default"
-                       if "copy_rows_per_s" in c else "")  # fmt: skip
-            lines.append(f"| {store_name} at {c['events_after']:,} events: ingest facts/s; audit p50 / p99 ms | "
-                         f"{c['ingest_facts_per_s']:,.0f} | {c['audit_p50_ms']:.1f} / {c['audit_p99_ms']:.1f} | "
-                         f"flat as the store grows; audit target p99 < 100 ms{against} |")  # fmt: skip
+    lines += growth_rows(s, p)
     for store_name, store in (("SQLite", s), ("PostgreSQL", p)):
         b = store.get("bytes_per_event")
         if b:
             lines.append(f"| {store_name} bytes per event: msgspec mapper / library JSON | {b['msgspec']:.0f} | "
                          f"{b['library_json']:.0f} | {b['msgspec'] / b['library_json']:.2f} |")  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def growth_rows(s: dict[str, Any], p: dict[str, Any]) -> list[str]:
+    """One row per chunk: ingest rate and audit latency as the store grows."""
+    out = []
+    for store_name, store in (("SQLite", s), ("PostgreSQL", p)):
+        for c in store.get("chunks", []):
+            against = (f"; {c['ingest_facts_per_s'] / c['copy_rows_per_s']:.1%} of the COPY measured after it, "
+                       f"{c['ingest_facts_per_s'] / c['library_default_facts_per_s']:.1f}x the library default"
+                       if "copy_rows_per_s" in c else "")  # fmt: skip
+            out.append(f"| {store_name} at {c['events_after']:,} events: ingest facts/s; audit p50 / p99 ms | "
+                       f"{c['ingest_facts_per_s']:,.0f} | {c['audit_p50_ms']:.1f} / {c['audit_p99_ms']:.1f} | "
+                       f"flat as the store grows; audit target p99 < 100 ms{against} |")  # fmt: skip
+    return out
 
 
 def main() -> None:
