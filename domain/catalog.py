@@ -13,7 +13,8 @@ from decimal import Decimal
 
 import msgspec
 
-from domain.facts import Program, StaffRole
+from domain.reasons import Reason
+from domain.vocab import MdmLevel, Program, StaffRole
 
 STAFF = frozenset({StaffRole.CLINICAL_STAFF})
 PRACTITIONER = frozenset({StaffRole.PHYSICIAN, StaffRole.QHP})
@@ -31,6 +32,16 @@ class Kind(enum.StrEnum):
     EXCLUSION = "exclusion"  # known only to refuse stacking (L-09)
 
 
+class Need(enum.StrEnum):
+    """What a code needs beyond its counts, each judged in domain.rules.codes."""
+
+    INTERACTION = "interaction"  # P-RPM-3, P-RTM-1: an interactive communication in the month
+    MONTHLY_MDM = "monthly_mdm"  # P-CCM-5: complex CCM, moderate or high MDM in the month
+    QMB = "qmb"  # P-APCM-1: a QMB on every day of the month
+    IN_PERSON_START = "in_person_start"  # P-CPM-1: the first month has an in-person visit of 30 minutes
+    RATING_SCALE = "rating_scale"  # P-BHI-1: a rating scale this month or the month before
+
+
 class CodeSpec(msgspec.Struct, frozen=True, kw_only=True):
     code: str
     program: Program | None
@@ -42,7 +53,11 @@ class CodeSpec(msgspec.Struct, frozen=True, kw_only=True):
     step: int | None = None  # minutes for each further unit of an add-on
     cap: int | None = 1  # units per period; None: no cap
     base: tuple[str, ...] = ()  # an add-on needs one of these in the same period (G-06)
-    tier: str | None = None  # codes of one tier; tiers of a program exclude each other
+    tier: str | None = None  # codes of one tier; tiers of a program exclude each other (L-02, L-03)
+    alone_in_tier: bool = False  # one code of its tier a month, not a base and its add-ons (P-APCM-1)
+    needs: frozenset[Need] = frozenset()
+    visit_within: int | None = None  # TCM: days from discharge to the face-to-face visit
+    mdm: MdmLevel | None = None  # TCM: the medical decision making the code needs
     first_month: bool | None = None  # CoCM: True only in the first month, False only later
     category: str | None = None  # device codes: the device category they are for
     # Effective dates (rules.md "Effective dates"): the first date of service on which this
@@ -57,6 +72,9 @@ class CodeSpec(msgspec.Struct, frozen=True, kw_only=True):
 
 P = Program
 T, D = Kind.TIME, Kind.DEVICE
+LANE = frozenset({P.CCM, P.PCM, P.APCM})  # L-01: one of them a month
+ONE_PRACTITIONER = frozenset({P.CCM, P.PCM, P.APCM, P.RPM, P.RTM, P.TCM})  # G-07
+TIERED = frozenset({P.CCM, P.PCM, P.APCM})  # L-02, L-03, P-APCM-1: one tier a month
 Y2025, Y2026 = date(2025, 1, 1), date(2026, 1, 1)
 # fmt: off
 _CODES = [
@@ -65,8 +83,8 @@ _CODES = [
     CodeSpec(code="99439", program=P.CCM, kind=T, roles=ANYONE, minimum=40, step=20, cap=2, base=("99490",), tier="99490"),
     CodeSpec(code="99491", program=P.CCM, kind=T, roles=PRACTITIONER, minimum=30, tier="99491"),
     CodeSpec(code="99437", program=P.CCM, kind=T, roles=PRACTITIONER, minimum=60, step=30, cap=2, base=("99491",), tier="99491"),
-    CodeSpec(code="99487", program=P.CCM, kind=T, roles=STAFF, minimum=60, tier="99487"),
-    CodeSpec(code="99489", program=P.CCM, kind=T, roles=STAFF, minimum=90, step=30, cap=None, base=("99487",), tier="99487"),
+    CodeSpec(code="99487", program=P.CCM, kind=T, roles=STAFF, minimum=60, tier="99487", needs=frozenset({Need.MONTHLY_MDM})),
+    CodeSpec(code="99489", program=P.CCM, kind=T, roles=STAFF, minimum=90, step=30, cap=None, base=("99487",), tier="99487", needs=frozenset({Need.MONTHLY_MDM})),
     CodeSpec(code="G0506", program=P.CCM, kind=Kind.ASSESSMENT),
     # PCM (P-PCM-1): practitioner and staff tiers are not billed together (L-03).
     CodeSpec(code="99424", program=P.PCM, kind=T, roles=PRACTITIONER, minimum=30, tier="practitioner"),
@@ -74,9 +92,9 @@ _CODES = [
     CodeSpec(code="99426", program=P.PCM, kind=T, roles=STAFF, minimum=30, tier="staff"),
     CodeSpec(code="99427", program=P.PCM, kind=T, roles=STAFF, minimum=60, step=30, cap=2, base=("99426",), tier="staff"),
     # APCM (P-APCM-1): one level per month; behavioral add-ons (L-05).
-    CodeSpec(code="G0556", program=P.APCM, kind=Kind.APCM, minimum=0, maximum=1, tier="apcm", valid_from=Y2025),
-    CodeSpec(code="G0557", program=P.APCM, kind=Kind.APCM, minimum=2, tier="apcm", valid_from=Y2025),
-    CodeSpec(code="G0558", program=P.APCM, kind=Kind.APCM, minimum=2, tier="apcm", valid_from=Y2025),
+    CodeSpec(code="G0556", program=P.APCM, kind=Kind.APCM, alone_in_tier=True, minimum=0, maximum=1, tier="apcm", valid_from=Y2025),
+    CodeSpec(code="G0557", program=P.APCM, kind=Kind.APCM, alone_in_tier=True, minimum=2, tier="apcm", valid_from=Y2025),
+    CodeSpec(code="G0558", program=P.APCM, kind=Kind.APCM, alone_in_tier=True, minimum=2, tier="apcm", needs=frozenset({Need.QMB}), valid_from=Y2025),
     CodeSpec(code="G0568", program=P.APCM, kind=Kind.APCM_ADDON, base=("G0556", "G0557", "G0558"), valid_from=Y2026),
     CodeSpec(code="G0569", program=P.APCM, kind=Kind.APCM_ADDON, base=("G0556", "G0557", "G0558"), valid_from=Y2026),
     CodeSpec(code="G0570", program=P.APCM, kind=Kind.APCM_ADDON, base=("G0556", "G0557", "G0558"), valid_from=Y2026),
@@ -84,9 +102,9 @@ _CODES = [
     CodeSpec(code="99453", program=P.RPM, kind=Kind.SETUP, category="physiologic"),
     CodeSpec(code="99445", program=P.RPM, kind=D, minimum=2, maximum=15, tier="device", category="physiologic", valid_from=Y2026),
     CodeSpec(code="99454", program=P.RPM, kind=D, minimum=16, tier="device", category="physiologic"),
-    CodeSpec(code="99470", program=P.RPM, kind=T, minimum=10, maximum=19, tier="interactive", valid_from=Y2026),
-    CodeSpec(code="99457", program=P.RPM, kind=T, minimum=20, tier="interactive"),
-    CodeSpec(code="99458", program=P.RPM, kind=T, minimum=40, step=20, cap=2, base=("99457",), tier="interactive"),
+    CodeSpec(code="99470", program=P.RPM, kind=T, minimum=10, maximum=19, tier="interactive", needs=frozenset({Need.INTERACTION}), valid_from=Y2026),
+    CodeSpec(code="99457", program=P.RPM, kind=T, minimum=20, tier="interactive", needs=frozenset({Need.INTERACTION})),
+    CodeSpec(code="99458", program=P.RPM, kind=T, minimum=40, step=20, cap=2, base=("99457",), tier="interactive", needs=frozenset({Need.INTERACTION})),
     CodeSpec(code="99091", program=P.RPM, kind=T, roles=PRACTITIONER, minimum=30, tier="99091"),
     # RTM (P-RTM-1): as RPM with its own codes.
     CodeSpec(code="98975", program=P.RTM, kind=Kind.SETUP),
@@ -94,21 +112,21 @@ _CODES = [
     CodeSpec(code="98976", program=P.RTM, kind=D, minimum=16, tier="device", category="respiratory"),
     CodeSpec(code="98985", program=P.RTM, kind=D, minimum=2, maximum=15, tier="device", category="musculoskeletal", valid_from=Y2026),
     CodeSpec(code="98977", program=P.RTM, kind=D, minimum=16, tier="device", category="musculoskeletal"),
-    CodeSpec(code="98979", program=P.RTM, kind=T, minimum=10, maximum=19, tier="interactive", valid_from=Y2026),
-    CodeSpec(code="98980", program=P.RTM, kind=T, minimum=20, tier="interactive"),
-    CodeSpec(code="98981", program=P.RTM, kind=T, minimum=40, step=20, cap=2, base=("98980",), tier="interactive"),
+    CodeSpec(code="98979", program=P.RTM, kind=T, minimum=10, maximum=19, tier="interactive", needs=frozenset({Need.INTERACTION}), valid_from=Y2026),
+    CodeSpec(code="98980", program=P.RTM, kind=T, minimum=20, tier="interactive", needs=frozenset({Need.INTERACTION})),
+    CodeSpec(code="98981", program=P.RTM, kind=T, minimum=40, step=20, cap=2, base=("98980",), tier="interactive", needs=frozenset({Need.INTERACTION})),
     # BHI (P-BHI-1) and CoCM (P-COCM-1, midpoint rule for 99494).
-    CodeSpec(code="99484", program=P.BHI, kind=T, roles=STAFF, minimum=20),
+    CodeSpec(code="99484", program=P.BHI, kind=T, roles=STAFF, minimum=20, needs=frozenset({Need.RATING_SCALE})),
     CodeSpec(code="99492", program=P.COCM, kind=T, roles=STAFF, minimum=36, first_month=True, tier="cocm"),
     CodeSpec(code="99493", program=P.COCM, kind=T, roles=STAFF, minimum=31, first_month=False, tier="cocm"),
     CodeSpec(code="99494", program=P.COCM, kind=T, roles=STAFF, minimum=86, later_minimum=76, step=30, cap=None,
              base=("99492", "99493"), tier="cocm"),
     # CPM (P-CPM-1).
-    CodeSpec(code="G3002", program=P.CPM, kind=T, roles=PRACTITIONER, minimum=30),
+    CodeSpec(code="G3002", program=P.CPM, kind=T, roles=PRACTITIONER, minimum=30, needs=frozenset({Need.IN_PERSON_START})),
     CodeSpec(code="G3003", program=P.CPM, kind=T, roles=PRACTITIONER, minimum=45, step=15, cap=None, base=("G3002",)),
     # TCM (P-TCM-1).
-    CodeSpec(code="99495", program=P.TCM, kind=Kind.TCM, tier="tcm"),
-    CodeSpec(code="99496", program=P.TCM, kind=Kind.TCM, tier="tcm"),
+    CodeSpec(code="99495", program=P.TCM, kind=Kind.TCM, tier="tcm", visit_within=14, mdm=MdmLevel.MODERATE),
+    CodeSpec(code="99496", program=P.TCM, kind=Kind.TCM, tier="tcm", visit_within=7, mdm=MdmLevel.HIGH),
     # Known only so that stacking can refuse them beside CCM (L-09).
     CodeSpec(code="G0181", program=None, kind=Kind.EXCLUSION),
     CodeSpec(code="G0182", program=None, kind=Kind.EXCLUSION),
@@ -119,18 +137,88 @@ _CODES = [
     CodeSpec(code="G0071", program=None, kind=Kind.EXCLUSION, valid_until=date(2026, 1, 1)),
 ]
 
+class Exclusion(msgspec.Struct, frozen=True):
+    """Codes that exclude other codes in the same month (or device period): one rule's row.
+    `switch` names a Policy flag that turns the row off when false."""
+
+    rule: str
+    codes: frozenset[str]
+    excludes: frozenset[str]
+    reason: Reason
+    switch: str | None = None
+
+
+def _of(program: Program) -> frozenset[str]:
+    return frozenset(c.code for c in _CODES if c.program is program)
+
+
+def _codes(*codes: str) -> frozenset[str]:
+    return frozenset(codes)
+
+
+_CCM_MONTHLY = frozenset(c.code for c in _CODES if c.program is P.CCM and c.kind is Kind.TIME)
+_ESRD = _codes("G0181", "G0182", *(str(c) for c in range(90951, 90971)))
+
+# L-08: CCM+RPM, CCM+RTM, CCM+BHI, CCM+TCM, PCM+RPM/RTM, APCM+RPM/RTM, TCM+RPM and CPM+RPM/RTM
+# are allowed together, each on its own minutes: no row below excludes them.
+# fmt: off
+EXCLUSIONS: tuple[Exclusion, ...] = (
+    Exclusion("L-04", _of(P.APCM), _codes("99495", "99496"), Reason.LANE_CONFLICT),
+    Exclusion("L-05", _codes("G0568", "G0569", "G0570"), _codes("99484", "99492", "99493", "99494"), Reason.CODE_CONFLICT),
+    Exclusion("L-06", _codes("99484"), _codes("99492", "99493", "99494"), Reason.CODE_CONFLICT),
+    Exclusion("L-06", _codes("99492"), _codes("99493"), Reason.CODE_CONFLICT),
+    Exclusion("L-07", _of(P.RPM), _of(P.RTM), Reason.CODE_CONFLICT),
+    Exclusion("L-07", _codes("99445"), _codes("99454"), Reason.CODE_CONFLICT),
+    Exclusion("L-07", _codes("98984", "98985"), _codes("98976", "98977"), Reason.CODE_CONFLICT),
+    Exclusion("L-07", _codes("99470"), _codes("99457", "99458"), Reason.CODE_CONFLICT),
+    Exclusion("L-07", _codes("98979"), _codes("98980", "98981"), Reason.CODE_CONFLICT),
+    Exclusion("L-07", _codes("99091"), _codes("99457", "99458"), Reason.CODE_CONFLICT, switch="rpm_99091_excludes_99457"),
+    Exclusion("L-09", _CCM_MONTHLY, _ESRD, Reason.CODE_CONFLICT),
+)
+# fmt: on
+
 # Fees (rules.md "Fees"): 2026 national averages, dollars, and work RVUs where given.
 FEES_2026: dict[str, tuple[str, str | None]] = {
-    "99490": ("66", "1.00"), "99439": ("50", "0.70"), "99491": ("89", "1.50"), "99437": ("63", "1.00"),
-    "99487": ("144", "1.81"), "99489": ("78", "1.00"), "G0506": ("66", "0.87"), "99424": ("87", "1.45"),
-    "99425": ("61", "1.00"), "99426": ("67", "1.00"), "99427": ("54", "0.71"), "G0556": ("16", "0.25"),
-    "G0557": ("53", "0.77"), "G0558": ("117", "1.67"), "G0568": ("161", "1.88"), "G0569": ("146", "2.05"),
-    "G0570": ("57", "0.93"), "99453": ("21", None), "99454": ("52", None), "99445": ("52", None),
-    "99457": ("51", "0.61"), "99458": ("41", "0.61"), "99470": ("26", "0.31"), "99091": ("55", "1.10"),
-    "98975": ("21", None), "98976": ("52", None), "98977": ("51", None), "98984": ("52", None),
-    "98985": ("52", None), "98979": ("26", "0.31"), "98980": ("54", "0.62"), "98981": ("41", "0.61"),
-    "99484": ("57", "0.93"), "99492": ("160", "1.88"), "99493": ("145", "2.05"), "99494": ("61", "0.82"),
-    "G3002": ("86", "1.45"), "G3003": ("31", "0.50"), "99495": ("220", "2.78"), "99496": ("298", "3.79"),
+    "99490": ("66", "1.00"),
+    "99439": ("50", "0.70"),
+    "99491": ("89", "1.50"),
+    "99437": ("63", "1.00"),
+    "99487": ("144", "1.81"),
+    "99489": ("78", "1.00"),
+    "G0506": ("66", "0.87"),
+    "99424": ("87", "1.45"),
+    "99425": ("61", "1.00"),
+    "99426": ("67", "1.00"),
+    "99427": ("54", "0.71"),
+    "G0556": ("16", "0.25"),
+    "G0557": ("53", "0.77"),
+    "G0558": ("117", "1.67"),
+    "G0568": ("161", "1.88"),
+    "G0569": ("146", "2.05"),
+    "G0570": ("57", "0.93"),
+    "99453": ("21", None),
+    "99454": ("52", None),
+    "99445": ("52", None),
+    "99457": ("51", "0.61"),
+    "99458": ("41", "0.61"),
+    "99470": ("26", "0.31"),
+    "99091": ("55", "1.10"),
+    "98975": ("21", None),
+    "98976": ("52", None),
+    "98977": ("51", None),
+    "98984": ("52", None),
+    "98985": ("52", None),
+    "98979": ("26", "0.31"),
+    "98980": ("54", "0.62"),
+    "98981": ("41", "0.61"),
+    "99484": ("57", "0.93"),
+    "99492": ("160", "1.88"),
+    "99493": ("145", "2.05"),
+    "99494": ("61", "0.82"),
+    "G3002": ("86", "1.45"),
+    "G3003": ("31", "0.50"),
+    "99495": ("220", "2.78"),
+    "99496": ("298", "3.79"),
 }
 # fmt: on
 

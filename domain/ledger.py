@@ -28,12 +28,13 @@ from domain.base import LedgerAggregate
 from domain.decisions import decision_for
 from domain.decisions.work import AlreadyRecorded, Context, Work
 from domain.keys import patient_key, patient_month_key
+from domain.month import Month
 from domain.patient import Patient
 from domain.policy import DEFAULT_POLICY, Policy
 from domain.reasons import Refused
 from domain.refusal import ClaimRefusal
 from domain.rulebook import DEFAULT_RULEBOOK, Rulebook
-from domain.rules.view import VIEW_MONTHS, MonthView, shift_month
+from domain.rules.view import MonthView
 from domain.timing import refuse_future
 
 log = structlog.get_logger("carelane.ledger")
@@ -172,7 +173,7 @@ class Ledger(Application):  # type: ignore[type-arg]  # the library generic take
             for patient_id, month in pairs
             for key in (
                 patient_key(patient_id),
-                *(patient_month_key(patient_id, shift_month(month, d)) for d in VIEW_MONTHS),
+                *(patient_month_key(patient_id, m) for m in Month(month).window()),
             )
         ]
         found, absent = self.load_many(list(dict.fromkeys(keys)))

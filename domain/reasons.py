@@ -55,6 +55,8 @@ class Reason(enum.StrEnum):
     DISCHARGE_INELIGIBLE = "DISCHARGE_INELIGIBLE"  # a discharge that is not a TCM transition
     BUSY = "BUSY"  # not recorded: other writers kept winning the race; send the line again
     ADJUDICATION_CONFLICT = "ADJUDICATION_CONFLICT"  # a payer answer contradicting one on file
+    BAND_EXCEEDED = "BAND_EXCEEDED"  # the record is past the code's band: the next code applies
+    HIGHER_PAYING_OPTION = "HIGHER_PAYING_OPTION"  # worklist: held back, a compliant option pays more
 
 
 class Because(msgspec.Struct, frozen=True, omit_defaults=True):

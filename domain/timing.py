@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 import msgspec
 
 from domain import facts
+from domain.month import Month, month_of_day
 from domain.policy import Policy
 from domain.reasons import Reason, Refused
 
@@ -15,7 +16,7 @@ def month_of(when: date | datetime, policy: Policy) -> str:
     """G-01: the calendar month in the practice's time zone."""
     if isinstance(when, datetime):
         when = when.astimezone(policy.zone).date()
-    return f"{when.year:04d}-{when.month:02d}"
+    return month_of_day(when)
 
 
 def local_day(when: datetime, policy: Policy) -> date:
@@ -32,7 +33,7 @@ def refuse_future(fact: facts.Fact, recorded_at: datetime, policy: Policy) -> No
     """G-13: a fact dated after the moment it is recorded is refused (FUTURE_DATED)."""
     when = happened(fact)
     if isinstance(fact, facts.ClaimSubmitted) and fact.service_month is not None:
-        when = date.fromisoformat(f"{fact.service_month}-01")
+        when = Month(fact.service_month).first
     if isinstance(fact, facts.TimeLogged):
         when = fact.started_at + timedelta(minutes=fact.minutes)  # the work must be over
     if when is None:

@@ -20,9 +20,10 @@ import msgspec
 from domain import facts, records, timing
 from domain.keys import patient_key, patient_month_key
 from domain.ledger import Ledger
+from domain.month import Month
 from domain.patient_month import PatientMonth
 from domain.rules import minutes
-from domain.rules.view import VIEW_MONTHS, MonthView, shift_month
+from domain.rules.view import MonthView
 from domain.timing import is_late
 from projections.evidence import Evidence, evidence
 from projections.replay import Stream, months_at
@@ -64,8 +65,8 @@ class NotFound(Exception):
 
 def packet(ledger: Ledger, patient_id: str, first: str, last: str, as_of: datetime | None = None) -> Packet:
     instant = as_of or ledger.clock()
-    months = _months(first, last)
-    span = _months(shift_month(first, VIEW_MONTHS[0]), shift_month(last, VIEW_MONTHS[-1]))
+    months = Month(first).through(last)
+    span = Month(Month(first).window()[0]).through(Month(last).window()[-1])
     ids = [patient_key(patient_id)] + [patient_month_key(patient_id, m) for m in span]
     stored = {i: list(ledger.recorder.select_events(i)) for i in ids}
     streams = {i: Stream([ledger.mapper.to_domain_event(e) for e in stored[i]]) for i in ids}
@@ -98,14 +99,6 @@ def packet(ledger: Ledger, patient_id: str, first: str, last: str, as_of: dateti
         digest=digest,
         events_read=count,
     )
-
-
-def _months(first: str, last: str) -> list[str]:
-    out, month = [], first
-    while month <= last:
-        out.append(month)
-        month = shift_month(month, 1)
-    return out
 
 
 def _shown(event: Any, instant: datetime) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.keys import patient_month_key
-from domain.rules.view import VIEW_MONTHS, shift_month
+from domain.month import Month
 
 
 @dataclass
@@ -31,8 +31,8 @@ class Stream:
 
 
 def months_at(streams: dict[UUID, Stream], patient_id: str, month: str, instant: datetime) -> dict[str, Any]:
-    out = {}
-    for m in (shift_month(month, d) for d in VIEW_MONTHS):
+    out: dict[str, Any] = {}
+    for m in Month(month).window():
         pm = streams[patient_month_key(patient_id, m)].as_of(instant)
         if pm is not None:
             out[m] = pm

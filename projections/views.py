@@ -11,11 +11,11 @@ import msgspec
 from domain import records
 from domain.catalog import DEFAULT_FEES
 from domain.ledger import Ledger
+from domain.month import month_of_day, shift_month
 from domain.patient import Patient
 from domain.patient_month import PatientMonth
 from domain.refusal import ClaimRefusal
 from domain.rules.assess import WorklistRow, assess
-from domain.rules.view import shift_month
 from domain.timing import happened, is_late, local_day
 from projections.refusals import RefusalRow, refusal_row, withdrawn_row
 from projections.runner import Cursor, ViewDB
@@ -278,7 +278,7 @@ def _activity_month(fact: records.Record | None) -> str | None:
         when = fact.visit_on
     elif isinstance(fact, records.DeviceSetup):
         when = fact.setup_on
-    return None if when is None else f"{when.year:04d}-{when.month:02d}"
+    return None if when is None else month_of_day(when)
 
 
 def read_worklist(cur: Cursor, month: str, provider: str | None) -> list[WorklistRow]:

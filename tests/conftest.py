@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -95,6 +96,19 @@ def open_at(clock: Clock) -> Iterator[Callable[[str], Ledger]]:
 @pytest.fixture
 def ledger(store_url: str, open_at: Callable[[str], Ledger]) -> Ledger:
     return open_at(store_url)
+
+
+def memory(clock: Callable[[], datetime], **kw: Any) -> Ledger:
+    """The same Ledger on the library's in-memory store: for rule tests (the unit tier), which
+    need no database; what needs real SQLite or PostgreSQL is in tests/integration."""
+    from adapters.store import MAPPER_TOPIC
+
+    return Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo", "MAPPER_TOPIC": MAPPER_TOPIC}, clock=clock, **kw)
+
+
+@pytest.fixture
+def memory_ledger(clock: Clock) -> Ledger:
+    return memory(clock)
 
 
 @pytest.fixture

@@ -78,7 +78,7 @@ def parse_day(text: str | None, *, start: bool) -> str | None:
     if text is None:
         return None
     if re.fullmatch(r"\d{4}-\d{2}", text):
-        from domain.rules.view import month_bounds
+        from domain.month import month_bounds
 
         first, last = month_bounds(text)
         return (first if start else last).isoformat()

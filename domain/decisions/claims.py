@@ -10,10 +10,10 @@ from domain import facts
 from domain.decisions.recheck import claim_gone
 from domain.decisions.work import Context, Home, Work
 from domain.keys import identity_key, patient_key, patient_month_key
+from domain.month import Month
 from domain.patient_month import PatientMonth
 from domain.reasons import Reason, Refused
 from domain.rules import gate
-from domain.rules.view import VIEW_MONTHS, shift_month
 from domain.timing import month_of
 
 
@@ -26,7 +26,7 @@ def submit_reads(fact: facts.ClaimSubmitted, ctx: Context, at: datetime) -> list
     return [
         patient_key(fact.patient_id),
         identity_key(facts.ClaimSubmitted.__name__, fact.claim_id),
-        *(patient_month_key(fact.patient_id, shift_month(month, d)) for d in VIEW_MONTHS),
+        *(patient_month_key(fact.patient_id, m) for m in Month(month).window()),
     ]
 
 

@@ -12,9 +12,9 @@ from domain.decisions.recheck import recheck
 from domain.decisions.work import AlreadyRecorded, Context, Home, Work
 from domain.identity import Identity
 from domain.keys import identity_key, patient_key
+from domain.month import shift_month
 from domain.patient import Patient
 from domain.reasons import Reason, Refused
-from domain.rules.view import shift_month
 from domain.timing import happened, month_of
 
 MBI = "medicare_id"  # an Identity kind: one patient per Medicare beneficiary identifier

@@ -14,12 +14,13 @@ from domain import fact_ids, facts
 from domain.base import LedgerAggregate
 from domain.identity import Identity
 from domain.keys import identity_key, patient_key, patient_month_key, staff_day_key
+from domain.month import Month
 from domain.patient import Patient
 from domain.patient_month import PatientMonth
 from domain.policy import Policy
 from domain.reasons import Reason, Refused
 from domain.rulebook import Rulebook
-from domain.rules.view import VIEW_MONTHS, MonthView, shift_month
+from domain.rules.view import MonthView
 from domain.staff_day import StaffDay
 
 A = TypeVar("A", bound=LedgerAggregate)
@@ -101,8 +102,8 @@ class Work:
 
     def view(self, patient: Patient, month: str) -> MonthView:
         """What the rules read for a patient-month: the months around it (VIEW_MONTHS)."""
-        months = {}
-        for m in (shift_month(month, d) for d in VIEW_MONTHS):
+        months: dict[str, PatientMonth] = {}
+        for m in Month(month).window():
             pm = self.get(patient_month_key(patient.patient_id, m), PatientMonth)
             if pm is not None:
                 months[m] = pm

@@ -16,12 +16,13 @@ from decimal import Decimal
 import msgspec
 
 from domain import facts
-from domain.catalog import CodeSpec, FeeSchedule, Kind
+from domain.catalog import LANE, CodeSpec, FeeSchedule, Kind
 from domain.reasons import Because, Reason
 from domain.rules import minutes
 from domain.rules.codes import Allowance, allowance
+from domain.rules.components import Component, active_components, component_of
 from domain.rules.gate import claimed_lines
-from domain.rules.stacking import LANE, conflicts
+from domain.rules.stacking import conflicts
 from domain.rules.view import MonthView
 from domain.state import Claim, Line
 
@@ -76,17 +77,11 @@ class WorklistRow(msgspec.Struct):
 class Option:
     """A base code and its add-ons, as they could be billed now."""
 
-    component: str
+    component: Component
     base: CodeSpec
     lines: list[Line]
     allowances: dict[str, Allowance]
     amount: Decimal
-
-
-def component_of(spec: CodeSpec) -> str:
-    if spec.kind in (Kind.DEVICE, Kind.SETUP, Kind.ASSESSMENT, Kind.TCM):
-        return f"{spec.program}:{spec.kind}"
-    return f"{spec.program}:monthly"
 
 
 def billing_npi(view: MonthView) -> str | None:
@@ -97,34 +92,10 @@ def billing_npi(view: MonthView) -> str | None:
     return max(visits, key=lambda v: v.visit_on).provider_npi if visits else None
 
 
-def active_components(view: MonthView) -> set[str]:
-    """Components the month's record asks about (only these can be blocked)."""
-    wanted: set[str] = set()
-    for program in P:
-        if view.entries(program):
-            wanted.add(f"{program}:monthly")
-    for program in (P.RPM, P.RTM):
-        start = view.episode_start(program)
-        if start is not None and view.period_ending_in_month(program) is not None:
-            wanted.add(f"{program}:{Kind.DEVICE}")
-        if start is not None and view.first <= start <= view.last:
-            wanted.add(f"{program}:{Kind.SETUP}")
-    if P.APCM in view.patient.consents:
-        wanted.add(f"{P.APCM}:monthly")
-    if any(v.extended_assessment and view.first <= v.visit_on <= view.last
-           for v in view.patient.initiating_visits.values()):  # fmt: skip
-        wanted.add(f"{P.CCM}:{Kind.ASSESSMENT}")
-    for d in view.patient.discharges.values():
-        in_month = [d.discharged.discharged_on] + [v.visit_on for v in d.visits]
-        if any(view.first <= day <= view.last for day in in_month):
-            wanted.add(f"{P.TCM}:{Kind.TCM}")
-    return wanted
-
-
 def _options(
-    view: MonthView, npi: str, fees: FeeSchedule, existing: list[Line], wanted: set[str]
-) -> dict[str, list[Option]]:
-    found: dict[str, list[Option]] = {}
+    view: MonthView, npi: str, fees: FeeSchedule, existing: list[Line], wanted: set[Component]
+) -> dict[Component, list[Option]]:
+    found: dict[Component, list[Option]] = {}
     for program in P:
         specs = [s for s in view.rules.codes_of(program) if s.kind not in (Kind.APCM_ADDON, Kind.EXCLUSION)]
         for base in (s for s in specs if not s.base and component_of(s) in wanted):
@@ -148,7 +119,7 @@ def _same(line: Line, a: Allowance, view: MonthView) -> bool:
     return line.scope == a.scope if a.scope is not None else line.month == view.month and line.scope is None
 
 
-def _best(options: dict[str, list[Option]], existing: list[Line], view: MonthView) -> list[Option]:
+def _best(options: dict[Component, list[Option]], existing: list[Line], view: MonthView) -> list[Option]:
     """The combination (one option or none per component) that pays most and stacks cleanly."""
     best: list[Option] = []
     best_amount = Decimal(-1)
@@ -177,7 +148,7 @@ def assess(view: MonthView, fees: FeeSchedule) -> WorklistRow:
                 blocked += _near_misses(option)
                 continue
             why = conflicts(option.lines, existing + taken, view.policy, view.rules)
-            reason = why[0] if why else Because(Reason.TIER_CONFLICT, f"{option.base.code}: another option pays more")
+            reason = why[0] if why else Because(Reason.HIGHER_PAYING_OPTION, f"{option.base.code}: another pays more")
             blocked.append(Blocked.of(option.base.code, reason))
     for option in chosen:
         blocked += _better_but_blocked(view, option, npi, fees)
@@ -251,10 +222,9 @@ def _better_but_blocked(view: MonthView, chosen: Option, npi: str, fees: FeeSche
     return out
 
 
-def _why_not(view: MonthView, component: str, npi: str) -> list[Blocked]:
+def _why_not(view: MonthView, component: Component, npi: str) -> list[Blocked]:
     """A wanted component with nothing billable: the reasons of its closest option."""
-    program = P(component.split(":")[0])
-    bases = [s for s in view.rules.codes_of(program) if not s.base and component_of(s) == component]
+    bases = [s for s in view.rules.codes_of(component.program) if not s.base and component_of(s) == component]
     judged = [(s, allowance(s, view, npi or None)) for s in bases]
     if not judged:
         return []

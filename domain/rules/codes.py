@@ -12,14 +12,15 @@ from dataclasses import replace
 from datetime import date
 
 from domain import facts
-from domain.catalog import ANYONE, STAFF, CodeSpec, Kind
+from domain.catalog import ANYONE, STAFF, CodeSpec, Kind, Need
 from domain.claim_records import OncePerPractitioner
+from domain.month import month_bounds, shift_month
 from domain.reasons import Because, Reason
 from domain.rules import eligibility, minutes
 from domain.rules.allowance import Allowance as Allowance, allowed
 from domain.rules.devices import device, setup
 from domain.rules.tcm import tcm
-from domain.rules.view import MonthView, month_bounds, shift_month
+from domain.rules.view import MonthView
 
 P = facts.Program
 MODERATE = facts.MdmLevel.MODERATE
@@ -63,7 +64,7 @@ def _time(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | N
         return Allowance(reasons=reasons, progress=progress)
     if spec.maximum is not None and logged > spec.maximum:
         band = Because(
-            Reason.CODE_CONFLICT,
+            Reason.BAND_EXCEEDED,
             f"{spec.code} is for {minimum}-{spec.maximum} minutes; {logged} logged: bill the next code",
         )
         return Allowance(reasons=[*reasons, band], past_band=band)
@@ -108,21 +109,21 @@ def _short(spec: CodeSpec, view: MonthView, logged: int, minimum: int) -> Becaus
 def _requirements(spec: CodeSpec, view: MonthView) -> list[Because]:
     """Requirements of particular codes beyond minutes."""
     reasons: list[Because] = []
-    if spec.tier == "interactive" and not any(e.interactive for e in view.entries(spec.program or P.RPM)):
+    if Need.INTERACTION in spec.needs and not any(e.interactive for e in view.entries(spec.program or P.RPM)):
         # P-RPM-3, P-RTM-1: management needs an interactive communication in the month.
         reasons.append(Because(Reason.INTERACTION_MISSING, f"no interactive communication logged in {view.month}"))
-    if spec.tier == "99487":
+    if Need.MONTHLY_MDM in spec.needs:
         reasons += _complex_ccm(view)
     if spec.first_month is not None and spec.first_month != _is_first_month(view, spec):
         # P-COCM-1: 99492 is the first month of CoCM, 99493 the months after.
         which = "first" if spec.first_month else "a later"
         reasons.append(Because(Reason.CODE_CONFLICT, f"{spec.code} is for {which} month of CoCM"))
-    if spec.code == "G3002" and _is_first_month(view, spec) and not _cpm_visit(view):
+    if Need.IN_PERSON_START in spec.needs and _is_first_month(view, spec) and not _cpm_visit(view):
         # P-CPM-1: the first month needs an in-person visit of at least 30 minutes.
         reasons.append(Because(
             Reason.INITIATING_VISIT_MISSING, f"first CPM month {view.month} has no in-person visit of 30 minutes"
         ))  # fmt: skip
-    if spec.program is P.BHI and not _rating_scale(view):
+    if Need.RATING_SCALE in spec.needs and not _rating_scale(view):
         # P-BHI-1: a rating scale administered in the month or the month before.
         reasons.append(Because(
             Reason.RATING_SCALE_MISSING, f"no rating scale administered in {view.month} or the month before"
@@ -172,9 +173,9 @@ def _apcm(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | N
         )])  # fmt: skip
     if spec.maximum is not None and count > spec.maximum:
         return Allowance(reasons=[Because(
-            Reason.CODE_CONFLICT, f"{count} chronic conditions: {spec.code} is for {spec.maximum} or fewer"
+            Reason.BAND_EXCEEDED, f"{count} chronic conditions: {spec.code} is for {spec.maximum} or fewer"
         )])  # fmt: skip
-    if spec.code == "G0558" and not qmb_all_month(view):
+    if Need.QMB in spec.needs and not qmb_all_month(view):
         return Allowance(reasons=[Because(Reason.QMB_REQUIRED, f"patient is not a QMB for all of {view.month}")])
     return allowed(1)
 
@@ -200,7 +201,7 @@ def _assessment(spec: CodeSpec, view: MonthView, npi: str | None, service_on: da
         if visit.extended_assessment and on_day and npi in (None, visit.provider_npi):
             return allowed(1, scope=OncePerPractitioner(spec.code, visit.provider_npi), service_on=visit.visit_on)
     return Allowance(reasons=[Because(
-        Reason.INITIATING_VISIT_MISSING, "G0506 needs an initiating visit that date with extended assessment"
+        Reason.INITIATING_VISIT_MISSING, f"{spec.code} needs an initiating visit that date with extended assessment"
     )])  # fmt: skip
 
 

@@ -33,7 +33,7 @@ def device(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | 
         )  # fmt: skip
         return Allowance(reasons=[short], scope=scope, progress=days / spec.minimum, service_on=period.end)
     if spec.maximum is not None and days > spec.maximum:
-        band = Because(Reason.CODE_CONFLICT, f"{days} days with data {where}: {spec.code} is for "
+        band = Because(Reason.BAND_EXCEEDED, f"{days} days with data {where}: {spec.code} is for "
                        f"{spec.minimum}-{spec.maximum} days")  # fmt: skip
         return Allowance(reasons=[band], scope=scope, past_band=band)
     return allowed(1, scope=scope, service_on=period.end)

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from datetime import date
 
 from domain import facts, records
+from domain.month import add_months, month_bounds, month_of_day
 from domain.reasons import Because, Reason
-from domain.rules.view import MonthView, add_months, month_bounds
+from domain.rules.view import MonthView
 from domain.state import CarePlan, ConditionEpisode, ConsentEpisode
 
 P = facts.Program
@@ -206,4 +207,4 @@ def program_reasons(
 
 
 def _month(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
+    return month_of_day(day)

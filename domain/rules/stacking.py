@@ -3,58 +3,25 @@ caps and one billing practitioner (G-06, G-07, G-08, L-01..L-09, P-APCM-1, P-RPM
 
 `conflicts(new, existing, policy)` judges lines about to be claimed against the lines
 already claimed; the claim gate refuses with its reasons, and the worklist uses it to pick
-the best compliant set. Which codes exclude which is data (EXCLUSIONS).
+the best compliant set. Which codes exclude which is data (domain.catalog.EXCLUSIONS).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from datetime import date, timedelta
 
 from domain import facts
-from domain.catalog import CATALOG, CodeSpec, Kind
+from domain.catalog import EXCLUSIONS, LANE, ONE_PRACTITIONER, TIERED, CodeSpec, Kind
 from domain.claim_records import DevicePeriod, TcmWindow
+from domain.month import month_bounds
 from domain.policy import Policy
 from domain.reasons import Because, Reason
 from domain.rulebook import RuleSet
 from domain.state import Line
 
 P = facts.Program
-LANE = frozenset({P.CCM, P.PCM, P.APCM})  # L-01
-ONE_PRACTITIONER = frozenset({P.CCM, P.PCM, P.APCM, P.RPM, P.RTM, P.TCM})  # G-07
-TIERED = frozenset({P.CCM, P.PCM, P.APCM})  # L-02, L-03, P-APCM-1: one tier a month
 SCOPED = frozenset({Kind.DEVICE, Kind.SETUP, Kind.TCM, Kind.ASSESSMENT})  # periods other than the month
-
-
-def _codes(*codes: str) -> frozenset[str]:
-    return frozenset(codes)
-
-
-def _program(program: P) -> frozenset[str]:
-    return frozenset(c for c, s in CATALOG.items() if s.program is program)
-
-
-_CCM_MONTHLY = frozenset(c for c, s in CATALOG.items() if s.program is P.CCM and s.kind is Kind.TIME)
-_ESRD = _codes("G0181", "G0182", *(str(c) for c in range(90951, 90971)))
-
-# (rule id, codes, codes they exclude in the same month, reason, applies under this policy).
-# L-08: CCM+RPM, CCM+RTM, CCM+BHI, CCM+TCM, PCM+RPM/RTM, APCM+RPM/RTM, TCM+RPM and CPM+RPM/RTM
-# are allowed together, each on its own minutes: no row below excludes them.
-EXCLUSIONS: list[tuple[str, frozenset[str], frozenset[str], Reason, Callable[[Policy], bool]]] = [
-    ("L-04", _program(P.APCM), _codes("99495", "99496"), Reason.LANE_CONFLICT, lambda p: True),
-    ("L-05", _codes("G0568", "G0569", "G0570"), _codes("99484", "99492", "99493", "99494"),
-     Reason.CODE_CONFLICT, lambda p: True),
-    ("L-06", _codes("99484"), _codes("99492", "99493", "99494"), Reason.CODE_CONFLICT, lambda p: True),
-    ("L-06", _codes("99492"), _codes("99493"), Reason.CODE_CONFLICT, lambda p: True),
-    ("L-07", _program(P.RPM), _program(P.RTM), Reason.CODE_CONFLICT, lambda p: True),
-    ("L-07", _codes("99445"), _codes("99454"), Reason.CODE_CONFLICT, lambda p: True),
-    ("L-07", _codes("98984", "98985"), _codes("98976", "98977"), Reason.CODE_CONFLICT, lambda p: True),
-    ("L-07", _codes("99470"), _codes("99457", "99458"), Reason.CODE_CONFLICT, lambda p: True),
-    ("L-07", _codes("98979"), _codes("98980", "98981"), Reason.CODE_CONFLICT, lambda p: True),
-    ("L-07", _codes("99091"), _codes("99457", "99458"), Reason.CODE_CONFLICT, lambda p: p.rpm_99091_excludes_99457),
-    ("L-09", _CCM_MONTHLY, _ESRD, Reason.CODE_CONFLICT, lambda p: True),
-]  # fmt: skip
 
 
 def conflicts(new: list[Line], existing: list[Line], policy: Policy, rules: RuleSet | None = None) -> list[Because]:
@@ -109,8 +76,7 @@ def coincide(a: Line, b: Line) -> bool:
 
 
 def _month_range(month: str) -> tuple[date, date]:
-    first = date.fromisoformat(f"{month}-01")
-    return first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    return month_bounds(month)
 
 
 def _duplicates(new: list[Line], existing: list[Line], policy: Policy) -> list[Because]:
@@ -183,10 +149,12 @@ def _tiers(new: list[Line], existing: list[Line], policy: Policy, rules: RuleSet
             continue
         mates = [o for o in pool if o.month == line.month and o.spec.program is line.spec.program]
         other = next((o for o in mates if _dated(o, rules).tier != _dated(line, rules).tier), None)
-        if other is None and line.spec.program is P.APCM:
-            other = next((o for o in mates if o.code != line.code), None)
         if other is not None:
             out.append(Because(Reason.TIER_CONFLICT, f"{line.code} and {other.code} are different tiers"))
+        elif _dated(line, rules).alone_in_tier and (other := next((o for o in mates if o.code != line.code), None)):
+            out.append(
+                Because(Reason.TIER_CONFLICT, f"{line.code} and {other.code}: one {line.spec.program} code a month")
+            )
     return out
 
 
@@ -195,9 +163,10 @@ def _exclusions(new: list[Line], existing: list[Line], policy: Policy) -> list[B
     out = []
     pool = existing + new
     for line in new:
-        for rule_id, left, right, reason, applies in EXCLUSIONS:
-            if not applies(policy):
+        for row in EXCLUSIONS:
+            if row.switch is not None and not getattr(policy, row.switch):
                 continue
+            rule_id, left, right, reason = row.rule, row.codes, row.excludes, row.reason
             for mine, theirs in ((left, right), (right, left)):
                 if line.code in mine:
                     other = next((o for o in pool if o.code in theirs and coincide(line, o)), None)
@@ -233,7 +202,7 @@ def _device_codes(new: list[Line], existing: list[Line], policy: Policy) -> list
 
 
 def _excluded_pair(a: str, b: str) -> bool:
-    return any((a in left and b in right) or (b in left and a in right) for _, left, right, *_ in EXCLUSIONS)
+    return any((a in x.codes and b in x.excludes) or (b in x.codes and a in x.excludes) for x in EXCLUSIONS)
 
 
 def addons(new: list[Line], existing: list[Line], policy: Policy, rules: RuleSet | None = None) -> list[Because]:

@@ -14,10 +14,7 @@ from domain.rules.allowance import Allowance, allowed
 from domain.rules.business_days import add_business_days
 from domain.rules.view import MonthView
 from domain.state import DischargeEpisode
-from domain.vocab import MdmLevel
 
-MODERATE = MdmLevel.MODERATE
-HIGH = MdmLevel.HIGH
 # P-TCM-1: discharges from these settings to a community setting.
 TCM_FROM = frozenset({
     "inpatient", "observation", "snf", "snf_part_a", "skilled_nursing", "irf", "inpatient_rehab",
@@ -65,9 +62,9 @@ def tcm_allowance(spec: CodeSpec, discharge: DischargeEpisode, died_on: date | N
     if not any(d.discharged_on <= c.contacted_on <= deadline for c in discharge.contacts):
         reasons.append(Because(Reason.TCM_CONTACT_LATE, f"no contact by {deadline} (2 business days)"))
     visit = _tcm_visit(discharge)
-    days, limit, level = (visit.visit_on - d.discharged_on).days if visit else None, 7, HIGH
-    if spec.code == "99495":
-        limit, level = 14, MODERATE
+    days = (visit.visit_on - d.discharged_on).days if visit else None
+    assert spec.visit_within is not None and spec.mdm is not None, spec.code
+    limit, level = spec.visit_within, spec.mdm
     if days is None or days > limit:
         seen = f"visit on day {days}" if days is not None else "no visit"
         reasons.append(Because(Reason.TCM_VISIT_LATE, f"{spec.code} needs a visit within {limit} days; {seen}"))

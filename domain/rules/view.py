@@ -12,32 +12,11 @@ from functools import cached_property
 
 from domain import facts, records
 from domain.catalog import CodeSpec
+from domain.month import month_bounds
 from domain.policy import Policy
 from domain.rulebook import DEFAULT_RULEBOOK, Rulebook, RuleSet
 from domain.state import Claim, MonthFile, PatientFile
 from domain.timing import local_day
-
-VIEW_MONTHS = (-2, -1, 0, 1)  # the months a view loads, relative to its own
-
-
-def month_bounds(month: str) -> tuple[date, date]:
-    first = date.fromisoformat(f"{month}-01")
-    nxt = (first + timedelta(days=32)).replace(day=1)
-    return first, nxt - timedelta(days=1)
-
-
-def shift_month(month: str, delta: int) -> str:
-    year, mon = map(int, month.split("-"))
-    index = year * 12 + (mon - 1) + delta
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day `months` later (earlier when negative), clamped to the month's end."""
-    index = day.year * 12 + (day.month - 1) + months
-    year, month = index // 12, index % 12 + 1
-    last = month_bounds(f"{year:04d}-{month:02d}")[1]
-    return date(year, month, min(day.day, last.day))
 
 
 @dataclass(frozen=True)

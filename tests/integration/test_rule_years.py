@@ -17,7 +17,7 @@ from domain.rulebook import DEFAULT_RULEBOOK, LOOKBACKS, YearRules
 from projections.audit import packet
 from tests.conftest import Clock
 from tests.factories import Book, claim, consent, enrolled, minutes, plan, visit
-from tests.integration.test_rules_programs import device, on
+from tests.unit.test_rules_programs import device, on
 
 P = f.Program
 

@@ -10,15 +10,15 @@ import pytest
 from domain import facts as f
 from domain.ledger import Ledger
 from domain.policy import Policy
-from tests.conftest import Clock
+from tests.conftest import Clock, memory
 from tests.factories import OTHER_NPI, Book, claim, condition, consent, enrolled, minutes, plan, visit
 
 PHYS = f.StaffRole.PHYSICIAN
 
 
 @pytest.fixture
-def book(sqlite_ledger: Ledger) -> Book:
-    b = Book(sqlite_ledger)
+def book(memory_ledger: Ledger) -> Book:
+    b = Book(memory_ledger)
     b.add(enrolled("P1"))
     return b
 
@@ -80,11 +80,10 @@ def test_pccm5_staff_minutes_never_count_for_99491(book: Book) -> None:
     assert book.refused(claim("C1", codes=("99491",))) == ["WRONG_PERFORMER"]
 
 
-def test_pccm5_99437_cap_is_a_policy_switch(sqlite_url: str, clock: Clock) -> None:
+def test_pccm5_99437_cap_is_a_policy_switch(clock: Clock) -> None:
     """P-CCM-5: 99437 is capped at 2 by default; a practice may set another cap."""
-    from adapters.store import open_ledger
 
-    book = Book(open_ledger(sqlite_url, clock=clock, policy=Policy(cap_overrides={"99437": 3})))
+    book = Book(memory(clock, policy=Policy(cap_overrides={"99437": 3})))
     book.add(enrolled("P1"), minutes(125, role=PHYS, staff="DR-1"))
     assert book.billable() == {"99491": 1, "99437": 3}
 
@@ -120,9 +119,9 @@ def test_l02_ccm_tiers_exclude_each_other(book: Book) -> None:
     assert book.refused(claim("C2", codes=("99491",))) == ["TIER_CONFLICT"]
 
 
-def test_pccm1_two_qualifying_conditions(sqlite_ledger: Ledger) -> None:
+def test_pccm1_two_qualifying_conditions(memory_ledger: Ledger) -> None:
     """P-CCM-1: two chronic conditions, each 12+ months and significant risk, active in the month."""
-    book = Book(sqlite_ledger)
+    book = Book(memory_ledger)
     setup = [x for x in enrolled("P1") if not isinstance(x, f.ConditionDiagnosed)]
     book.add(
         setup,
@@ -137,19 +136,19 @@ def test_pccm1_two_qualifying_conditions(sqlite_ledger: Ledger) -> None:
     book.add(claim("C2"))
 
 
-def test_pccm1_a_condition_resolved_before_the_month_does_not_count(sqlite_ledger: Ledger) -> None:
+def test_pccm1_a_condition_resolved_before_the_month_does_not_count(memory_ledger: Ledger) -> None:
     """P-CCM-1: a condition resolved before the month began is not active in it."""
-    book = Book(sqlite_ledger)
+    book = Book(memory_ledger)
     book.add(enrolled("P1"), minutes(25))
     for code in ("I50.9", "F33.1", "G89.4"):
         book.add(f.ConditionResolved(patient_id="P1", condition_id=code, resolved_on=date(2026, 2, 27)))
     assert book.refused(claim("C1")) == ["CONDITIONS_INSUFFICIENT"]
 
 
-def test_pccm2_initiating_visit_by_the_billing_practitioner_within_12_months(sqlite_ledger: Ledger) -> None:
+def test_pccm2_initiating_visit_by_the_billing_practitioner_within_12_months(memory_ledger: Ledger) -> None:
     """P-CCM-2: no visit by the billing NPI is MISSING; one older than 12 months before the
     first CCM month is STALE."""
-    book = Book(sqlite_ledger)
+    book = Book(memory_ledger)
     facts_ = [x for x in enrolled("P1") if not isinstance(x, f.InitiatingVisitRecorded)]
     book.add(facts_, minutes(25), visit("V-OLD", visit_on=date(2024, 12, 20)))
     assert book.refused(claim("C1")) == ["INITIATING_VISIT_STALE"]
@@ -158,10 +157,10 @@ def test_pccm2_initiating_visit_by_the_billing_practitioner_within_12_months(sql
     book.add(claim("C3"))
 
 
-def test_pccm3_care_plan_by_the_months_last_day(sqlite_ledger: Ledger) -> None:
+def test_pccm3_care_plan_by_the_months_last_day(memory_ledger: Ledger) -> None:
     """P-CCM-3: a care plan established after the month is CARE_PLAN_MISSING; one established
     on or before the month's last day counts (establishing it is part of the service)."""
-    book = Book(sqlite_ledger)
+    book = Book(memory_ledger)
     facts_ = [x for x in enrolled("P1") if not isinstance(x, f.CarePlanEstablished)]
     book.add(facts_, minutes(25), plan("CP-LATE", established_on=date(2026, 4, 1)))
     assert book.refused(claim("C1")) == ["CARE_PLAN_MISSING"]
@@ -170,11 +169,10 @@ def test_pccm3_care_plan_by_the_months_last_day(sqlite_ledger: Ledger) -> None:
     book.add(claim("C1"))
 
 
-def test_pccm3_plan_before_the_month_is_a_policy_switch(sqlite_url: str, clock: Clock) -> None:
+def test_pccm3_plan_before_the_month_is_a_policy_switch(clock: Clock) -> None:
     """P-CCM-3: with care_plan_before_month a plan established within the month does not count."""
-    from adapters.store import open_ledger
 
-    book = Book(open_ledger(sqlite_url, clock=clock, policy=Policy(care_plan_before_month=True)))
+    book = Book(memory(clock, policy=Policy(care_plan_before_month=True)))
     facts_ = [x for x in enrolled("P1") if not isinstance(x, f.CarePlanEstablished)]
     book.add(facts_, minutes(25), plan("CP-MID", established_on=date(2026, 3, 5)))
     assert book.refused(claim("C1")) == ["CARE_PLAN_MISSING"]
@@ -182,10 +180,10 @@ def test_pccm3_plan_before_the_month_is_a_policy_switch(sqlite_url: str, clock: 
     book.add(claim("C1"))
 
 
-def test_pccm7_g0506_once_with_an_extended_initiating_visit(sqlite_ledger: Ledger) -> None:
+def test_pccm7_g0506_once_with_an_extended_initiating_visit(memory_ledger: Ledger) -> None:
     """P-CCM-7: G0506 needs an initiating visit that date with extended assessment, once per
     patient and practitioner (DUPLICATE_CLAIM); its minutes count toward no month."""
-    book = Book(sqlite_ledger)
+    book = Book(memory_ledger)
     book.add(enrolled("P1"), visit("V-EXT", visit_on=date(2026, 3, 4), extended_assessment=True))
     g0506 = claim("C1", codes=("G0506",), service_month=None, service_on=date(2026, 3, 4))
     assert book.refused(claim("C0", codes=("G0506",), service_month=None, service_on=date(2026, 3, 5))) == [
@@ -212,19 +210,19 @@ def test_g02_minutes_never_roll_over(book: Book) -> None:
     assert book.refused(claim("C2", service_month="2026-02")) == ["UNDER_THRESHOLD"]
 
 
-def test_g07_one_billing_practitioner_per_period(sqlite_ledger: Ledger) -> None:
+def test_g07_one_billing_practitioner_per_period(memory_ledger: Ledger) -> None:
     """G-07: once one NPI bills CCM for the month, another NPI's CCM line is PROVIDER_CONFLICT."""
-    book = Book(sqlite_ledger)
+    book = Book(memory_ledger)
     book.add(enrolled("P1"), visit("V-2", provider_npi=OTHER_NPI), minutes(45))
     book.add(claim("C1", codes=("99490",)))
     assert "PROVIDER_CONFLICT" in book.refused(claim("C2", codes=("99439",), billing_provider_npi=OTHER_NPI))
 
 
-def test_g09_consent_missing_revoked_and_incomplete(sqlite_ledger: Ledger, clock: Clock) -> None:
+def test_g09_consent_missing_revoked_and_incomplete(memory_ledger: Ledger, clock: Clock) -> None:
     """G-09: no consent is CONSENT_MISSING; one revoked in an earlier month is CONSENT_REVOKED
     (a revocation takes effect at the end of its month); one without the explanations is
     CONSENT_INCOMPLETE."""
-    book = Book(sqlite_ledger)
+    book = Book(memory_ledger)
     book.add([x for x in enrolled("P1") if not isinstance(x, f.ConsentRecorded)], minutes(25))
     assert book.refused(claim("C1")) == ["CONSENT_MISSING"]
     book.add(consent(f.Program.CCM, "P1", cost_sharing_explained=False))
@@ -251,10 +249,10 @@ def test_g10_minutes_during_an_inpatient_stay_do_not_count(book: Book) -> None:
     book.add(claim("C1"))
 
 
-def test_g10_hospice_custodial_and_bhi(sqlite_ledger: Ledger) -> None:
+def test_g10_hospice_custodial_and_bhi(memory_ledger: Ledger) -> None:
     """G-10: hospice minutes do not count toward CCM by default; custodial nursing facility
     residents are eligible; BHI minutes in a facility do count."""
-    book = Book(sqlite_ledger)
+    book = Book(memory_ledger)
     book.add(enrolled("P1"), enrolled("P2"), enrolled("P3", f.Program.BHI))
     book.add(
         f.FacilityStayStarted(patient_id="P1", stay_id="H", setting=f.Setting.HOSPICE, started_on=date(2026, 2, 1)),
@@ -271,11 +269,10 @@ def test_g10_hospice_custodial_and_bhi(sqlite_ledger: Ledger) -> None:
     book.add(claim("C2", "P2"), claim("C3", "P3", codes=("99484",)))
 
 
-def test_g10_hospice_rule_is_a_policy_switch(sqlite_url: str, clock: Clock) -> None:
+def test_g10_hospice_rule_is_a_policy_switch(clock: Clock) -> None:
     """G-10: with hospice_excludes_ccm_pcm off, hospice minutes count."""
-    from adapters.store import open_ledger
 
-    book = Book(open_ledger(sqlite_url, clock=clock, policy=Policy(hospice_excludes_ccm_pcm=False)))
+    book = Book(memory(clock, policy=Policy(hospice_excludes_ccm_pcm=False)))
     book.add(enrolled("P1"), minutes(25))
     book.add(
         f.FacilityStayStarted(patient_id="P1", stay_id="H", setting=f.Setting.HOSPICE, started_on=date(2026, 2, 1))

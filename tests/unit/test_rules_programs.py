@@ -7,11 +7,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from adapters.store import open_ledger
 from domain import facts as f
 from domain.ledger import Ledger
 from domain.policy import Policy
-from tests.conftest import Clock
+from tests.conftest import Clock, memory
 from tests.factories import OTHER_NPI, Book, claim, condition, consent, enrolled, minutes
 
 P = f.Program
@@ -19,8 +18,8 @@ PHYS = f.StaffRole.PHYSICIAN
 
 
 @pytest.fixture
-def book(sqlite_ledger: Ledger) -> Book:
-    return Book(sqlite_ledger)
+def book(memory_ledger: Ledger) -> Book:
+    return Book(memory_ledger)
 
 
 def on(day: date, *codes: str, cid: str = "C1", pid: str = "P1", **kw: object) -> f.ClaimSubmitted:
@@ -92,9 +91,9 @@ def test_l01_ccm_pcm_apcm_are_one_lane(book: Book) -> None:
     assert book.refused(claim("C2", codes=("99424",))) == ["LANE_CONFLICT"]
 
 
-def test_l01_lane_per_practitioner_is_a_policy_switch(sqlite_url: str, clock: Clock) -> None:
+def test_l01_lane_per_practitioner_is_a_policy_switch(clock: Clock) -> None:
     """L-01: with lane_across_practitioners off, a specialist's PCM may stand beside CCM."""
-    book = Book(open_ledger(sqlite_url, clock=clock, policy=Policy(lane_across_practitioners=False)))
+    book = Book(memory(clock, policy=Policy(lane_across_practitioners=False)))
     book.add(
         enrolled("P1"),
         enrolled("P1", P.PCM, npi=OTHER_NPI)[5:],
@@ -184,7 +183,7 @@ def test_prpm1_device_days_worked_example(book: Book) -> None:
     assert book.refused(on(date(2026, 3, 30), "99445", pid="P3", cid="C3")) == ["DEVICE_DAYS_INSUFFICIENT"]
     book.add(on(date(2026, 3, 30), "99454", pid="P2", cid="C2"))
     # 16 days is past 99445's band, and 99445 never joins 99454 for the same 30 days (L-07).
-    assert book.refused(on(date(2026, 3, 30), "99445", pid="P2", cid="C4")) == ["CODE_CONFLICT", "CODE_CONFLICT"]
+    assert book.refused(on(date(2026, 3, 30), "99445", pid="P2", cid="C4")) == ["BAND_EXCEEDED", "CODE_CONFLICT"]
 
 
 def test_g01_device_periods_are_30_days_from_setup(book: Book) -> None:
@@ -234,9 +233,9 @@ def test_l07_99470_99457_and_99091(book: Book) -> None:
     assert "CODE_CONFLICT" in book.refused(claim("C3", codes=("99470",)))
 
 
-def test_l07_99091_switch(sqlite_url: str, clock: Clock) -> None:
+def test_l07_99091_switch(clock: Clock) -> None:
     """L-07: with rpm_99091_excludes_99457 off, 99091 may stand beside 99457."""
-    book = Book(open_ledger(sqlite_url, clock=clock, policy=Policy(rpm_99091_excludes_99457=False)))
+    book = Book(memory(clock, policy=Policy(rpm_99091_excludes_99457=False)))
     book.add(
         enrolled("P1", P.RPM),
         minutes(25, program=P.RPM, interactive=True),
@@ -266,12 +265,14 @@ def test_prtm1_rtm_codes(book: Book) -> None:
     assert book.billable("P2") == {"98985": 1, "98975": 1}
 
 
-def test_g09_device_consent_is_needed_by_default(book: Book, sqlite_url: str, clock: Clock) -> None:
+def test_g09_device_consent_is_needed_by_default(book: Book, clock: Clock) -> None:
     """G-09: RPM needs consent by default (CONSENT_MISSING); a policy switch lifts it."""
     book.add(enrolled("P1")[:1])
     device(book, "P1", days=16)
     assert book.refused(on(date(2026, 3, 30), "99454")) == ["CONSENT_MISSING"]
-    lenient = Book(open_ledger(sqlite_url, clock=clock, policy=Policy(device_consent_required=False)))
+    lenient = Book(memory(clock, policy=Policy(device_consent_required=False)))
+    lenient.add(enrolled("P1")[:1])
+    device(lenient, "P1", days=16)
     lenient.add(on(date(2026, 3, 30), "99454"))
 
 
@@ -451,3 +452,15 @@ def test_a_claim_is_refused_whole_with_every_failing_line(book: Book) -> None:
     reasons = book.refused(claim("C1", codes=("99490", "99491", "99999")))
     assert "CODE_UNKNOWN" in reasons and "UNDER_THRESHOLD" in reasons and "TIER_CONFLICT" not in reasons[:1]
     assert book.row().claimed == []
+
+
+def test_a_record_past_a_codes_band_is_band_exceeded_not_a_conflict(book: Book) -> None:
+    """P-RPM-3, P-APCM-1: 99470 is for 10-19 minutes and G0556 for 0-1 chronic conditions.
+    Claimed past their band they are refused BAND_EXCEEDED (the next code applies), a reason
+    of its own: CODE_CONFLICT keeps its one meaning, codes that exclude each other."""
+    book.add(enrolled("P1", P.RPM))
+    device(book, days=16)
+    book.add(minutes(25, program=P.RPM, interactive=True))
+    assert book.refused(claim("C1", codes=("99470",))) == ["BAND_EXCEEDED"]
+    book.add(enrolled("P2", P.APCM), minutes(5, program=P.APCM, pid="P2", staff="RN-2"))
+    assert book.refused(claim("C2", pid="P2", codes=("G0556",))) == ["BAND_EXCEEDED"]

@@ -35,8 +35,8 @@ DP, DC = f.DeviceProgram, f.DeviceCategory
 
 
 @pytest.fixture
-def book(sqlite_ledger: Ledger) -> Book:
-    return Book(sqlite_ledger)
+def book(memory_ledger: Ledger) -> Book:
+    return Book(memory_ledger)
 
 
 def lines(*items: tuple[str, int]) -> list[f.ClaimLine]:

@@ -12,14 +12,14 @@ from domain import facts as f
 from domain.ledger import Ledger
 from tests.conftest import Clock
 from tests.factories import EST, Book, claim, enrolled, minutes
-from tests.integration.test_rules_programs import device, on
+from tests.unit.test_rules_programs import device, on
 
 P = f.Program
 
 
 @pytest.fixture
-def book(sqlite_ledger: Ledger) -> Book:
-    return Book(sqlite_ledger)
+def book(memory_ledger: Ledger) -> Book:
+    return Book(memory_ledger)
 
 
 def counts(
@@ -90,7 +90,7 @@ def test_prpm1_a_mid_period_claim_counts_every_day_of_its_period(book: Book, clo
     for i in range(18):
         book.add(f.DataTransmitted(patient_id="P1", device_id="D1", transmitted_on=start + timedelta(days=i)))
     clock.now = datetime(2026, 4, 20, 12, tzinfo=EST)  # the period ended on 13 April
-    assert book.refused(on(date(2026, 3, 20), "99445")) == ["CODE_CONFLICT"]  # 18 days: past 99445's band
+    assert book.refused(on(date(2026, 3, 20), "99445")) == ["BAND_EXCEEDED"]  # 18 days: past 99445's band
     book.add(on(date(2026, 3, 20), "99454"))
     assert book.refused(claim("C9", codes=("99454",), service_month=None, service_on=date(2026, 4, 13))) == [
         "DUPLICATE_CLAIM"
