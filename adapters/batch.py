@@ -19,8 +19,9 @@ import msgspec
 import structlog
 
 from domain import fact_ids, facts
+from domain.answered import memory_key
 from domain.base import LedgerAggregate
-from domain.decisions import decision_for
+from domain.decisions import Remembered, decision_for, recall, remember
 from domain.decisions.work import AlreadyRecorded, Work
 from domain.ledger import Ledger, Outcome, Recorded
 from domain.reasons import Refused
@@ -64,38 +65,65 @@ class Judged:
 
 
 def judge(
-    ledger: Ledger, batch: Sequence[facts.Fact], carried: Mapping[UUID, LedgerAggregate] | None = None
+    ledger: Ledger,
+    batch: Sequence[facts.Fact],
+    carried: Mapping[UUID, LedgerAggregate] | None = None,
+    submission: str | None = None,
 ) -> Judged | None:
-    """Each fact decided in turn against the state the earlier ones left. `carried` are
-    aggregates a batch still being written has changed (newer than the store). None when a
-    decision refused after changing shared state: the batch must then go fact by fact."""
-    at = ledger.clock()
-    keys = (k for fact in batch for k in decision_for(fact).reads(fact, ledger.context, at))
-    changed, absent = ledger.load_many(list(dict.fromkeys(keys)))
+    """Each fact decided in turn against the state the earlier ones left. `carried`: what a
+    batch still being written has changed; `submission`: the digest of what the lines came
+    in, whose refusals are remembered (domain.answered). None: go fact by fact (_refused)."""
+    digests = [fact_ids.digest(fact) for fact in batch]
+    changed, absent = ledger.load_many(_reads(ledger, batch, digests, submission))
     if carried:
         changed.update(carried)
         absent.difference_update(carried)
     decided: list[Recorded | Refused] = []
-    for fact in batch:
-        digest = fact_ids.digest(fact)
+    for fact, digest in zip(batch, digests, strict=True):
         w = BatchWork(ledger, changed, absent)
         try:
+            recall(w, submission, digest)
             refuse_future(fact, w.at, ledger.policy)
             home_id, version = decision_for(fact).decide(w, fact, digest)
         except AlreadyRecorded as seen:
             decided.append(Recorded(seen.originator_id, seen.version, None, duplicate=True))
             continue
+        except Remembered as again:
+            decided.append(again)
+            continue
         except Refused as refusal:
-            if w.changed_shared_state():
-                log.warning("batch.refusal_after_change", fact=type(fact).__name__)
-                return None  # a decision broke the rule above: play safe
-            ledger.log_refusal(fact, digest, refusal, w.at)
+            if not _refused(ledger, w, submission, fact, digest, refusal):
+                return None
+            changed.update(w.touched)
             decided.append(refusal)
             continue
         changed.update(w.touched)
         decided.append(Recorded(home_id, version, None))
     dirty = {key: agg for key, agg in changed.items() if agg.pending_events}  # most were only read
     return Judged(batch, decided, [e for agg in dirty.values() for e in agg.collect_events()], dirty)
+
+
+def _reads(ledger: Ledger, batch: Sequence[facts.Fact], digests: list[str], submission: str | None) -> list[UUID]:
+    """Every key the batch's decisions declare they read, and its lines' refusal memories."""
+    at = ledger.clock()
+    keys = [k for fact in batch for k in decision_for(fact).reads(fact, ledger.context, at)]
+    if submission is not None:
+        keys += [memory_key(submission, d) for d in digests]
+    return list(dict.fromkeys(keys))
+
+
+def _refused(
+    ledger: Ledger, w: BatchWork, submission: str | None, fact: facts.Fact, digest: str, refusal: Refused
+) -> bool:
+    """A fresh refusal: the refusal log at once, the submission's memory with the batch.
+    False when the refusing decision had changed shared state: the batch must go fact by
+    fact (decisions refuse before they trigger any event; this plays safe if one did not)."""
+    if w.changed_shared_state():
+        log.warning("batch.refusal_after_change", fact=type(fact).__name__)
+        return False
+    ledger.log_refusal(fact, digest, refusal, w.at)
+    remember(w, submission, fact, digest, refusal)
+    return True
 
 
 def write(ledger: Ledger, judged: Judged) -> Positions:

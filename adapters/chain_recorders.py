@@ -36,6 +36,20 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             _MARK_V2.format(meta=META_TABLE, chain=CHAIN_TABLE).replace("INSERT", "INSERT OR IGNORE", 1),
         ]
 
+    def create_table(self) -> None:
+        """Only when a table is missing: creating takes SQLite's write lock, which a store in
+        use (another process ingesting) holds again and again, so a second process opening
+        it would wait, then fail after the lock timeout."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            tables = {row[0] for row in c.fetchall()}
+            marked = False
+            if META_TABLE in tables:
+                c.execute(f"SELECT 1 FROM {META_TABLE}")
+                marked = c.fetchone() is not None
+        if not ({self.events_table_name, CHAIN_TABLE, META_TABLE} <= tables and marked):
+            super().create_table()
+
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         ids = super()._insert_events(c, stored_events, **kwargs)
         if ids:

@@ -9,6 +9,7 @@ key. Bad input gets a 4xx naming the problem; a failed request records nothing p
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -90,11 +91,14 @@ async def _answer(
     """Record the lines in a worker thread (the event loop keeps answering), then bring the
     views up to date so the next read sees them."""
     service = _service(request)
+    # The body's lines are the submission: the same body sent again (a retry after a lost
+    # answer) gets the same answers (domain.answered).
+    submission = hashlib.sha256(b"\n".join(lines)).hexdigest()[:32]
 
     def record() -> list[LineResult]:
         results: list[LineResult] = []
         with service.writing:
-            ingest(service.ledger, lines, results.append, only, batch=BATCH)
+            ingest(service.ledger, lines, results.append, only, BATCH, submission)
         service.refresh()
         return results
 

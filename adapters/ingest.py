@@ -48,13 +48,19 @@ class LineResult(msgspec.Struct, omit_defaults=True):
     duplicate: bool = False
 
 
-def answer(ledger: Ledger, raw: bytes | str, lineno: int, only: tuple[type[facts.Fact], ...] = ()) -> LineResult:
+def answer(
+    ledger: Ledger,
+    raw: bytes | str,
+    lineno: int,
+    only: tuple[type[facts.Fact], ...] = (),
+    submission: str | None = None,
+) -> LineResult:
     """Decode and record one line; never raises for anything the line itself holds."""
     try:
         fact = decode_only(raw, lineno, only)
     except Invalid as e:
         return LineResult(lineno, "invalid", error=str(e))
-    return _result(lineno, ledger.outcome(fact))
+    return _result(lineno, ledger.outcome(fact, submission))
 
 
 class Tally:
@@ -115,7 +121,9 @@ def fewer_collections() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
-def record_batches(ledger: Ledger, batches: Iterable[Sequence[facts.Fact]]) -> Iterator[list[Outcome]]:
+def record_batches(
+    ledger: Ledger, batches: Iterable[Sequence[facts.Fact]], submission: str | None = None
+) -> Iterator[list[Outcome]]:
     """Each batch judged, written in one transaction and answered, fact by fact in order. A
     batch is written while the next one is judged: the database's share of bulk ingest (about
     a fifth of it, measured) overlaps Python's. The next batch is judged against the writing
@@ -124,30 +132,30 @@ def record_batches(ledger: Ledger, batches: Iterable[Sequence[facts.Fact]]) -> I
     with ThreadPoolExecutor(1, thread_name_prefix="carelane-write") as writer:
         pending: tuple[Judged, Future[dict[tuple[UUID | str, int], int]]] | None = None
         for batch in batches:
-            judged = batching.judge(ledger, batch, pending[0].aggregates if pending else None)
+            judged = batching.judge(ledger, batch, pending[0].aggregates if pending else None, submission)
             if pending is not None:
-                answers, written = _finish(ledger, *pending)
+                answers, written = _finish(ledger, *pending, submission)
                 pending = None
                 yield answers
                 if not written:
-                    judged = batching.judge(ledger, batch)
+                    judged = batching.judge(ledger, batch, None, submission)
             if judged is None:
-                yield [ledger.outcome(fact) for fact in batch]
+                yield [ledger.outcome(fact, submission) for fact in batch]
                 continue
             pending = judged, writer.submit(batching.write, ledger, judged)
         if pending is not None:
-            yield _finish(ledger, *pending)[0]
+            yield _finish(ledger, *pending, submission)[0]
 
 
 def _finish(
-    ledger: Ledger, judged: Judged, write: Future[dict[tuple[UUID | str, int], int]]
+    ledger: Ledger, judged: Judged, write: Future[dict[tuple[UUID | str, int], int]], submission: str | None
 ) -> tuple[list[Outcome], bool]:
     """A written batch's answers, and whether its write went through (else: fact by fact)."""
     try:
         positions = write.result()
     except IntegrityError:
         log.info("batch.conflict_fallback", facts=len(judged.batch))
-        return [ledger.outcome(fact) for fact in judged.batch], False
+        return [ledger.outcome(fact, submission) for fact in judged.batch], False
     return batching.answers(ledger, judged, positions), True
 
 
@@ -160,9 +168,12 @@ def ingest(
     on_result: Callable[[LineResult], None],
     only: tuple[type[facts.Fact], ...] = (),
     batch: int = 1,
+    submission: str | None = None,
 ) -> Tally:
     """Answer every line in order. With batch > 1, up to that many facts are judged one by
-    one and saved in one transaction (each still answered on its own)."""
+    one and saved in one transaction (each still answered on its own). `submission` is the
+    digest of what the lines came in: sent again, each line gets the answer it got (a line
+    refused before is refused again, domain.answered); None judges every line afresh."""
     tally = Tally()
 
     def report(result: LineResult) -> None:
@@ -171,11 +182,11 @@ def ingest(
 
     if batch <= 1:
         for lineno, raw in numbered(lines):
-            report(answer(ledger, raw, lineno, only))
+            report(answer(ledger, raw, lineno, only, submission))
         return tally
     held: deque[Held] = deque()
     with fewer_collections():
-        for outcomes in record_batches(ledger, _batches(lines, only, batch, held)):
+        for outcomes in record_batches(ledger, _batches(lines, only, batch, held), submission):
             decided = iter(outcomes)
             for lineno, item in held.popleft():
                 report(item if isinstance(item, LineResult) else _result(lineno, next(decided)))

@@ -8,6 +8,7 @@ own PostgreSQL schema (created if missing): tests use one schema each.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -128,7 +129,17 @@ def ports(ledger: Ledger, store: Store) -> Ports:
 def _initialising(store: Store) -> Iterator[None]:
     """Create the schema and let the library create its tables, one process at a time:
     PostgreSQL's CREATE ... IF NOT EXISTS fails ("tuple concurrently updated") when workers
-    start together, so an advisory lock serialises start-up."""
+    start together, so an advisory lock serialises start-up; on SQLite, switching a new file
+    to WAL fails at once ("database is locked") when another process does the same, so a
+    lock on a file beside it does."""
+    if store.kind == "sqlite" and store.sqlite_path and store.sqlite_path != ":memory:":
+        with open(f"{store.sqlite_path}.init-lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        return
     if store.kind != "postgres":
         yield
         return

@@ -25,7 +25,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from domain import fact_ids, facts
 from domain.base import LedgerAggregate
-from domain.decisions import decision_for
+from domain.decisions import Remembered, decision_for, recall, remember
 from domain.decisions.work import AlreadyRecorded, Context, Work
 from domain.keys import patient_key, patient_month_key
 from domain.month import Month
@@ -92,14 +92,17 @@ class Ledger(Application):  # type: ignore[type-arg]  # the library generic take
 
     # Commands
 
-    def record(self, fact: facts.Fact) -> Recorded:
-        """Record any fact of the contract; raises Refused with reasons."""
+    def record(self, fact: facts.Fact, submission: str | None = None) -> Recorded:
+        """Record any fact of the contract; raises Refused with reasons. `submission` names
+        what the line came in (a file's or body's digest): a line refused before in it is
+        refused again for the same reasons (domain.answered)."""
         decide = decision_for(fact).decide
         digest = fact_ids.digest(fact)
         bound = log.bind(command=type(fact).__name__, actor=fact.recorded_by, source=fact.source)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             w = Work(self.load, self.context, self.clock())
             try:
+                recall(w, submission, digest)
                 refuse_future(fact, w.at, self.policy)
                 home_id, version = decide(w, fact, digest)
                 recordings = self.save(*w.touched.values())
@@ -107,9 +110,12 @@ class Ledger(Application):  # type: ignore[type-arg]  # the library generic take
                 bound.debug("fact.duplicate", aggregate=str(seen.originator_id))
                 key = (seen.originator_id, seen.version)
                 return Recorded(*key, self.locate([key]).get(key), duplicate=True)
+            except Remembered:
+                bound.info("fact.refused_again")
+                raise
             except Refused as refusal:
                 bound.info("fact.refused", reasons=[r.code.value for r in refusal.reasons])
-                self.log_refusal(fact, digest, refusal, w.at)
+                self.log_refusal(fact, digest, refusal, w.at, submission)
                 raise
             except IntegrityError:
                 bound.info("fact.conflict_retry", attempt=attempt)
@@ -123,22 +129,27 @@ class Ledger(Application):  # type: ignore[type-arg]  # the library generic take
             return Recorded(home_id, version, position)
         raise Contention(f"{type(fact).__name__} lost {MAX_ATTEMPTS} races; send it again")
 
-    def outcome(self, fact: facts.Fact) -> Outcome:
+    def outcome(self, fact: facts.Fact, submission: str | None = None) -> Outcome:
         """record(), with a refusal or lost race returned instead of raised."""
         try:
-            return self.record(fact)
+            return self.record(fact, submission)
         except (Refused, Contention) as e:
             return e
 
-    def log_refusal(self, fact: facts.Fact, digest: str, refusal: Refused, at: datetime) -> None:
-        """Keep a refused claim in the refusal log, once per claim id and content."""
-        if not isinstance(fact, facts.ClaimSubmitted):
-            return
-        entry = ClaimRefusal.log(fact, digest, list(refusal.reasons), at)
-        if entry.id in self.repository:
-            return
-        with contextlib.suppress(IntegrityError):  # another process logged the same refusal first
-            self.save(entry)
+    def log_refusal(
+        self, fact: facts.Fact, digest: str, refusal: Refused, at: datetime, submission: str | None = None
+    ) -> None:
+        """Keep a refused claim in the refusal log (once per claim id and content), and any
+        refused line in the memory of its submission."""
+        w = Work(self.load, self.context, at)
+        remember(w, submission, fact, digest, refusal)
+        if isinstance(fact, facts.ClaimSubmitted):
+            entry = ClaimRefusal.log(fact, digest, list(refusal.reasons), at)
+            if entry.id not in self.repository:
+                w.add(entry)
+        for item in w.touched.values():  # one at a time: another process may have saved either
+            with contextlib.suppress(IntegrityError):
+                self.save(item)
 
     # Loading
 

@@ -6,9 +6,10 @@ import re
 from datetime import date, datetime
 
 import click
+from eventsourcing.persistence import PersistenceError
 
 from adapters import fees as fee_file, logs
-from adapters.store import StoreError, open_ledger
+from adapters.store import StoreError, open_ledger, redact, store_url
 from domain import facts
 from domain.catalog import DEFAULT_FEES, FeeSchedule
 from domain.ledger import Ledger
@@ -23,6 +24,8 @@ class Settings:
             return open_ledger(self.db)
         except StoreError as e:
             raise click.ClickException(str(e)) from None
+        except PersistenceError as e:  # the store answered, but not as asked (locked, gone)
+            raise click.ClickException(f"{redact(store_url(self.db))}: the store could not be opened ({e})") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,32 +25,43 @@ PROGRESS_FROM_LINES = 5000  # files shorter than this finish before a bar would 
 SHOWN_PROBLEMS = 20
 
 
+_RECONSIDER = click.option(
+    "--reconsider",
+    is_flag=True,
+    help="Judge lines refused when this same file was sent before afresh (by default they get the same answer).",
+)
+
+
 @main.command("ingest")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("--report", type=click.Path(dir_okay=False, writable=True), help="Write one JSON answer per input line.")
+@_RECONSIDER
 @click.pass_obj
-def ingest_command(settings: Settings, files: tuple[str, ...], report: str | None) -> None:
+def ingest_command(settings: Settings, files: tuple[str, ...], report: str | None, reconsider: bool) -> None:
     """Record NDJSON facts (FILE '-' reads stdin). Exit 0 all accepted, 3 some refused, 2 some invalid."""
-    sys.exit(_ingest(settings, files, report, only=()))
+    sys.exit(_ingest(settings, files, report, only=(), reconsider=reconsider))
 
 
 @main.command("claim")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("--report", type=click.Path(dir_okay=False, writable=True), help="Write one JSON answer per input line.")
+@_RECONSIDER
 @click.pass_obj
-def claim_command(settings: Settings, files: tuple[str, ...], report: str | None) -> None:
+def claim_command(settings: Settings, files: tuple[str, ...], report: str | None, reconsider: bool) -> None:
     """Submit a billing service's batch of ClaimSubmitted lines through the claim gate."""
-    sys.exit(_ingest(settings, files, report, only=(facts.ClaimSubmitted,)))
+    sys.exit(_ingest(settings, files, report, only=(facts.ClaimSubmitted,), reconsider=reconsider))
 
 
-def _ingest(settings: Settings, files: tuple[str, ...], report: str | None, only: tuple[type[facts.Fact], ...]) -> int:
+def _ingest(
+    settings: Settings, files: tuple[str, ...], report: str | None, only: tuple[type[facts.Fact], ...], reconsider: bool
+) -> int:
     ledger = settings.ledger()
     tally = Tally()
     shown = 0
     with _report_sink(report) as sink:
         try:
             for name in files:
-                with _open_lines(name) as lines:
+                with _open_lines(name) as (lines, submission):
 
                     def on_result(result: LineResult, name: str = name) -> None:
                         nonlocal shown
@@ -58,7 +73,7 @@ def _ingest(settings: Settings, files: tuple[str, ...], report: str | None, only
                             shown += 1
                             tqdm.write(_problem(name, result), file=sys.stderr)
 
-                    ingest(ledger, lines, on_result, only, batch=BATCH)
+                    ingest(ledger, lines, on_result, only, _batch_size(), None if reconsider else submission)
         except KeyboardInterrupt:
             click.echo(f"interrupted; every line answered so far is recorded\n{tally.summary()}", err=True)
             return 130
@@ -94,27 +109,37 @@ def _report_sink(path: str | None) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def _open_lines(name: str) -> Iterator[Any]:
-    if name == "-":
-        yield sys.stdin.buffer
-        return
-    total = _count_lines(name)
-    with open(name, "rb") as handle:
+def _open_lines(name: str) -> Iterator[tuple[Any, str]]:
+    """The file's lines, and its SHA-256: the submission whose answers a resend repeats.
+    Standard input is kept in a temporary file first, so that it has a digest too."""
+    with contextlib.ExitStack() as stack:
+        if name == "-":
+            spool = stack.enter_context(tempfile.TemporaryFile())
+            shutil.copyfileobj(sys.stdin.buffer, spool)
+            spool.seek(0)
+            handle: Any = spool
+        else:
+            handle = stack.enter_context(open(name, "rb"))
+        total, submission = _count_and_hash(handle)
+        handle.seek(0)
         if total < PROGRESS_FROM_LINES:
-            yield handle
+            yield handle, submission
             return
-        with tqdm(
-            handle,
-            total=total,
-            unit=" lines",
-            desc=Path(name).name,
-            file=sys.stderr,
-            disable=None,
-            mininterval=0.5,
-        ) as bar:
-            yield bar
+        label = "stdin" if name == "-" else Path(name).name
+        bar = stack.enter_context(tqdm(handle, total=total, unit=" lines", desc=label, file=sys.stderr,
+                                       disable=None, mininterval=0.5))  # fmt: skip
+        yield bar, submission
 
 
-def _count_lines(name: str) -> int:
-    with open(name, "rb") as handle:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+def _count_and_hash(handle: Any) -> tuple[int, str]:
+    digest, lines = hashlib.sha256(), 0
+    for chunk in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(chunk)
+        lines += chunk.count(b"\n")
+    return lines, digest.hexdigest()[:32]
+
+
+def _batch_size() -> int:
+    """Facts judged and written together; CARELANE_BATCH overrides it (tests use small ones)."""
+    value = os.environ.get("CARELANE_BATCH", "")
+    return int(value) if value.isdigit() and int(value) > 0 else BATCH

@@ -10,9 +10,11 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from domain import facts
+from domain.answered import RefusalMemory, memory_key
 from domain.decisions import claims, month_facts, patient_facts
 from domain.decisions.work import Context, Home, Work
 from domain.patient import PATIENT_FACTS
+from domain.reasons import Refused
 
 
 class Decision(NamedTuple):
@@ -42,3 +44,23 @@ TABLE: dict[type[facts.Fact], Decision] = {
 
 def decision_for(fact: facts.Fact) -> Decision:
     return TABLE[type(fact)]
+
+
+class Remembered(Refused):
+    """A line refused before in the same submission: refused again, for the same reasons."""
+
+
+def recall(w: Work, submission: str | None, digest: str) -> None:
+    """Raise Remembered when this line was refused before in this submission (the resend
+    policy: domain.answered). No submission, no memory: the line is judged afresh."""
+    if submission is None:
+        return
+    memory = w.get(memory_key(submission, digest), RefusalMemory)
+    if memory is not None:
+        raise Remembered(*memory.reasons)
+
+
+def remember(w: Work, submission: str | None, fact: facts.Fact, digest: str, refusal: Refused) -> None:
+    """Keep a fresh refusal for resends of the submission (added to the Work, to be saved)."""
+    if submission is not None:
+        w.add(RefusalMemory.remember(submission, digest, type(fact).__name__, list(refusal.reasons), w.at))

@@ -8,6 +8,7 @@ from eventsourcing.domain import CanMutateAggregate
 from eventsourcing.utils import get_topic, resolve_topic
 
 from domain import facts
+from domain.answered import RefusalMemory
 from domain.base import LedgerAggregate
 from domain.identity import Identity
 from domain.patient import Patient
@@ -15,7 +16,7 @@ from domain.patient_month import PatientMonth
 from domain.refusal import ClaimRefusal
 from domain.staff_day import StaffDay
 
-AGGREGATES = [Patient, PatientMonth, StaffDay, Identity, ClaimRefusal]
+AGGREGATES = [Patient, PatientMonth, StaffDay, Identity, ClaimRefusal, RefusalMemory]
 
 
 def event_classes() -> list[type]:
