@@ -34,6 +34,21 @@ def run_sql(url: str, statement: str, params: tuple[Any, ...] = ()) -> list[Any]
         return cur.fetchall() if cur.description else []
 
 
+def run_sql_many(url: str, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+    """run_sql for many statements on one connection (a restore of a whole store)."""
+    store = parse(url)
+    if store.kind == "sqlite":
+        with sqlite3.connect(store.sqlite_path or "") as conn:
+            for statement, params in statements:
+                conn.execute(statement.replace("%s", "?").replace("{schema}.", ""), params)
+        return
+    with psycopg.connect(store.pg_conninfo or "") as conn:  # one transaction
+        schema = sql.Identifier(store.pg_schema).as_string(conn)
+        for statement, params in statements:
+            text = statement.replace("{schema}", schema).replace("stored_events", "carelane_events")
+            conn.execute(text, params)  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def recorded(ledger: Ledger) -> Ledger:
     for fact in one_of_each():

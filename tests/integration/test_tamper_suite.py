@@ -14,7 +14,7 @@ from adapters.store import parse
 from domain.ledger import Ledger
 from tests.factories import one_of_each
 from tests.integration.test_insider import column, events, recompute
-from tests.integration.test_integrity import run_sql
+from tests.integration.test_integrity import run_sql, run_sql_many
 
 TRIALS = 3  # per kind and store: bounded, and enough to vary the target
 Row = tuple[Any, ...]
@@ -36,16 +36,18 @@ class Store:
         )
 
     def restore(self, saved: tuple[list[Row], list[Row], list[Row]]) -> None:
+        """The store as it was before a trial, in one transaction."""
         rows, links, meta = saved
-        self.sql("DELETE FROM {schema}.stored_events")
-        for row in rows:
-            self.insert(row)
-        self.sql("DELETE FROM {schema}.carelane_chain")
-        for position, digest in links:
-            self.sql("INSERT INTO {schema}.carelane_chain VALUES (%s, %s)", (position, bytes(digest)))
-        self.sql("DELETE FROM {schema}.carelane_chain_meta")
-        for version, since in meta:
-            self.sql("INSERT INTO {schema}.carelane_chain_meta VALUES (%s, %s)", (version, since))
+        insert = ("INSERT INTO {schema}.stored_events ({pos}, originator_id, originator_version, topic, state) "
+                  "VALUES (%s, %s, %s, %s, %s)").replace("{pos}", self.pos)  # fmt: skip
+        run_sql_many(self.url, [
+            ("DELETE FROM {schema}.stored_events", ()),
+            *((insert, (r[0], r[1], r[2], r[3], bytes(r[4]))) for r in rows),
+            ("DELETE FROM {schema}.carelane_chain", ()),
+            *(("INSERT INTO {schema}.carelane_chain VALUES (%s, %s)", (p, bytes(d))) for p, d in links),
+            ("DELETE FROM {schema}.carelane_chain_meta", ()),
+            *(("INSERT INTO {schema}.carelane_chain_meta VALUES (%s, %s)", (v, since)) for v, since in meta),
+        ])  # fmt: skip
 
     def insert(self, row: Row) -> None:
         self.sql("INSERT INTO {schema}.stored_events ({pos}, originator_id, originator_version, topic, state) "
