@@ -26,6 +26,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import Parameter
 
 from adapters import audit_html, reads, x12
+from adapters.access import Access
 from adapters.http_service import Service, internal_error, request_log
 from adapters.ingest import BATCH, CLAIM_FACTS, NOT_CLAIMS, LineResult, ingest
 from domain import facts
@@ -41,6 +42,7 @@ MONTH = facts.MONTH_PATTERN
 DAY = r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
 Month = Annotated[str, Parameter(pattern=MONTH, description="YYYY-MM")]
 MAX_BODY = 20 * 1024 * 1024
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class Health(msgspec.Struct):
@@ -99,6 +101,7 @@ async def _answer(
         results: list[LineResult] = []
         with service.writing:
             ingest(service.ledger, lines, results.append, only, BATCH, submission)
+        service.metrics.answered(results)
         service.refresh()
         return results
 
@@ -124,7 +127,9 @@ async def post_claims(request: Request[Any, Any, Any]) -> list[LineResult]:
 @get("/worklist", opt={"roles": {"biller"}}, sync_to_thread=True)
 def get_worklist(request: Request[Any, Any, Any], month: Month, provider: str | None = None) -> list[WorklistRow]:
     service = _service(request)
-    return reads.worklist(service.ledger, service.views, month, provider, refresh=False)
+    rows = reads.worklist(service.ledger, service.views, month, provider, refresh=False)
+    service.read(request, (row.patient_id for row in rows))
+    return rows
 
 
 @get("/refusals", opt={"roles": {"compliance"}}, sync_to_thread=True)
@@ -155,7 +160,9 @@ def get_events(
     service = _service(request)
     after = recorded_after.astimezone(UTC).isoformat() if recorded_after else None
     query = Query(patient, tuple(fact_type or ()), first, last, after, late)
-    return list(events(service.ledger, service.views, query))
+    rows = list(events(service.ledger, service.views, query))
+    service.read(request, (row.patient_id for row in rows))
+    return rows
 
 
 @get("/audit/{patient_id:str}", opt={"roles": {"auditor", "compliance"}}, sync_to_thread=True)
@@ -171,10 +178,12 @@ def get_audit(
         raise HTTPException(status_code=400, detail="to: before from")
     if as_of is not None and as_of.tzinfo is None:
         raise HTTPException(status_code=400, detail="as_of: needs an offset")
+    service = _service(request)
     try:
-        packet = audit.packet(_service(request).ledger, patient_id, first, last, as_of)
+        packet = audit.packet(service.ledger, patient_id, first, last, as_of)
     except audit.NotFound as e:
         raise NotFoundException(str(e)) from None
+    service.read(request, [patient_id])
     if "text/html" in (request.headers.get("accept") or ""):
         return Response(audit_html.render(packet), media_type=MediaType.HTML)
     return Response(packet, media_type=MediaType.JSON)
@@ -187,12 +196,31 @@ def get_837(request: Request[Any, Any, Any], month: Month) -> str:
     claims = x12.claims_for(service.ledger, reads.patients(service.ledger, service.views, month, refresh=False), month)
     if not claims:
         raise NotFoundException(f"no accepted, unpaid claims for {month}")
+    service.read(request, (c.claim.submitted.patient_id for c in claims))
     now = datetime.now().astimezone()
     text = x12.build(claims, DEFAULT_FEES, x12.Profile(), {}, int(now.timestamp()) % 1_000_000_000, now)
     problems = x12.validate(text)
     if problems:
         raise HTTPException(status_code=422, detail="837P failed X12 validation: " + "; ".join(problems[:5]))
     return text
+
+
+@get("/access", opt={"roles": {"compliance"}}, sync_to_thread=True)
+def get_access(
+    request: Request[Any, Any, Any], patient: str | None = None, since: datetime | None = None
+) -> list[Access]:
+    """The access log: who read which patient's record, by which route, when (45 CFR
+    164.312(b)). Reading it is not itself logged per patient."""
+    if since is not None and since.tzinfo is None:
+        raise HTTPException(status_code=400, detail="since: needs an offset")
+    return _service(request).access.of(patient, since.astimezone(UTC).isoformat() if since else None)
+
+
+@get("/metrics", opt={"roles": {"admin"}}, sync_to_thread=True, media_type=METRICS_TYPE)
+def get_metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Prometheus text format: requests and latency by route, facts and refusal reasons,
+    projection lag, the chain's tip. Admin only."""
+    return Response(_service(request).metrics.text(), media_type=METRICS_TYPE)
 
 
 @get("/health", sync_to_thread=False)
@@ -202,11 +230,19 @@ def health(request: Request[Any, Any, Any]) -> Health:
     return Health("ok", _service(request).position)
 
 
+ROUTES = [post_facts, post_claims, get_worklist, get_refusals, get_events, get_audit, get_837, get_access, get_metrics,
+          health]  # fmt: skip
+
+
+ROUTES = [post_facts, post_claims, get_worklist, get_refusals, get_events, get_audit, get_837, get_access, get_metrics,
+          health]  # fmt: skip
+
+
 def create_app(url: str | None = None) -> Litestar:
     service = Service(url)
 
     return Litestar(
-        route_handlers=[post_facts, post_claims, get_worklist, get_refusals, get_events, get_audit, get_837, health],
+        route_handlers=ROUTES,
         guards=[roles_guard],
         state=State({"service": service}),
         middleware=[request_log],

@@ -5,13 +5,17 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 import anyio.to_thread
 import structlog
 from litestar import MediaType, Request, Response
 
+from adapters import chain
+from adapters.access import AccessLog
 from adapters.keys import Keys
+from adapters.metrics import Metrics
 from adapters.store import open_ledger
 from adapters.viewdb import open_views
 from domain.ledger import Ledger
@@ -43,6 +47,8 @@ class Service:
         self.position = 0  # the log's end as of the last catch-up (what /health reports)
         runner.create(self.views, views.ALL)
         Keys(self.views)  # creates the key table once, here; threads only read it
+        AccessLog(self.views)  # likewise the access log's table
+        self.metrics = Metrics(self._positions)
         self.refresh()
 
     @property
@@ -58,6 +64,25 @@ class Service:
         if found is None:
             found = self._local.keys = Keys(self.views, create=False)
         return found
+
+    @property
+    def access(self) -> AccessLog:
+        found: AccessLog | None = getattr(self._local, "access", None)
+        if found is None:
+            found = self._local.access = AccessLog(self.views, create=False)
+        return found
+
+    def read(self, request: Any, patients: Iterable[str]) -> None:
+        """Record that the request's key read these patients' records (adapters.access)."""
+        key = request.state["key"]
+        handler = request.scope.get("route_handler")
+        route = min(handler.paths) if handler is not None and handler.paths else request.url.path
+        self.access.record(key.id, key.role, f"{request.method} {route}", patients)
+
+    def _positions(self) -> tuple[int, int, int]:
+        """For /metrics: the log's end, the views' position, the chain's tip."""
+        log_end = self.ledger.recorder.max_notification_id() or 0
+        return log_end, self.position, chain.tip(self.ledger.recorder).position
 
     def refresh(self) -> None:
         """Bring the views to the log's end; one catch-up at a time (a second waits)."""
@@ -113,12 +138,15 @@ def request_log(app: Any) -> Any:
             key = scope.get("state", {}).get("key")
             handler = scope.get("route_handler")
             params = scope.get("path_params") or {}
+            seconds = time.perf_counter() - started
+            route = min(handler.paths) if handler is not None and handler.paths else "(no route)"
+            _measured(scope, route, status[0], seconds)
             log.info(
                 "http.request",
                 request_id=request_id,
                 method=scope["method"],
                 # The route, not the path: a path can carry a patient id, kept as a hash below.
-                path=min(handler.paths) if handler is not None and handler.paths else "(no route)",
+                path=route,
                 patient_id=params.get("patient_id"),
                 status=status[0],
                 key_id=key.id if key else None,
@@ -127,3 +155,9 @@ def request_log(app: Any) -> Any:
             )
 
     return middleware
+
+
+def _measured(scope: Any, route: str, status: int, seconds: float) -> None:
+    service = scope["app"].state.get("service") if "app" in scope else None
+    if service is not None:
+        service.metrics.request(scope["method"], route, status, seconds)

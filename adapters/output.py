@@ -31,7 +31,7 @@ def worklist(rows: Sequence[WorklistRow], fmt: str) -> str:
         for r in rows
     ]
     if fmt == "csv":
-        return _csv(flat, list(flat[0]) if flat else ["patient_id"])
+        return csv_of(flat, list(flat[0]) if flat else ["patient_id"])
     headers = ["patient", "lane", "billable", "total", "claimed", "held back (reason: detail)"]
     table = [[f["patient_id"], f["lane"], f["billable"], f["estimated_total"], f["claimed"], f["blocked"]]
              for f in flat]  # fmt: skip
@@ -46,7 +46,7 @@ def report(rows: Sequence[ReportRow], fmt: str) -> str:
         return _json(rows)
     dicts = [msgspec.structs.asdict(r) for r in rows]
     if fmt == "csv":
-        return _csv(dicts, list(ReportRow.__struct_fields__))
+        return csv_of(dicts, list(ReportRow.__struct_fields__))
     headers = ["NPI", "program", "claimed units", "claimed wRVU", "claimed $", "billable units", "billable wRVU",
                "billable $"]  # fmt: skip
     return render(headers, [list(d.values()) for d in dicts], "Work RVUs and revenue")
@@ -70,7 +70,7 @@ def refusals(rows: Sequence[RefusalRow], fmt: str) -> str:
         for r in rows
     ]
     if fmt == "csv":
-        return _csv(flat, list(flat[0]) if flat else ["recorded_at"])
+        return csv_of(flat, list(flat[0]) if flat else ["recorded_at"])
     headers = ["recorded at", "claim", "patient", "NPI", "month", "codes", "why", "by"]
     table = [[f["recorded_at"], f["claim_id"], f["patient_id"], f["billing_provider_npi"], f["service_month"],
               f["codes"], f["reasons"], f["recorded_by"]] for f in flat]  # fmt: skip
@@ -81,7 +81,7 @@ def _json(rows: Sequence[msgspec.Struct]) -> str:
     return msgspec.json.format(msgspec.json.encode(list(rows)), indent=2).decode()
 
 
-def _csv(rows: list[dict[str, object]], fields: list[str]) -> str:
+def csv_of(rows: list[dict[str, object]], fields: list[str]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()

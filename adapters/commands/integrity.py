@@ -10,8 +10,9 @@ from pathlib import Path
 import click
 import msgspec
 
-from adapters import reads
+from adapters import output, reads
 from adapters.commands.base import Settings, main, parse_day, parse_instant
+from adapters.table import render
 from adapters.viewdb import open_views
 from domain import facts
 
@@ -115,3 +116,36 @@ def verify_command(settings: Settings, digest_file: str | None, check_views: boo
                 click.echo(f"  {line}", err=True)
             sys.exit(1)
         click.echo("views match a rebuild from the log")
+
+
+@main.command("access")
+@click.option("--patient", help="Only reads of this patient's record.")
+@click.option("--since", help="Reads from this instant on (ISO 8601 with offset).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--verify", "check", is_flag=True, help="Walk the access log's own hash chain; exit 1 at a break.")
+@click.pass_obj
+def access_command(settings: Settings, patient: str | None, since: str | None, fmt: str, check: bool) -> None:
+    """The access log: every read of a patient's record over HTTP, with the key, its role, the
+    route and when (45 CFR 164.312(b))."""
+    from adapters.access import AccessLog
+
+    after = parse_instant(since)
+    ledger = settings.ledger()
+    log = AccessLog(open_views(ledger, settings.db))
+    if check:
+        broken = log.verify()
+        if broken is not None:
+            click.echo(f"ACCESS LOG BROKEN at row {broken}: a row was changed, removed or reordered", err=True)
+            sys.exit(1)
+        click.echo("access log intact: every row verifies")
+        return
+    rows = log.of(patient, after.astimezone(UTC).isoformat() if after else None)
+    if fmt == "json":
+        click.echo(msgspec.json.encode(rows).decode())
+        return
+    headers = ["position", "at", "key_id", "role", "route", "patient_id"]
+    table = [list(msgspec.structs.astuple(r)) for r in rows]
+    if fmt == "csv":
+        click.echo(output.csv_of([dict(zip(headers, row, strict=True)) for row in table], headers))
+        return
+    click.echo(render(headers, table, title=f"Access log: {len(rows)} reads"))

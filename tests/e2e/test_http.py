@@ -123,6 +123,8 @@ ROUTES = [
     ("GET", "/audit/P1?from=2026-03&to=2026-03", {"auditor", "compliance"}),
     ("GET", "/events", {"auditor", "compliance"}),
     ("GET", "/refusals", {"compliance"}),
+    ("GET", "/access", {"compliance"}),
+    ("GET", "/metrics", set()),  # admin only
 ]
 
 
