@@ -56,3 +56,19 @@ def test_verify_views_names_tampered_rows_until_rebuilt(filled: str) -> None:
     assert "view_refusals position=" in checked.stderr and "missing" in checked.stderr
     assert carelane("project", "--rebuild", db=filled).returncode == 0
     assert carelane("verify", "--views", db=filled).returncode == 0
+
+
+def test_backup_and_restore_from_the_command_line(sqlite_url: str, tmp_path: Path) -> None:
+    """`carelane backup` then `carelane restore` into a new store: it verifies and the views
+    read; restoring over a store is a one-line refusal, never a traceback."""
+    facts_file = write(tmp_path / "f.ndjson", [ENC.encode(x) for x in one_of_each()])
+    assert carelane("ingest", str(facts_file), db=sqlite_url).returncode == 0
+    out = tmp_path / "nightly.backup"
+    made = carelane("backup", str(out), db=sqlite_url)
+    assert made.returncode == 0 and "nightly.backup.digest" in made.stdout
+    target = f"sqlite:///{tmp_path / 'restored.db'}"
+    restored = carelane("restore", str(out), db=target)
+    assert restored.returncode == 0 and "the chain verifies" in restored.stdout, restored.stderr
+    assert carelane("verify", "--digest", f"{out}.digest", db=target).returncode == 0
+    again = carelane("restore", str(out), db=target)
+    assert again.returncode == 1 and "already" in again.stderr and "Traceback" not in again.stderr
