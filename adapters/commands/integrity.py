@@ -184,3 +184,23 @@ def restore_command(settings: Settings, source: str, digest_file: str | None) ->
     except backup.BackupError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"restored {source}: the chain verifies and passes through position {taken.position}")
+
+
+@main.command("rotate-key")
+@click.pass_obj
+def rotate_key_command(settings: Settings) -> None:
+    """Re-encrypt every stored event under the key in $CARELANE_NEW_CIPHER_KEY (from the key in
+    $CARELANE_CIPHER_KEY, or from clear), recompute the chain and verify it. Keys are read
+    from the environment, never the command line (which other users can see)."""
+    from adapters import rotate
+
+    new_key = os.environ.get("CARELANE_NEW_CIPHER_KEY")
+    if not new_key:
+        raise click.ClickException("set CARELANE_NEW_CIPHER_KEY to the new key")
+    try:
+        before, after = rotate.rotate(store_url(settings.db), new_key)
+    except rotate.RotationError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"re-encrypted {before.position} events; chain verified under the new key")
+    click.echo(f"digest before: {before.hash}\ndigest now:    {after.hash} (position {after.position})")
+    click.echo("set CARELANE_CIPHER_KEY to the new key, and keep a new `carelane digest`")
