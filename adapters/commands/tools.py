@@ -66,7 +66,9 @@ def serve_command(settings: Settings, host: str, port: int) -> None:
         app = create_app(settings.db)
     except StoreError as e:
         raise click.ClickException(str(e)) from None
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    from adapters.http_timeouts import HeaderTimeoutProtocol
+
+    uvicorn.run(app, host=host, port=port, log_level="warning", http=HeaderTimeoutProtocol)
 
 
 @main.group("keys")

@@ -4,6 +4,7 @@ record over HTTP lands in an append-only, hash-chained access log that complianc
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -106,3 +107,30 @@ def test_access_rows_hold_no_more_than_who_read_what(tmp_path: Path) -> None:
     from adapters.access import Access
 
     assert Access.__struct_fields__ == ("position", "at", "key_id", "role", "route", "patient_id")
+
+
+def test_a_client_that_never_finishes_its_headers_is_cut_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slowloris: headers trickled in, never finished, hold no connection past the header
+    timeout (1 s here), while a whole request on another connection is answered."""
+    import socket
+    import time
+
+    import httpx
+
+    monkeypatch.setenv("CARELANE_HEADER_TIMEOUT", "1")
+    proc, base = serve(f"sqlite:///{tmp_path / 'slow.db'}", logs=False)
+    try:
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
+            slow.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            started = time.monotonic()
+            for _ in range(4):  # a byte now and then: uvicorn's keep-alive timer alone would wait
+                time.sleep(0.3)
+                with contextlib.suppress(OSError):
+                    slow.sendall(b"X")
+            assert httpx.get(base + "/health", timeout=5).status_code == 200
+            assert slow.recv(1024) == b""  # closed by the server
+            assert time.monotonic() - started < 5
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
