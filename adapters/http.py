@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar, cast
 
 import anyio.to_thread
 import msgspec
@@ -38,6 +38,7 @@ from projections.events import EventRow, Query, events
 from projections.refusals import RefusalRow
 
 log = structlog.get_logger("carelane.http")
+T = TypeVar("T")
 MONTH = facts.MONTH_PATTERN
 DAY = r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
 Month = Annotated[str, Parameter(pattern=MONTH, description="YYYY-MM")]
@@ -74,10 +75,16 @@ def roles_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRou
         raise PermissionDeniedException(f"role {key.role} may not call this; needs one of {', '.join(sorted(allowed))}")
 
 
-async def _lines(request: Request[Any, Any, Any]) -> list[bytes]:
+async def _body(request: Request[Any, Any, Any]) -> bytes:
     body = await request.body()
     if len(body) > MAX_BODY:
         raise HTTPException(status_code=413, detail=f"body over {MAX_BODY} bytes; send several requests")
+    return body
+
+
+def _lines(body: bytes) -> list[bytes]:
+    """NDJSON lines, or the items of a JSON array (in the worker thread: a large array
+    decoded on the event loop would hold every other connection)."""
     if body.lstrip()[:1] == b"[":
         try:
             items = msgspec.json.decode(body)
@@ -87,49 +94,59 @@ async def _lines(request: Request[Any, Any, Any]) -> list[bytes]:
     return body.splitlines()
 
 
+def _json(value: T) -> Response[T]:
+    """The answer encoded here, in the handler's worker thread: a large one encoded on the
+    event loop (30,000 line answers, a year of events) would hold /health, and every other
+    connection, until it was done."""
+    return Response(cast(T, msgspec.json.encode(value)), media_type=MediaType.JSON)
+
+
 async def _answer(
-    request: Request[Any, Any, Any], lines: list[bytes], only: tuple[type[facts.Fact], ...]
-) -> list[LineResult]:
+    request: Request[Any, Any, Any], body: bytes, only: tuple[type[facts.Fact], ...]
+) -> Response[list[LineResult]]:
     """Record the lines in a worker thread (the event loop keeps answering), then bring the
     views up to date so the next read sees them."""
     service = _service(request)
-    # The body's lines are the submission: the same body sent again (a retry after a lost
-    # answer) gets the same answers (domain.answered).
-    submission = hashlib.sha256(b"\n".join(lines)).hexdigest()[:32]
 
-    def record() -> list[LineResult]:
+    def record() -> Response[list[LineResult]]:
+        lines = _lines(body)
+        # The body's lines are the submission: the same body sent again (a retry after a
+        # lost answer) gets the same answers (domain.answered).
+        submission = hashlib.sha256(b"\n".join(lines)).hexdigest()[:32]
         results: list[LineResult] = []
         with service.writing:
             ingest(service.ledger, lines, results.append, only, BATCH, submission)
         service.metrics.answered(results)
         service.refresh()
-        return results
+        return _json(results)
 
     return await anyio.to_thread.run_sync(record)
 
 
 @post("/facts", opt={"roles": {"recorder", "biller"}}, status_code=200, summary="Record facts (NDJSON or a JSON array)")
-async def post_facts(request: Request[Any, Any, Any]) -> list[LineResult]:
+async def post_facts(request: Request[Any, Any, Any]) -> Response[list[LineResult]]:
     """One answer per line, exactly as `carelane ingest --report`. Claim facts (submitted,
     adjudicated, voided) are the biller's, and the record's facts the recorder's: a line of
     the other kind is answered invalid, naming the role it needs."""
     role = request.state["key"].role
     only = {"admin": (), "biller": CLAIM_FACTS}.get(role, NOT_CLAIMS)
-    return await _answer(request, await _lines(request), only)
+    return await _answer(request, await _body(request), only)
 
 
 @post("/claims", opt={"roles": {"biller"}}, status_code=200, summary="Submit claims through the gate")
-async def post_claims(request: Request[Any, Any, Any]) -> list[LineResult]:
+async def post_claims(request: Request[Any, Any, Any]) -> Response[list[LineResult]]:
     """ClaimSubmitted lines only; each is accepted whole or refused with every reason."""
-    return await _answer(request, await _lines(request), (facts.ClaimSubmitted,))
+    return await _answer(request, await _body(request), (facts.ClaimSubmitted,))
 
 
 @get("/worklist", opt={"roles": {"biller"}}, sync_to_thread=True)
-def get_worklist(request: Request[Any, Any, Any], month: Month, provider: str | None = None) -> list[WorklistRow]:
+def get_worklist(
+    request: Request[Any, Any, Any], month: Month, provider: str | None = None
+) -> Response[list[WorklistRow]]:
     service = _service(request)
     rows = reads.worklist(service.ledger, service.views, month, provider, refresh=False)
     service.read(request, (row.patient_id for row in rows))
-    return rows
+    return _json(rows)
 
 
 @get("/refusals", opt={"roles": {"compliance"}}, sync_to_thread=True)
@@ -137,9 +154,9 @@ def get_refusals(
     request: Request[Any, Any, Any],
     month: Annotated[str | None, Parameter(pattern=MONTH)] = None,
     reason: Reason | None = None,
-) -> list[RefusalRow]:
+) -> Response[list[RefusalRow]]:
     service = _service(request)
-    return reads.refusals(service.ledger, service.views, month, reason.value if reason else None, refresh=False)
+    return _json(reads.refusals(service.ledger, service.views, month, reason.value if reason else None, refresh=False))
 
 
 @get("/events", opt={"roles": {"auditor", "compliance"}}, sync_to_thread=True)
@@ -151,7 +168,7 @@ def get_events(
     last: Annotated[str | None, Parameter(query="to", pattern=DAY)] = None,
     recorded_after: datetime | None = None,
     late: bool = False,
-) -> list[EventRow]:
+) -> Response[list[EventRow]]:
     unknown = sorted(set(fact_type or ()) - facts.FACT_TYPE_NAMES)
     if unknown:
         raise HTTPException(status_code=400, detail=f"type: unknown fact types {unknown}")
@@ -162,7 +179,7 @@ def get_events(
     query = Query(patient, tuple(fact_type or ()), first, last, after, late)
     rows = list(events(service.ledger, service.views, query))
     service.read(request, (row.patient_id for row in rows))
-    return rows
+    return _json(rows)
 
 
 @get("/audit/{patient_id:str}", opt={"roles": {"auditor", "compliance"}}, sync_to_thread=True)
@@ -186,7 +203,7 @@ def get_audit(
     service.read(request, [patient_id])
     if "text/html" in (request.headers.get("accept") or ""):
         return Response(audit_html.render(packet), media_type=MediaType.HTML)
-    return Response(packet, media_type=MediaType.JSON)
+    return Response(msgspec.json.encode(packet), media_type=MediaType.JSON)
 
 
 @get("/export/837", opt={"roles": {"biller"}}, sync_to_thread=True, media_type=MediaType.TEXT)
@@ -208,12 +225,12 @@ def get_837(request: Request[Any, Any, Any], month: Month) -> str:
 @get("/access", opt={"roles": {"compliance"}}, sync_to_thread=True)
 def get_access(
     request: Request[Any, Any, Any], patient: str | None = None, since: datetime | None = None
-) -> list[Access]:
+) -> Response[list[Access]]:
     """The access log: who read which patient's record, by which route, when (45 CFR
     164.312(b)). Reading it is not itself logged per patient."""
     if since is not None and since.tzinfo is None:
         raise HTTPException(status_code=400, detail="since: needs an offset")
-    return _service(request).access.of(patient, since.astimezone(UTC).isoformat() if since else None)
+    return _json(_service(request).access.of(patient, since.astimezone(UTC).isoformat() if since else None))
 
 
 @get("/metrics", opt={"roles": {"admin"}}, sync_to_thread=True, media_type=METRICS_TYPE)
