@@ -29,9 +29,11 @@ _TRIGGERS_SQLITE = [
 _TRIGGERS_PG = [
     "CREATE OR REPLACE FUNCTION carelane_access_append_only() RETURNS trigger LANGUAGE plpgsql AS "
     "$$ BEGIN RAISE EXCEPTION 'the access log is append-only'; END $$",
-    "DROP TRIGGER IF EXISTS carelane_access_append_only ON carelane_access",
     "CREATE TRIGGER carelane_access_append_only BEFORE UPDATE OR DELETE ON carelane_access "
     "FOR EACH ROW EXECUTE FUNCTION carelane_access_append_only()",
+    # Row triggers do not see TRUNCATE: a statement trigger does.
+    "CREATE TRIGGER carelane_access_no_truncate BEFORE TRUNCATE ON carelane_access "
+    "FOR EACH STATEMENT EXECUTE FUNCTION carelane_access_append_only()",
 ]
 
 
@@ -62,7 +64,17 @@ class AccessLog:
             self._create()
 
     def _create(self) -> None:
+        """Once: a store whose log exists is left as it is (creating takes locks readers wait
+        for, and a read-only role may not)."""
         sqlite = isinstance(self.db, SQLiteViews)
+        with self.db.reading() as cur:
+            cur.execute(
+                "SELECT name FROM sqlite_master WHERE name = 'carelane_access'" if sqlite
+                else "SELECT tablename FROM pg_tables WHERE tablename = 'carelane_access' "
+                "AND schemaname = current_schema()"
+            )  # fmt: skip
+            if cur.fetchone() is not None:
+                return
         key = "INTEGER PRIMARY KEY" if sqlite else "BIGINT PRIMARY KEY"
         with self.db.transaction() as cur:
             cur.execute(

@@ -67,7 +67,11 @@ def restore(source: Path, url: str, key: bytes | None, digest_file: Path | None 
         _restore_sqlite(source, store)
     else:
         _restore_postgres(source, store, url)
-    problem = _verified(url, expected)
+    try:
+        problem = _verified(url, expected)
+    except Exception as e:  # it does not even open (a key missing, a partial restore): remove it too
+        _remove(store)
+        raise BackupError(f"the restored store does not open ({e}); nothing was put in place") from None
     if problem is not None:
         _remove(store)
         raise BackupError(f"the restored store does not verify ({problem}); nothing was put in place")
@@ -113,13 +117,18 @@ def _restore_postgres(source: Path, store: Store, url: str) -> None:
     assert store.pg_conninfo is not None
     with psycopg.connect(store.pg_conninfo, autocommit=True) as conn:
         found = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (store.pg_schema,)).fetchone()
-    if found:
+        tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = %s", (store.pg_schema,)).fetchone()
+    if found and (store.pg_schema != "public" or (tables and tables[0])):  # every database has an empty public
         raise BackupError(f"schema {store.pg_schema} already exists; restore into a new one")
     listing = _run(["pg_restore", "--list", str(source)], url)
     schemas = {line.split()[-2] for line in listing.splitlines() if " SCHEMA - " in line}
     if schemas and store.pg_schema not in schemas:
         raise BackupError(f"the backup holds schema {', '.join(sorted(schemas))}; restore it with ?schema= that name")
-    _run(["pg_restore", "--no-owner", f"--dbname={store.pg_conninfo}", str(source)], url)
+    try:
+        _run(["pg_restore", "--no-owner", f"--dbname={store.pg_conninfo}", str(source)], url)
+    except BackupError:
+        _remove(store)  # a partial schema would refuse every later restore
+        raise
 
 
 def _remove(store: Store) -> None:

@@ -19,9 +19,9 @@ import msgspec
 import structlog
 
 from domain import fact_ids, facts
-from domain.answered import memory_key
+from domain.answered import Sent, memory_key
 from domain.base import LedgerAggregate
-from domain.decisions import Remembered, decision_for, recall, remember
+from domain.decisions import Remembered, decision_for, recall, remember, settle
 from domain.decisions.work import AlreadyRecorded, Work
 from domain.ledger import Ledger, Outcome, Recorded
 from domain.reasons import Refused
@@ -68,23 +68,25 @@ def judge(
     ledger: Ledger,
     batch: Sequence[facts.Fact],
     carried: Mapping[UUID, LedgerAggregate] | None = None,
-    submission: str | None = None,
+    sents: Sequence[Sent | None] | None = None,
 ) -> Judged | None:
     """Each fact decided in turn against the state the earlier ones left. `carried`: what a
-    batch still being written has changed; `submission`: the digest of what the lines came
-    in, whose refusals are remembered (domain.answered). None: go fact by fact (_refused)."""
+    batch still being written has changed; `sents`: where each line came from, for the
+    resend policy (domain.answered). None: go fact by fact (_refused)."""
     digests = [fact_ids.digest(fact) for fact in batch]
-    changed, absent = ledger.load_many(_reads(ledger, batch, digests, submission))
+    where: list[Sent | None] = list(sents) if sents is not None else [None] * len(batch)
+    changed, absent = ledger.load_many(_reads(ledger, batch, where))
     if carried:
         changed.update(carried)
         absent.difference_update(carried)
     decided: list[Recorded | Refused] = []
-    for fact, digest in zip(batch, digests, strict=True):
+    for fact, digest, sent in zip(batch, digests, where, strict=True):
         w = BatchWork(ledger, changed, absent)
         try:
-            recall(w, submission, digest)
+            memory = recall(w, sent)
             refuse_future(fact, w.at, ledger.policy)
             home_id, version = decision_for(fact).decide(w, fact, digest)
+            settle(w, memory)
         except AlreadyRecorded as seen:
             decided.append(Recorded(seen.originator_id, seen.version, None, duplicate=True))
             continue
@@ -92,7 +94,7 @@ def judge(
             decided.append(again)
             continue
         except Refused as refusal:
-            if not _refused(ledger, w, submission, fact, digest, refusal):
+            if not _refused(ledger, w, sent, fact, digest, refusal):
                 return None
             changed.update(w.touched)
             decided.append(refusal)
@@ -103,18 +105,15 @@ def judge(
     return Judged(batch, decided, [e for agg in dirty.values() for e in agg.collect_events()], dirty)
 
 
-def _reads(ledger: Ledger, batch: Sequence[facts.Fact], digests: list[str], submission: str | None) -> list[UUID]:
+def _reads(ledger: Ledger, batch: Sequence[facts.Fact], sents: list[Sent | None]) -> list[UUID]:
     """Every key the batch's decisions declare they read, and its lines' refusal memories."""
     at = ledger.clock()
     keys = [k for fact in batch for k in decision_for(fact).reads(fact, ledger.context, at)]
-    if submission is not None:
-        keys += [memory_key(submission, d) for d in digests]
+    keys += [memory_key(s.submission, s.line) for s in sents if s is not None]
     return list(dict.fromkeys(keys))
 
 
-def _refused(
-    ledger: Ledger, w: BatchWork, submission: str | None, fact: facts.Fact, digest: str, refusal: Refused
-) -> bool:
+def _refused(ledger: Ledger, w: BatchWork, sent: Sent | None, fact: facts.Fact, digest: str, refusal: Refused) -> bool:
     """A fresh refusal: the refusal log at once, the submission's memory with the batch.
     False when the refusing decision had changed shared state: the batch must go fact by
     fact (decisions refuse before they trigger any event; this plays safe if one did not)."""
@@ -122,7 +121,7 @@ def _refused(
         log.warning("batch.refusal_after_change", fact=type(fact).__name__)
         return False
     ledger.log_refusal(fact, digest, refusal, w.at)
-    remember(w, submission, fact, digest, refusal)
+    remember(w, sent, fact, digest, refusal)
     return True
 
 

@@ -156,7 +156,9 @@ def get_refusals(
     reason: Reason | None = None,
 ) -> Response[list[RefusalRow]]:
     service = _service(request)
-    return _json(reads.refusals(service.ledger, service.views, month, reason.value if reason else None, refresh=False))
+    rows = reads.refusals(service.ledger, service.views, month, reason.value if reason else None, refresh=False)
+    service.read(request, (row.patient_id for row in rows))
+    return _json(rows)
 
 
 @get("/events", opt={"roles": {"auditor", "compliance"}}, sync_to_thread=True)

@@ -29,6 +29,7 @@ from adapters.lines import (
     decode_only,
 )
 from domain import facts
+from domain.answered import Sent
 from domain.ledger import Contention, Ledger, Outcome, Recorded
 from domain.reasons import Because, Reason, Refused
 
@@ -53,14 +54,14 @@ def answer(
     raw: bytes | str,
     lineno: int,
     only: tuple[type[facts.Fact], ...] = (),
-    submission: str | None = None,
+    sent: Sent | None = None,
 ) -> LineResult:
     """Decode and record one line; never raises for anything the line itself holds."""
     try:
         fact = decode_only(raw, lineno, only)
     except Invalid as e:
         return LineResult(lineno, "invalid", error=str(e))
-    return _result(lineno, ledger.outcome(fact, submission))
+    return _result(lineno, ledger.outcome(fact, sent))
 
 
 class Tally:
@@ -122,7 +123,7 @@ def fewer_collections() -> Iterator[None]:
 
 
 def record_batches(
-    ledger: Ledger, batches: Iterable[Sequence[facts.Fact]], submission: str | None = None
+    ledger: Ledger, batches: Iterable[Sequence[Numbered]], source: Source = None
 ) -> Iterator[list[Outcome]]:
     """Each batch judged, written in one transaction and answered, fact by fact in order. A
     batch is written while the next one is judged: the database's share of bulk ingest (about
@@ -130,32 +131,42 @@ def record_batches(
     batch's aggregates (newer than the store); if that write loses a race, it is redone fact
     by fact and the next batch judged again from the store."""
     with ThreadPoolExecutor(1, thread_name_prefix="carelane-write") as writer:
-        pending: tuple[Judged, Future[dict[tuple[UUID | str, int], int]]] | None = None
-        for batch in batches:
-            judged = batching.judge(ledger, batch, pending[0].aggregates if pending else None, submission)
+        pending: tuple[Judged, Future[dict[tuple[UUID | str, int], int]], list[Sent | None]] | None = None
+        for numbered_batch in batches:
+            batch = [fact for _, fact in numbered_batch]
+            sents = [_sent(source, lineno) for lineno, _ in numbered_batch]
+            judged = batching.judge(ledger, batch, pending[0].aggregates if pending else None, sents)
             if pending is not None:
-                answers, written = _finish(ledger, *pending, submission)
+                answers, written = _finish(ledger, *pending)
                 pending = None
                 yield answers
                 if not written:
-                    judged = batching.judge(ledger, batch, None, submission)
+                    judged = batching.judge(ledger, batch, None, sents)
             if judged is None:
-                yield [ledger.outcome(fact, submission) for fact in batch]
+                yield [ledger.outcome(fact, sent) for fact, sent in zip(batch, sents, strict=True)]
                 continue
-            pending = judged, writer.submit(batching.write, ledger, judged)
+            pending = judged, writer.submit(batching.write, ledger, judged), sents
         if pending is not None:
-            yield _finish(ledger, *pending, submission)[0]
+            yield _finish(ledger, *pending)[0]
+
+
+Numbered = tuple[int, facts.Fact]  # a fact and its line number
+Source = tuple[str, bool] | None  # the submission's digest, and --reconsider; None: no memory
+
+
+def _sent(source: Source, lineno: int) -> Sent | None:
+    return None if source is None else Sent(source[0], lineno, source[1])
 
 
 def _finish(
-    ledger: Ledger, judged: Judged, write: Future[dict[tuple[UUID | str, int], int]], submission: str | None
+    ledger: Ledger, judged: Judged, write: Future[dict[tuple[UUID | str, int], int]], sents: list[Sent | None]
 ) -> tuple[list[Outcome], bool]:
     """A written batch's answers, and whether its write went through (else: fact by fact)."""
     try:
         positions = write.result()
     except IntegrityError:
         log.info("batch.conflict_fallback", facts=len(judged.batch))
-        return [ledger.outcome(fact, submission) for fact in judged.batch], False
+        return [ledger.outcome(fact, sent) for fact, sent in zip(judged.batch, sents, strict=True)], False
     return batching.answers(ledger, judged, positions), True
 
 
@@ -169,11 +180,14 @@ def ingest(
     only: tuple[type[facts.Fact], ...] = (),
     batch: int = 1,
     submission: str | None = None,
+    reconsider: bool = False,
 ) -> Tally:
     """Answer every line in order. With batch > 1, up to that many facts are judged one by
     one and saved in one transaction (each still answered on its own). `submission` is the
     digest of what the lines came in: sent again, each line gets the answer it got (a line
-    refused before is refused again, domain.answered); None judges every line afresh."""
+    refused before is refused again, domain.answered); None judges every line afresh, and so
+    does `reconsider` (keeping what it finds for later resends)."""
+    source: Source = None if submission is None else (submission, reconsider)
     tally = Tally()
 
     def report(result: LineResult) -> None:
@@ -182,11 +196,11 @@ def ingest(
 
     if batch <= 1:
         for lineno, raw in numbered(lines):
-            report(answer(ledger, raw, lineno, only, submission))
+            report(answer(ledger, raw, lineno, only, _sent(source, lineno)))
         return tally
     held: deque[Held] = deque()
     with fewer_collections():
-        for outcomes in record_batches(ledger, _batches(lines, only, batch, held), submission):
+        for outcomes in record_batches(ledger, _batches(lines, only, batch, held), source):
             decided = iter(outcomes)
             for lineno, item in held.popleft():
                 report(item if isinstance(item, LineResult) else _result(lineno, next(decided)))
@@ -195,8 +209,8 @@ def ingest(
 
 def _batches(
     lines: Iterable[bytes], only: tuple[type[facts.Fact], ...], size: int, held: deque[Held]
-) -> Iterator[list[facts.Fact]]:
-    """The facts of each batch of `size` decoded lines; every line of it is also put on
+) -> Iterator[list[Numbered]]:
+    """The facts of each batch of `size` decoded lines, with their line numbers; every line of it is also put on
     `held`, an invalid one with its answer, to be answered in order once the batch is."""
     lines_held: Held = []
     count = 0
@@ -208,11 +222,11 @@ def _batches(
             lines_held.append((lineno, LineResult(lineno, "invalid", error=str(e))))
         if count >= size:
             held.append(lines_held)
-            yield [x for _, x in lines_held if isinstance(x, facts.Fact)]
+            yield [(n, x) for n, x in lines_held if isinstance(x, facts.Fact)]
             lines_held, count = [], 0
     if lines_held:
         held.append(lines_held)
-        yield [x for _, x in lines_held if isinstance(x, facts.Fact)]
+        yield [(n, x) for n, x in lines_held if isinstance(x, facts.Fact)]
 
 
 def _result(lineno: int, outcome: Recorded | Refused | Contention) -> LineResult:

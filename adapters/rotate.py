@@ -50,7 +50,10 @@ def rotate(url: str, new_key: str) -> tuple[chain.Digest, chain.Digest]:
     store = parse(url)
     with _transaction(store, table) as (cur, mark):
         cur.execute(f"SELECT {mark}, originator_id, originator_version, topic, state FROM {table} ORDER BY 1")
-        updates, links = _reencrypted(cur.fetchall(), old, new)
+        rows = cur.fetchall()
+        if (int(rows[-1][0]) if rows else 0) != before.position:  # written between the check and the lock
+            raise RotationError("the store changed while the rotation began; stop every writer and run it again")
+        updates, links = _reencrypted(rows, old, new)
         _rewrite(cur, mark, table, updates, links, new.encrypt(keycheck.PLAIN))
         after = chain.Digest(before.position, (links[-1][1] if links else chain.GENESIS).hex())
         cur.execute(f"CREATE TABLE IF NOT EXISTS {ROTATIONS} (rotated_at TEXT, position BIGINT, old_hash TEXT, "

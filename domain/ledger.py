@@ -24,8 +24,9 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from domain import fact_ids, facts
+from domain.answered import Sent
 from domain.base import LedgerAggregate
-from domain.decisions import Remembered, decision_for, recall, remember
+from domain.decisions import Remembered, decision_for, recall, remember, settle
 from domain.decisions.work import AlreadyRecorded, Context, Work
 from domain.keys import patient_key, patient_month_key
 from domain.month import Month
@@ -92,19 +93,20 @@ class Ledger(Application):  # type: ignore[type-arg]  # the library generic take
 
     # Commands
 
-    def record(self, fact: facts.Fact, submission: str | None = None) -> Recorded:
-        """Record any fact of the contract; raises Refused with reasons. `submission` names
-        what the line came in (a file's or body's digest): a line refused before in it is
-        refused again for the same reasons (domain.answered)."""
+    def record(self, fact: facts.Fact, sent: Sent | None = None) -> Recorded:
+        """Record any fact of the contract; raises Refused with reasons. `sent` says where the
+        line came from: a line refused before there is refused again for the same reasons
+        (domain.answered)."""
         decide = decision_for(fact).decide
         digest = fact_ids.digest(fact)
         bound = log.bind(command=type(fact).__name__, actor=fact.recorded_by, source=fact.source)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             w = Work(self.load, self.context, self.clock())
             try:
-                recall(w, submission, digest)
+                memory = recall(w, sent)
                 refuse_future(fact, w.at, self.policy)
                 home_id, version = decide(w, fact, digest)
+                settle(w, memory)
                 recordings = self.save(*w.touched.values())
             except AlreadyRecorded as seen:
                 bound.debug("fact.duplicate", aggregate=str(seen.originator_id))
@@ -115,7 +117,7 @@ class Ledger(Application):  # type: ignore[type-arg]  # the library generic take
                 raise
             except Refused as refusal:
                 bound.info("fact.refused", reasons=[r.code.value for r in refusal.reasons])
-                self.log_refusal(fact, digest, refusal, w.at, submission)
+                self.log_refusal(fact, digest, refusal, w.at, sent)
                 raise
             except IntegrityError:
                 bound.info("fact.conflict_retry", attempt=attempt)
@@ -129,20 +131,20 @@ class Ledger(Application):  # type: ignore[type-arg]  # the library generic take
             return Recorded(home_id, version, position)
         raise Contention(f"{type(fact).__name__} lost {MAX_ATTEMPTS} races; send it again")
 
-    def outcome(self, fact: facts.Fact, submission: str | None = None) -> Outcome:
+    def outcome(self, fact: facts.Fact, sent: Sent | None = None) -> Outcome:
         """record(), with a refusal or lost race returned instead of raised."""
         try:
-            return self.record(fact, submission)
+            return self.record(fact, sent)
         except (Refused, Contention) as e:
             return e
 
     def log_refusal(
-        self, fact: facts.Fact, digest: str, refusal: Refused, at: datetime, submission: str | None = None
+        self, fact: facts.Fact, digest: str, refusal: Refused, at: datetime, sent: Sent | None = None
     ) -> None:
         """Keep a refused claim in the refusal log (once per claim id and content), and any
         refused line in the memory of its submission."""
         w = Work(self.load, self.context, at)
-        remember(w, submission, fact, digest, refusal)
+        remember(w, sent, fact, digest, refusal)
         if isinstance(fact, facts.ClaimSubmitted):
             entry = ClaimRefusal.log(fact, digest, list(refusal.reasons), at)
             if entry.id not in self.repository:

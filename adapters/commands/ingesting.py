@@ -5,9 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ SHOWN_PROBLEMS = 20
 _RECONSIDER = click.option(
     "--reconsider",
     is_flag=True,
-    help="Judge lines refused when this same file was sent before afresh (by default they get the same answer).",
+    help="Judge afresh the lines refused when this same file was sent before (by default they get the same answer).",
 )
 
 
@@ -73,7 +71,7 @@ def _ingest(
                             shown += 1
                             tqdm.write(_problem(name, result), file=sys.stderr)
 
-                    ingest(ledger, lines, on_result, only, _batch_size(), None if reconsider else submission)
+                    ingest(ledger, lines, on_result, only, _batch_size(), submission, reconsider)
         except KeyboardInterrupt:
             click.echo(f"interrupted; every line answered so far is recorded\n{tally.summary()}", err=True)
             return 130
@@ -109,26 +107,23 @@ def _report_sink(path: str | None) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def _open_lines(name: str) -> Iterator[tuple[Any, str]]:
+def _open_lines(name: str) -> Iterator[tuple[Any, str | None]]:
     """The file's lines, and its SHA-256: the submission whose answers a resend repeats.
-    Standard input is kept in a temporary file first, so that it has a digest too."""
-    with contextlib.ExitStack() as stack:
-        if name == "-":
-            spool = stack.enter_context(tempfile.TemporaryFile())
-            shutil.copyfileobj(sys.stdin.buffer, spool)
-            spool.seek(0)
-            handle: Any = spool
-        else:
-            handle = stack.enter_context(open(name, "rb"))
+    Standard input streams as it comes, with no digest (its lines are judged afresh: keeping
+    a copy to hash first would hold patient data in a temporary file, and a feed piped in
+    would be answered only at its end)."""
+    if name == "-":
+        yield sys.stdin.buffer, None
+        return
+    with open(name, "rb") as handle:
         total, submission = _count_and_hash(handle)
         handle.seek(0)
         if total < PROGRESS_FROM_LINES:
             yield handle, submission
             return
-        label = "stdin" if name == "-" else Path(name).name
-        bar = stack.enter_context(tqdm(handle, total=total, unit=" lines", desc=label, file=sys.stderr,
-                                       disable=None, mininterval=0.5))  # fmt: skip
-        yield bar, submission
+        with tqdm(handle, total=total, unit=" lines", desc=Path(name).name, file=sys.stderr,
+                  disable=None, mininterval=0.5) as bar:  # fmt: skip
+            yield bar, submission
 
 
 def _count_and_hash(handle: Any) -> tuple[int, str]:

@@ -190,8 +190,9 @@ def restore_command(settings: Settings, source: str, digest_file: str | None) ->
 @click.pass_obj
 def rotate_key_command(settings: Settings) -> None:
     """Re-encrypt every stored event under the key in $CARELANE_NEW_CIPHER_KEY (from the key in
-    $CARELANE_CIPHER_KEY, or from clear), recompute the chain and verify it. Keys are read
-    from the environment, never the command line (which other users can see)."""
+    $CARELANE_CIPHER_KEY, or from clear), recompute the chain and verify it. Stop every other
+    process using the store first (a running server would go on writing under the old key).
+    Keys are read from the environment, never the command line (which other users can see)."""
     from adapters import rotate
 
     new_key = os.environ.get("CARELANE_NEW_CIPHER_KEY")

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from domain import facts
-from domain.answered import RefusalMemory, memory_key
+from domain.answered import RefusalMemory, Sent, memory_key
 from domain.decisions import claims, month_facts, patient_facts
 from domain.decisions.work import Context, Home, Work
 from domain.patient import PATIENT_FACTS
@@ -50,17 +50,26 @@ class Remembered(Refused):
     """A line refused before in the same submission: refused again, for the same reasons."""
 
 
-def recall(w: Work, submission: str | None, digest: str) -> None:
-    """Raise Remembered when this line was refused before in this submission (the resend
-    policy: domain.answered). No submission, no memory: the line is judged afresh."""
-    if submission is None:
-        return
-    memory = w.get(memory_key(submission, digest), RefusalMemory)
-    if memory is not None:
+def recall(w: Work, sent: Sent | None) -> RefusalMemory | None:
+    """The line's refusal memory, if any; raise Remembered when it stands and the line is not
+    to be judged afresh (the resend policy: domain.answered)."""
+    if sent is None:
+        return None
+    memory = w.get(memory_key(sent.submission, sent.line), RefusalMemory)
+    if memory is not None and memory.reasons is not None and not sent.reconsider:
         raise Remembered(*memory.reasons)
+    return memory
 
 
-def remember(w: Work, submission: str | None, fact: facts.Fact, digest: str, refusal: Refused) -> None:
-    """Keep a fresh refusal for resends of the submission (added to the Work, to be saved)."""
-    if submission is not None:
-        w.add(RefusalMemory.remember(submission, digest, type(fact).__name__, list(refusal.reasons), w.at))
+def settle(w: Work, memory: RefusalMemory | None) -> None:
+    """A line judged afresh and accepted: its refusal no longer stands."""
+    if memory is not None:
+        memory.lift(w.at)
+
+
+def remember(w: Work, sent: Sent | None, fact: facts.Fact, digest: str, refusal: Refused) -> None:
+    """Keep a fresh refusal for resends of the submission (in the Work, to be saved)."""
+    if sent is None:
+        return
+    if w.get(memory_key(sent.submission, sent.line), RefusalMemory) is None:  # else: the first answer stays
+        w.add(RefusalMemory.remember(sent, digest, type(fact).__name__, list(refusal.reasons), w.at))

@@ -24,6 +24,9 @@ def test_the_access_log_is_append_only_and_chained(ledger: Ledger, store_url: st
     for statement in ("UPDATE {schema}.carelane_access SET patient_id = 'P9'", "DELETE FROM {schema}.carelane_access"):
         with pytest.raises(Exception, match="append-only"):
             run_sql(store_url, statement)
+    if not store_url.startswith("sqlite"):
+        with pytest.raises(Exception, match="append-only"):
+            run_sql(store_url, "TRUNCATE {schema}.carelane_access")
     drop = ("DROP TRIGGER carelane_access_no_update" if store_url.startswith("sqlite")
             else "DROP TRIGGER carelane_access_append_only ON {schema}.carelane_access")  # fmt: skip
     run_sql(store_url, drop)
