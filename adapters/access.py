@@ -88,6 +88,9 @@ class AccessLog:
 
     def record(self, key_id: str, role: str, route: str, patients: Iterable[str]) -> int:
         """Append one row per patient read (in one transaction, chained); how many."""
+        patients = list(dict.fromkeys(patients))
+        if not patients:
+            return 0  # an empty answer read no record: take no write lock for it
         at = datetime.now(UTC).isoformat(timespec="milliseconds")
         with self.db.transaction() as cur:
             if not isinstance(self.db, SQLiteViews):  # SQLite's BEGIN IMMEDIATE already serialises
@@ -96,7 +99,7 @@ class AccessLog:
             last = cur.fetchone()
             position, previous = (int(last[0]), bytes(last[1])) if last else (0, GENESIS)
             rows = []
-            for patient_id in dict.fromkeys(patients):
+            for patient_id in patients:
                 position += 1
                 row = Access(position, at, key_id, role, route, patient_id)
                 previous = link(previous, row)

@@ -181,10 +181,11 @@ def verify(recorder: Any, upto: Digest | None = None) -> Break | None:
 
 
 def tip(recorder: Any, key: bytes | None = None) -> Digest:
-    last = (0, GENESIS)
-    for row in _chain(recorder):
-        last = row
-    position, value = last
+    """The chain's last row as a digest: one query (a /metrics scrape reads it too)."""
+    query = "SELECT position, hash FROM {} ORDER BY position DESC LIMIT 1"
+    pg = sql.SQL(query).format(_pg_name(recorder, CHAIN_TABLE)) if _is_pg(recorder) else sql.SQL("")
+    rows = _rows(recorder, pg, query.format(CHAIN_TABLE), ())
+    position, value = (int(rows[0][0]), bytes(rows[0][1])) if rows else (0, GENESIS)
     mac = hmac.new(key, f"{position}:{value.hex()}".encode(), hashlib.sha256).hexdigest() if key else None
     return Digest(position, value.hex(), mac)
 

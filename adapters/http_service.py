@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import anyio.to_thread
 import structlog
@@ -23,6 +23,7 @@ from projections import runner, views
 from projections.runner import ViewDB
 
 log = structlog.get_logger("carelane.http")
+T = TypeVar("T")
 
 
 class Service:
@@ -53,23 +54,22 @@ class Service:
 
     @property
     def views(self) -> ViewDB:
-        db: ViewDB | None = getattr(self._local, "views", None)
-        if db is None:
-            db = self._local.views = open_views(self.ledger, self.url)
-        return db
+        return self._per_thread("views", lambda: open_views(self.ledger, self.url))
 
     @property
     def keys(self) -> Keys:
-        found: Keys | None = getattr(self._local, "keys", None)
-        if found is None:
-            found = self._local.keys = Keys(self.views, create=False)
-        return found
+        return self._per_thread("keys", lambda: Keys(self.views, create=False))
 
     @property
     def access(self) -> AccessLog:
-        found: AccessLog | None = getattr(self._local, "access", None)
+        return self._per_thread("access", lambda: AccessLog(self.views, create=False))
+
+    def _per_thread(self, name: str, make: Callable[[], T]) -> T:
+        """One of each per worker thread: a connection is never shared across threads."""
+        found: T | None = getattr(self._local, name, None)
         if found is None:
-            found = self._local.access = AccessLog(self.views, create=False)
+            found = make()
+            setattr(self._local, name, found)
         return found
 
     def read(self, request: Any, patients: Iterable[str]) -> None:

@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,28 +23,31 @@ PROGRESS_FROM_LINES = 5000  # files shorter than this finish before a bar would 
 SHOWN_PROBLEMS = 20
 
 
-_RECONSIDER = click.option(
-    "--reconsider",
-    is_flag=True,
-    help="Judge afresh the lines refused when this same file was sent before (by default they get the same answer).",
-)
+def _file_options(command: Any) -> Any:
+    """FILES, --report and --reconsider: what `ingest` and `claim` both take."""
+    decorators: list[Callable[[Any], Any]] = [
+        click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True)),
+        click.option("--report", type=click.Path(dir_okay=False, writable=True),
+                     help="Write one JSON answer per input line."),
+        click.option("--reconsider", is_flag=True,
+                     help="Judge afresh the lines refused when this same file was sent before "
+                          "(by default they get the same answer)."),
+        click.pass_obj,
+    ]  # fmt: skip
+    for decorate in reversed(decorators):
+        command = decorate(command)
+    return command
 
 
 @main.command("ingest")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
-@click.option("--report", type=click.Path(dir_okay=False, writable=True), help="Write one JSON answer per input line.")
-@_RECONSIDER
-@click.pass_obj
+@_file_options
 def ingest_command(settings: Settings, files: tuple[str, ...], report: str | None, reconsider: bool) -> None:
     """Record NDJSON facts (FILE '-' reads stdin). Exit 0 all accepted, 3 some refused, 2 some invalid."""
     sys.exit(_ingest(settings, files, report, only=(), reconsider=reconsider))
 
 
 @main.command("claim")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
-@click.option("--report", type=click.Path(dir_okay=False, writable=True), help="Write one JSON answer per input line.")
-@_RECONSIDER
-@click.pass_obj
+@_file_options
 def claim_command(settings: Settings, files: tuple[str, ...], report: str | None, reconsider: bool) -> None:
     """Submit a billing service's batch of ClaimSubmitted lines through the claim gate."""
     sys.exit(_ingest(settings, files, report, only=(facts.ClaimSubmitted,), reconsider=reconsider))

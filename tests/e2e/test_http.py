@@ -69,19 +69,24 @@ def serve(url: str, *, logs: bool | Path) -> tuple[subprocess.Popen[str], str]:
     return proc, base
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('http') / 'ledger.db'}"
+def keyed_server(url: str, *, logs: bool | Path) -> Server:
+    """`carelane serve` on the store at `url`, with a key for every role and a revoked one."""
     ledger = open_ledger(url)
     keys = Keys(open_views(ledger, url))
     tokens = {role: keys.add(f"test-{role}", role)[1] for role in ROLES}
     info, revoked = keys.add("gone", "admin")
     keys.revoke(info.id)
     tokens["revoked"] = revoked
-    proc, base = serve(url, logs=True)
-    yield Server(base, tokens, proc)
-    proc.terminate()
-    proc.communicate(timeout=20)
+    proc, base = serve(url, logs=logs)
+    return Server(base, tokens, proc)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = keyed_server(f"sqlite:///{tmp_path_factory.mktemp('http') / 'ledger.db'}", logs=True)
+    yield srv
+    srv.process.terminate()
+    srv.process.communicate(timeout=20)
 
 
 def _facts() -> bytes:

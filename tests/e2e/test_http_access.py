@@ -13,30 +13,22 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from adapters.keys import ROLES, Keys
-from adapters.store import open_ledger
-from adapters.viewdb import open_views
 from tests.e2e.test_cli import carelane
-from tests.e2e.test_http import ENC, Server, serve
+from tests.e2e.test_http import ENC, Server, keyed_server, serve
 from tests.factories import claim, enrolled, minutes
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     url = f"sqlite:///{tmp_path_factory.mktemp('access') / 'ledger.db'}"
-    ledger = open_ledger(url)
-    keys = Keys(open_views(ledger, url))
-    tokens = {role: keys.add(f"test-{role}", role)[1] for role in ROLES}
-    proc, base = serve(url, logs=False)
-    srv = Server(base, tokens, proc)
-    body = b"\n".join(
-        ENC.encode(x) for x in [*enrolled("P1"), *minutes(45), *enrolled("P2"), *minutes(25, "P2", staff="RN-2")]
-    )
+    srv = keyed_server(url, logs=False)
+    record = [*enrolled("P1"), *minutes(45), *enrolled("P2"), *minutes(25, "P2", staff="RN-2")]
+    body = b"\n".join(ENC.encode(x) for x in record)
     assert srv.call("POST", "/facts", "recorder", content=body).status_code == 200
     srv.url = url  # type: ignore[attr-defined]  # the store, for the CLI and raw SQL below
     yield srv
-    proc.terminate()
-    proc.communicate(timeout=20)
+    srv.process.terminate()
+    srv.process.communicate(timeout=20)
 
 
 def test_every_read_of_a_patients_record_is_logged_and_queryable(server: Server) -> None:
