@@ -28,6 +28,11 @@ Code = Annotated[str, msgspec.Meta(pattern=CODE_PATTERN)]
 POS_PATTERN = r"^\d{2}$"
 CARC_PATTERN = r"^[A-Z0-9]{1,5}$"
 RARC_PATTERN = r"^[A-Z0-9]{1,6}$"
+STATE_PATTERN = r"^[A-Z]{2}$"
+ZIP_PATTERN = r"^\d{5}(\d{4})?$"
+TAX_ID_PATTERN = r"^\d{2}-?\d{7}$"
+PHONE_PATTERN = r"^[0-9]{10}$"
+X12_ID_PATTERN = r"^[A-Za-z0-9]+$"
 # What each pattern asks for, in words: an error names the field and this, never the regex.
 PATTERN_WORDS = {
     NPI_PATTERN: "a 10-digit NPI",
@@ -37,6 +42,11 @@ PATTERN_WORDS = {
     POS_PATTERN: "a 2-digit place of service",
     CARC_PATTERN: "a claim adjustment reason code",
     RARC_PATTERN: "a remittance advice remark code",
+    STATE_PATTERN: "a 2-letter state code",
+    ZIP_PATTERN: "a 5- or 9-digit ZIP code",
+    TAX_ID_PATTERN: "a 9-digit tax id (EIN)",
+    PHONE_PATTERN: "a 10-digit phone number",
+    X12_ID_PATTERN: "letters and digits only",
 }
 
 

@@ -35,6 +35,12 @@ from domain.contract import (
     Npi,
     Text,
 )
+from domain.identity_facts import (
+    PatientDemographicsRecorded as PatientDemographicsRecorded,
+    PracticeRegistered as PracticeRegistered,
+    Practitioner as Practitioner,
+    identity_problem,
+)
 from domain.vocab import (
     AdjustmentGroup as AdjustmentGroup,
     ClaimOutcome as ClaimOutcome,
@@ -45,6 +51,7 @@ from domain.vocab import (
     MdmLevel as MdmLevel,
     Program as Program,
     Setting as Setting,
+    Sex as Sex,
     StaffRole as StaffRole,
     VisitType as VisitType,
 )
@@ -265,6 +272,8 @@ AnyFact = (
     | PatientDied
     | DischargeCancelled
     | FacilityStayCancelled
+    | PatientDemographicsRecorded
+    | PracticeRegistered
 )
 
 FACT_TYPES: tuple[type[Fact], ...] = AnyFact.__args__
@@ -277,7 +286,7 @@ def input_problem(fact: Fact) -> str | None:
     if isinstance(fact, RatingScaleAdministered) and (not fact.score.is_finite() or abs(fact.score) > 1000):
         return "$.score: expected a finite number from -1000 to 1000"
     if not isinstance(fact, ClaimAdjudicated):
-        return None
+        return identity_problem(fact)
     problems = [amount_problem("$.paid_amount", fact.paid_amount)]
     for i, line in enumerate(fact.lines or ()):
         problems += [amount_problem(f"$.lines[{i}].{k}", getattr(line, k)) for k in ("charged", "paid")]

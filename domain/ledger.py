@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -45,6 +45,7 @@ Locate = Callable[[Sequence[tuple[UUID, int]]], dict[tuple[UUID, int], int]]
 Fetch = Callable[[list[UUID]], dict[UUID, list[StoredEvent]]]  # aggregate id -> its stored events, in order
 
 MAX_ATTEMPTS = 8
+T = TypeVar("T")
 
 
 class Ports(NamedTuple):
@@ -130,6 +131,21 @@ class Ledger(Application):  # type: ignore[type-arg]  # the library generic take
             bound.debug("fact.recorded", aggregate=str(home_id), position=position)
             return Recorded(home_id, version, position)
         raise Contention(f"{type(fact).__name__} lost {MAX_ATTEMPTS} races; send it again")
+
+    def run(self, command: Callable[[Work], T]) -> T:
+        """A command that is not a fact of the contract (an export, a clearinghouse answer),
+        decided in one unit of work and saved atomically; run again when another writer
+        changed the same aggregates first."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            w = Work(self.load, self.context, self.clock())
+            result = command(w)
+            try:
+                self.save(*w.touched.values())
+            except IntegrityError:
+                log.info("command.conflict_retry", attempt=attempt)
+                continue
+            return result
+        raise Contention(f"lost {MAX_ATTEMPTS} races with other writers; try again")
 
     def outcome(self, fact: facts.Fact, sent: Sent | None = None) -> Outcome:
         """record(), with a refusal or lost race returned instead of raised."""

@@ -38,6 +38,7 @@ class Patient(LedgerAggregate):
         self.visit_versions: dict[str, int] = {}  # initiating visit id -> its event's version
         self.revocations: dict[facts.Program, list[date]] = {}  # G-09: each revocation's date
         self.died_on: date | None = None
+        self.demographics: list[records.PatientDemographicsRecorded] = []  # by effective_on
         # P-CCM-2: the months with a service of each program on record (a live time entry
         # or claim); a program's first month is the earliest.
         self.service_months: dict[facts.Program, set[str]] = {}
@@ -201,6 +202,15 @@ class Patient(LedgerAggregate):
         def assign(self, p: Patient) -> None:
             p.died_on = self.fact.died_on
 
+    class DemographicsRecorded(Event):
+        TOPIC = "carelane.Patient.DemographicsRecorded.v1"
+        fact: records.PatientDemographicsRecorded
+        digest: str
+
+        def assign(self, p: Patient) -> None:
+            p.demographics.append(self.fact)
+            p.demographics.sort(key=lambda d: d.effective_on)
+
     class DischargeCancelled(Event):
         TOPIC = "carelane.Patient.DischargeCancelled.v1"
         fact: records.DischargeCancelled
@@ -279,6 +289,11 @@ class Patient(LedgerAggregate):
         """A voided claim frees its lines (G-08)."""
         if claim_id in self.claims:
             self.trigger_event(Patient.ScopedClaimReleased, claim_id=claim_id, timestamp=at)
+
+    def demographics_on(self, day: date) -> records.PatientDemographicsRecorded | None:
+        """The demographics in effect on a day (the earliest record when none was yet)."""
+        current = [d for d in self.demographics if d.effective_on <= day]
+        return current[-1] if current else (self.demographics[0] if self.demographics else None)
 
     def scoped_lines(self) -> list[Line]:
         return [line for lodged in self.claims.values() for line in lodged.lines if line.scope is not None]
@@ -368,5 +383,6 @@ _EVENT_FOR: dict[type[facts.Fact], type[Any]] = {
     facts.PatientDied: Patient.PatientDied,
     facts.DischargeCancelled: Patient.DischargeCancelled,
     facts.FacilityStayCancelled: Patient.FacilityStayCancelled,
+    facts.PatientDemographicsRecorded: Patient.DemographicsRecorded,
 }
 PATIENT_FACTS = frozenset(_EVENT_FOR)

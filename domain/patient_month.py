@@ -12,7 +12,7 @@ from domain.base import Created, LedgerAggregate
 from domain.claim_records import Verdict, Withdrawn
 from domain.keys import patient_month_key
 from domain.reasons import Reason, Refused
-from domain.state import PAID, Claim, Entry, claim_programs
+from domain.state import PAID, UNPAID, VOID, Claim, Entry, claim_programs
 
 
 class PatientMonth(LedgerAggregate):
@@ -100,8 +100,36 @@ class PatientMonth(LedgerAggregate):
             if self.fact.outcome in PAID and not claim.paid:
                 claim.paid_at = self.timestamp
             claim.adjudications.append(self.fact)
-            if self.fact.outcome is facts.ClaimOutcome.REVERSED and claim.void_requested is not None:
+            if self.fact.outcome in UNPAID and claim.void_requested is not None:
                 claim.voided = claim.void_requested  # the payer's answer completes the void
+
+    class ClaimExported(Event):
+        """The claim went out in an 837P batch: as an original (frequency 1) or its void (8)."""
+
+        TOPIC = "carelane.PatientMonth.ClaimExported.v1"
+        claim_id: str
+        batch_id: str
+        frequency: str
+
+        def assign(self, pm: PatientMonth) -> None:
+            claim = pm.claims[self.claim_id]
+            claim.batches.append(self.batch_id)
+            if self.frequency == VOID:
+                claim.void_sent = self.batch_id
+            else:
+                claim.clearing = "exported"
+
+    class ClaimAcknowledged(Event):
+        """The clearinghouse's answer (277CA, or a 999 rejecting the file): accepted or rejected."""
+
+        TOPIC = "carelane.PatientMonth.ClaimAcknowledged.v1"
+        claim_id: str
+        accepted: bool
+        codes: list[str]
+        source: str
+
+        def assign(self, pm: PatientMonth) -> None:
+            pm.claims[self.claim_id].clearing = "acknowledged" if self.accepted else "rejected"
 
     class ClaimVoided(Event):
         TOPIC = "carelane.PatientMonth.ClaimVoided.v1"
@@ -207,11 +235,29 @@ class PatientMonth(LedgerAggregate):
         claim = self.claims[fact.claim_id]
         if not claim.live:
             raise Refused.one(Reason.ALREADY_VOIDED, f"Claim {fact.claim_id} was already voided")
-        if claim.paid:
+        if claim.void_waits:
             if claim.void_requested is not None:
                 raise Refused.one(Reason.ALREADY_VOIDED, f"A void of claim {fact.claim_id} is already with the payer")
             return self.record(PatientMonth.ClaimVoidRequested, fact, digest, at), False
         return self.record(PatientMonth.ClaimVoided, fact, digest, at), True
+
+    def export_claim(self, claim_id: str, batch_id: str, frequency: str, at: datetime) -> None:
+        self.trigger_event(
+            PatientMonth.ClaimExported, claim_id=claim_id, batch_id=batch_id, frequency=frequency, timestamp=at
+        )
+
+    def acknowledge(self, claim_id: str, accepted: bool, codes: list[str], source: str, at: datetime) -> bool:
+        """Record the clearinghouse's answer; False when it changes nothing (a file received
+        again, or an answer for a claim the payer has already answered)."""
+        claim = self.claims[claim_id]
+        wanted = "acknowledged" if accepted else "rejected"
+        if claim.clearing in (None, wanted) or claim.outcome is not None or not claim.live:
+            return False
+        self.trigger_event(
+            PatientMonth.ClaimAcknowledged, claim_id=claim_id, accepted=accepted, codes=codes, source=source,
+            timestamp=at,
+        )  # fmt: skip
+        return True
 
     def withdraw_support(self, claim_id: str, withdrawn: Withdrawn) -> None:
         """G-16: mark a claim unsupported (once: the first withdrawal is when it was identified)."""

@@ -18,6 +18,12 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from domain.identity_records import (
+    PatientDemographicsRecorded as PatientDemographicsRecorded,
+    PracticeRegistered as PracticeRegistered,
+    Practitioner as Practitioner,
+)
+from domain.record_base import Record as Record
 from domain.vocab import (
     AdjustmentGroup,
     ClaimOutcome,
@@ -31,14 +37,6 @@ from domain.vocab import (
     StaffRole,
     VisitType,
 )
-
-
-class Record(msgspec.Struct, kw_only=True, frozen=True, tag_field="type"):
-    """A recorded fact. Who sent it and who keyed it travel with it."""
-
-    source: str | None = None
-    recorded_by: str | None = None
-
 
 R = TypeVar("R", bound=Record)
 _TYPES: dict[str, type[Record]] = {}
@@ -285,4 +283,4 @@ class FacilityStayCancelled(Record, tag=True, frozen=True):
 
 
 _TYPES.update({cls.__name__: cls for cls in Record.__subclasses__()})
-_NESTED = frozenset({ClaimSubmitted, ClaimAdjudicated})  # their lines are structs too
+_NESTED = frozenset({ClaimSubmitted, ClaimAdjudicated, PracticeRegistered})  # with structs inside

@@ -98,6 +98,11 @@ class Claim:
     void_requested: records.ClaimVoided | None = None  # of a paid claim: waits for the payer
     withdrawn: Withdrawn | None = None
     paid_at: datetime | None = None  # when the ledger recorded the payment standing now
+    # Where the claim stands with the clearinghouse: exported, then acknowledged or rejected
+    # (a rejected claim never reached the payer and goes out again as an original).
+    clearing: str | None = None
+    batches: list[str] = field(default_factory=list)  # the export batches that carried it
+    void_sent: str | None = None  # the batch that carried its void (frequency 8)
 
     @property
     def codes(self) -> list[str]:
@@ -113,8 +118,10 @@ class Claim:
 
     @property
     def live(self) -> bool:
-        """Stands against Medicare: not voided, and not reversed by the payer."""
-        return self.voided is None and self.outcome is not ClaimOutcome.REVERSED
+        """Stands against Medicare: not voided. A payer's reversal alone takes the payment
+        back but keeps the claim (a corrected payment usually follows in the same 835);
+        with a void requested, the reversal completes the void."""
+        return self.voided is None
 
     @property
     def status(self) -> str:
@@ -123,7 +130,19 @@ class Claim:
             return "voided"
         if self.withdrawn is not None:
             return "unsupported"
-        return self.outcome.value if self.outcome is not None else "accepted"
+        if self.outcome is not None:
+            return self.outcome.value
+        return self.clearing or "accepted"
+
+    @property
+    def void_waits(self) -> bool:
+        """A void must go to the payer (frequency 8) and wait for its answer: the claim is
+        paid, or exported and not yet answered or rejected."""
+        return self.paid or (self.outcome is None and self.clearing in ("exported", "acknowledged"))
+
+    @property
+    def payer_claim_number(self) -> str | None:
+        return next((a.payer_claim_number for a in reversed(self.adjudications) if a.payer_claim_number), None)
 
     @property
     def paid_amount(self) -> Decimal:
@@ -141,6 +160,8 @@ class Claim:
 
 
 PAID = frozenset({ClaimOutcome.PAID, ClaimOutcome.PARTIAL})
+UNPAID = frozenset({ClaimOutcome.DENIED, ClaimOutcome.REVERSED})  # a void waiting on these is done
+ORIGINAL, REPLACEMENT, VOID = "1", "7", "8"  # CLM05-3, the claim frequency code
 
 
 def claim_programs(claim: Claim) -> set[Program]:
@@ -192,6 +213,7 @@ class PatientFile(Protocol):
     @property
     def died_on(self) -> date | None: ...
     def scoped_lines(self) -> list[Line]: ...
+    def demographics_on(self, day: date) -> records.PatientDemographicsRecorded | None: ...
     def first_service(self, program: Program) -> str | None: ...
 
 

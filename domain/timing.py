@@ -85,6 +85,7 @@ WHEN_FIELD: dict[str, str] = {
     "ClaimSubmitted": "service_on",
     "ClaimAdjudicated": "paid_on",
     "PatientDied": "died_on",
+    "PatientDemographicsRecorded": "effective_on",
 }
 
 

@@ -89,3 +89,11 @@ class AdjustmentGroup(enum.StrEnum):
     OA = "OA"
     PI = "PI"
     CR = "CR"
+
+
+class Sex(enum.StrEnum):
+    """As the 837P's DMG03 takes it."""
+
+    FEMALE = "F"
+    MALE = "M"
+    UNKNOWN = "U"

@@ -11,12 +11,33 @@ from domain import facts as f
 EST = timezone(timedelta(hours=-5))
 NPI = "1234567893"
 OTHER_NPI = "1245319599"
+GROUP_NPI = "1326000019"  # the practice's organisation NPI (2010AA)
 
 
 def patient(pid: str = "P1", **kw: Any) -> f.PatientRegistered:
     """A patient with a Medicare id of their own (one beneficiary, one record: G-07)."""
     mbi = "1EG4-TE5-MK72" if pid == "P1" else f"1EG4-TE5-{pid}"
     return f.PatientRegistered(**({"patient_id": pid, "birth_date": date(1948, 5, 17), "medicare_id": mbi} | kw))
+
+
+def practice(**kw: Any) -> f.PracticeRegistered:
+    """A complete, fictional practice: every field the 837P needs, both practitioners named."""
+    base: dict[str, Any] = dict(
+        practice_id="PR-1", name="Test Family Medicine", billing_npi=GROUP_NPI, tax_id="12-3456789",
+        address="100 Test Street", city="Springfield", state="IL", zip="627010001", submitter_id="SUBM01",
+        receiver_id="RECV01", payer_id="MACJ6", contact_name="Billing Office", contact_phone="2175550100",
+        practitioners=[f.Practitioner(npi=NPI, last_name="Osler", first_name="Willa"),
+                       f.Practitioner(npi=OTHER_NPI, last_name="Jenner", first_name="Ed")],
+    )  # fmt: skip
+    return f.PracticeRegistered(**(base | kw))
+
+
+def demographics(pid: str = "P1", **kw: Any) -> f.PatientDemographicsRecorded:
+    base: dict[str, Any] = dict(
+        patient_id=pid, last_name="Testperson", first_name=f"Pat{pid}", sex=f.Sex.FEMALE, address="1 Elm St",
+        city="Peoria", state="IL", zip="61602", effective_on=date(2020, 1, 1),
+    )  # fmt: skip
+    return f.PatientDemographicsRecorded(**(base | kw))
 
 
 def condition(code: str = "E11.9", pid: str = "P1", **kw: Any) -> f.ConditionDiagnosed:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,39 +17,47 @@ from adapters.viewdb import open_views
 
 
 @main.command("export-837")
-@click.option("--month", required=True, callback=month_param, help="YYYY-MM")
+@click.option("--month", callback=month_param, help="YYYY-MM: the service month whose due claims go out.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True), help="The X12 file to write.")
-@click.option("--profile", type=click.Path(exists=True, dir_okay=False), help="Practice profile (JSON).")
-@click.option("--patients", type=click.Path(exists=True, dir_okay=False), help="Patient names and addresses (CSV).")
+@click.option(
+    "--practice", "practice_id", envvar="CARELANE_PRACTICE", help="The practice (when several are registered)."
+)
+@click.option("--production", is_flag=True, help="Mark the file for production (ISA15 P); test (T) otherwise.")
+@click.option("--resend", "resend", metavar="BATCH", help="Write a recorded batch again, byte for byte.")
 @click.option("--fees", type=click.Path(exists=True, dir_okay=False), help="A practice fee schedule (CSV).")
-@click.option("--control", type=click.IntRange(1, 999_999_999), help="Interchange control number.")
+@click.option("--control", type=click.IntRange(1, 999_999_999), help="The lowest interchange control number to use.")
 @click.pass_obj
 def export_837_command(
-    settings: Settings, month: str, out: str, profile: str | None, patients: str | None, fees: str | None,
-    control: int | None,
+    settings: Settings, month: str | None, out: str, practice_id: str | None, production: bool, resend: str | None,
+    fees: str | None, control: int | None,
 ) -> None:  # fmt: skip
-    """Write an X12 837P of the month's accepted, unpaid claims, checked with pyx12 first."""
-    from adapters import x12
+    """Write an X12 837P of the month's due claims, validated with pyx12, and record the
+    batch: each claim goes out once (a rejected claim again, a void as frequency 8)."""
+    from adapters import exporting
 
-    try:
-        practice, people = x12.load_profile(profile), x12.load_demographics(patients)
-    except x12.ExportError as e:
-        raise click.ClickException(str(e)) from None
     ledger = settings.ledger()
-    claims = x12.claims_for(ledger, reads.patients(ledger, open_views(ledger, settings.db), month), month)
-    if not claims:
-        click.echo(f"No accepted, unpaid claims for {month}; nothing written.")
+    try:
+        if resend is not None:
+            kept = exporting.batch(ledger, resend)
+            Path(out).write_text(kept.text)
+            click.echo(
+                f"Batch {kept.batch_id} ({len(kept.claims)} claims, control {kept.control}) written again to {out}"
+            )
+            return
+        if month is None:
+            raise click.UsageError("give --month (or --resend BATCH)")
+        patients = reads.patients(ledger, open_views(ledger, settings.db), month)
+        done = exporting.export(ledger, patients, month, fee_schedule(fees), practice_id=practice_id,
+                                production=production, first_control=control or 1)  # fmt: skip
+    except exporting.ExportRefused as e:
+        raise click.ClickException("no 837P was written; complete these first:\n  " + "\n  ".join(e.problems)) from None
+    if done is None:
+        click.echo(f"No claims are due for {month}; nothing written.")
         return
-    now = datetime.now().astimezone()
-    text = x12.build(claims, fee_schedule(fees), practice, people, control or int(now.timestamp()) % 1_000_000_000, now)
-    problems = x12.validate(text)
-    if problems:
-        raise click.ClickException("the 837P failed X12 validation; nothing written:\n  " + "\n  ".join(problems))
-    Path(out).write_text(text)
-    unnamed = len({c.patient.patient_id for c in claims} - set(people))
-    click.echo(f"{len(claims)} claims written to {out} (pyx12: no errors)")
-    if unnamed:
-        click.echo(f"{unnamed} patients have no name on file; give --patients to name them", err=True)
+    Path(out).write_text(done.text)
+    voids = f" and {done.voids} voids" if done.voids else ""
+    mark = "PRODUCTION" if production else "test (ISA15 T; --production to send for payment)"
+    click.echo(f"Batch {done.batch_id}: {done.claims} claims{voids} written to {out} (pyx12: no errors; {mark})")
 
 
 @main.command("serve")

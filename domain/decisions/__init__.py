@@ -11,7 +11,7 @@ from uuid import UUID
 
 from domain import facts
 from domain.answered import RefusalMemory, Sent, memory_key
-from domain.decisions import claims, month_facts, patient_facts
+from domain.decisions import claims, month_facts, patient_facts, practices
 from domain.decisions.work import Context, Home, Work
 from domain.patient import PATIENT_FACTS
 from domain.reasons import Refused
@@ -39,6 +39,7 @@ TABLE: dict[type[facts.Fact], Decision] = {
     facts.ClaimSubmitted: Decision(claims.submit_reads, claims.submit),
     facts.ClaimAdjudicated: Decision(claims.answer_reads, claims.adjudicate),
     facts.ClaimVoided: Decision(claims.answer_reads, claims.void),
+    facts.PracticeRegistered: Decision(practices.register_reads, practices.register),
 }
 
 

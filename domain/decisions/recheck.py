@@ -52,7 +52,8 @@ def service_gone(w: Work, patient: Patient, pm: PatientMonth, programs: set[Prog
 
 
 def claim_gone(w: Work, pm: PatientMonth, claim: Claim, fact: facts.Fact) -> None:
-    """A voided or reversed claim frees its codes (G-08) and is no service on record."""
+    """A voided claim (by the biller, or a void the payer completed) frees its codes (G-08)
+    and is no service on record."""
     patient = w.patient(pm.patient_id)
     patient.release(claim.submitted.claim_id, w.at)
     service_gone(w, patient, pm, claim_programs(claim), fact)

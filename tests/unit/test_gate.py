@@ -255,7 +255,25 @@ def test_payer_answers_that_cannot_stand_are_refused(book: Book) -> None:
     assert book.refused(msgspec.structs.replace(paid, paid_amount=Decimal("60"))) == ["ADJUDICATION_CONFLICT"]
     book.add(msgspec.structs.replace(paid, payer_claim_number="PCN-1"))  # the same answer again, with its number
     book.add(f.ClaimAdjudicated(claim_id="C1", outcome=f.ClaimOutcome.REVERSED))
-    assert book.refused(msgspec.structs.replace(paid, paid_on=date(2026, 4, 10))) == ["ALREADY_VOIDED"]
+    again = f.ClaimAdjudicated(claim_id="C1", outcome=f.ClaimOutcome.REVERSED, paid_on=date(2026, 4, 9))
+    assert book.refused(again) == ["ADJUDICATION_CONFLICT"]  # nothing is paid to reverse
+
+
+def test_a_reversal_takes_the_payment_back_and_keeps_the_claim(book: Book) -> None:
+    """An 835 reversal (CLP02 22) undoes the payment, but the claim still stands: its codes
+    stay claimed (DUPLICATE_CLAIM) and the corrected payment that follows is recorded. Only a
+    void, by the biller, frees the codes."""
+    book.add(minutes(25), claim("C1"))
+    paid = f.ClaimAdjudicated(claim_id="C1", outcome=f.ClaimOutcome.PAID, paid_amount=Decimal("52.80"))
+    book.add(paid, f.ClaimAdjudicated(claim_id="C1", outcome=f.ClaimOutcome.REVERSED))
+    assert [c.status for c in book.row().claimed] == ["reversed"]
+    assert book.refused(claim("C2")) == ["DUPLICATE_CLAIM"]
+    book.add(msgspec.structs.replace(paid, paid_amount=Decimal("51.74"), paid_on=date(2026, 4, 10)))
+    assert [c.status for c in book.row().claimed] == ["paid"]
+    book.add(f.ClaimAdjudicated(claim_id="C1", outcome=f.ClaimOutcome.REVERSED, paid_on=date(2026, 4, 12)))
+    book.add(f.ClaimVoided(claim_id="C1", reason="billed in error", by="B"))  # not paid now: void at once
+    assert [c.status for c in book.row().claimed] == ["voided"]
+    book.add(claim("C2"))
 
 
 @pytest.mark.parametrize("amount", ["-5", "NaN", "Infinity", "1e12"])

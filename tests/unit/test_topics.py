@@ -10,13 +10,16 @@ from eventsourcing.utils import get_topic, resolve_topic
 from domain import facts
 from domain.answered import RefusalMemory
 from domain.base import LedgerAggregate
+from domain.exports import ExportBatch, ExportRegister, Receipt
 from domain.identity import Identity
 from domain.patient import Patient
 from domain.patient_month import PatientMonth
+from domain.practice import Practices
 from domain.refusal import ClaimRefusal
 from domain.staff_day import StaffDay
 
-AGGREGATES = [Patient, PatientMonth, StaffDay, Identity, ClaimRefusal, RefusalMemory]
+AGGREGATES = [Patient, PatientMonth, StaffDay, Identity, ClaimRefusal, RefusalMemory, Practices, ExportRegister,
+              ExportBatch, Receipt]  # fmt: skip
 
 
 def event_classes() -> list[type]:

@@ -1,0 +1,76 @@
+"""Commands of the revenue cycle that are not facts of the contract: recording an 837P
+batch as sent, and the clearinghouse's answers (999, 277CA) to it. The payer's 835 answers
+are ClaimAdjudicated facts and go through the decision table like any other fact."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from domain.decisions.work import Work
+from domain.exports import (
+    EXPORTS_KEY,
+    ExportBatch,
+    ExportedClaim,
+    ExportRegister,
+    Receipt,
+    batch_key,
+    frequency_due,
+    receipt_key,
+)
+from domain.keys import patient_month_key
+from domain.patient_month import PatientMonth
+from domain.state import Claim
+
+
+class Stale(Exception):
+    """What the batch was built from changed before it was recorded: build it again."""
+
+
+def claim_in(w: Work, patient_id: str, month: str, claim_id: str) -> tuple[PatientMonth, Claim] | None:
+    pm = w.get(patient_month_key(patient_id, month), PatientMonth)
+    claim = None if pm is None else pm.claims.get(claim_id)
+    return None if pm is None or claim is None else (pm, claim)
+
+
+def next_control(w: Work) -> int:
+    register = w.get(EXPORTS_KEY, ExportRegister)
+    return 1 if register is None else register.last_control + 1
+
+
+def record_export(
+    w: Work, batch_id: str, control: int, month: str, practice_id: str, usage: str, sha256: str,
+    claims: Sequence[ExportedClaim], text: str,
+) -> ExportBatch:  # fmt: skip
+    """Record a batch as sent: each claim moves to `exported` (or its void to sent). Stale
+    when another export took the control number or one of the claims meanwhile."""
+    register = w.get(EXPORTS_KEY, ExportRegister) or w.add(ExportRegister.open(w.at))
+    if control <= register.last_control or w.get(batch_key(batch_id), ExportBatch) is not None:
+        raise Stale(f"control number {control} is taken")
+    for item in claims:
+        found = claim_in(w, item.patient_id, item.month, item.claim_id)
+        if found is None or frequency_due(found[1]) != item.frequency:
+            raise Stale(f"claim {item.claim_id} changed")
+        found[0].export_claim(item.claim_id, batch_id, item.frequency, w.at)
+    register.use(control, batch_id, w.at)
+    return w.add(ExportBatch.create(batch_id, control, month, practice_id, usage, sha256, list(claims), text, w.at))
+
+
+def acknowledge_claim(w: Work, patient_id: str, month: str, claim_id: str, accepted: bool, codes: list[str],
+                      source: str) -> bool:  # fmt: skip
+    """The clearinghouse's answer for one claim; False when it changes nothing."""
+    found = claim_in(w, patient_id, month, claim_id)
+    return found is not None and found[0].acknowledge(claim_id, accepted, codes, source, w.at)
+
+
+def batch_of(w: Work, control: int) -> ExportBatch | None:
+    register = w.get(EXPORTS_KEY, ExportRegister)
+    batch_id = None if register is None else register.batches.get(control)
+    return None if batch_id is None else w.get(batch_key(batch_id), ExportBatch)
+
+
+def received(w: Work, sha256: str) -> Receipt | None:
+    return w.get(receipt_key(sha256), Receipt)
+
+
+def keep_receipt(w: Work, kind: str, sha256: str, control: str, claims: list[str], unknown: list[str]) -> Receipt:
+    return received(w, sha256) or w.add(Receipt.create(kind, sha256, control, claims, unknown, w.at))
