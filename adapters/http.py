@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar, cast
 import anyio.to_thread
 import msgspec
 import structlog
-from litestar import Litestar, MediaType, Request, Response, get, post, route
+from litestar import Litestar, MediaType, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, PermissionDeniedException
@@ -25,12 +25,12 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import Parameter
 
-from adapters import audit_html, exporting, reads
+from adapters import audit_html, reads
 from adapters.access import Access
+from adapters.http_revenue import REVENUE_ROUTES
 from adapters.http_service import Service, internal_error, request_log
 from adapters.ingest import BATCH, CLAIM_FACTS, NOT_CLAIMS, LineResult, ingest
 from domain import facts
-from domain.catalog import DEFAULT_FEES
 from domain.reasons import Reason
 from domain.rules.assess import WorklistRow
 from projections import audit
@@ -208,31 +208,6 @@ def get_audit(
     return Response(msgspec.json.encode(packet), media_type=MediaType.JSON)
 
 
-@route("/export/837", http_method=["GET", "POST"], opt={"roles": {"biller"}}, sync_to_thread=True,
-       media_type=MediaType.TEXT)  # fmt: skip
-def export_837(request: Request[Any, Any, Any], month: Month | None = None, batch: str | None = None,
-               practice: str | None = None) -> Response[str]:  # fmt: skip
-    """An X12 837P of the month's due claims, billed as the registered practice, validated
-    with pyx12 and recorded as a batch (X-Batch-Id); `batch=ID` sends a recorded batch again.
-    Test files (ISA15 T) only: production files are made with the CLI's --production."""
-    service = _service(request)
-    try:
-        if batch is not None:
-            kept = exporting.batch(service.ledger, batch)
-            service.read(request, (c.patient_id for c in kept.claims))
-            return Response(kept.text, headers={"X-Batch-Id": kept.batch_id})
-        if month is None:
-            raise HTTPException(status_code=400, detail="give month=YYYY-MM or batch=ID")
-        patients = reads.patients(service.ledger, service.views, month, refresh=False)
-        done = exporting.export(service.ledger, patients, month, DEFAULT_FEES, practice_id=practice)
-    except exporting.ExportRefused as e:
-        raise HTTPException(status_code=422, detail="no 837P was made: " + "; ".join(e.problems[:50])) from None
-    if done is None:
-        raise NotFoundException(f"no claims are due for {month}")
-    service.read(request, patients)
-    return Response(done.text, headers={"X-Batch-Id": done.batch_id})
-
-
 @get("/access", opt={"roles": {"compliance"}}, sync_to_thread=True)
 def get_access(
     request: Request[Any, Any, Any], patient: str | None = None, since: datetime | None = None
@@ -258,7 +233,7 @@ def health(request: Request[Any, Any, Any]) -> Health:
     return Health("ok", _service(request).position)
 
 
-ROUTES = [post_facts, post_claims, get_worklist, get_refusals, get_events, get_audit, export_837, get_access,
+ROUTES = [post_facts, post_claims, get_worklist, get_refusals, get_events, get_audit, *REVENUE_ROUTES, get_access,
           get_metrics, health]  # fmt: skip
 
 

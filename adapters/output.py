@@ -48,7 +48,7 @@ def report(rows: Sequence[ReportRow], fmt: str) -> str:
     if fmt == "csv":
         return csv_of(dicts, list(ReportRow.__struct_fields__))
     headers = ["NPI", "program", "claimed units", "claimed wRVU", "claimed $", "billable units", "billable wRVU",
-               "billable $"]  # fmt: skip
+               "billable $", "paid $", "short $"]  # fmt: skip
     return render(headers, [list(d.values()) for d in dicts], "Work RVUs and revenue")
 
 

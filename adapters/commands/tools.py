@@ -17,7 +17,9 @@ from adapters.viewdb import open_views
 
 
 @main.command("export-837")
-@click.option("--month", callback=month_param, help="YYYY-MM: the service month whose due claims go out.")
+@click.option(
+    "--month", callback=lambda c, p, v: None if v is None else month_param(c, p, v), help="YYYY-MM: the service month."
+)
 @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True), help="The X12 file to write.")
 @click.option(
     "--practice", "practice_id", envvar="CARELANE_PRACTICE", help="The practice (when several are registered)."

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from domain import facts
 from domain.decisions.work import Work
 from domain.exports import (
     EXPORTS_KEY,
@@ -55,11 +56,27 @@ def record_export(
     return w.add(ExportBatch.create(batch_id, control, month, practice_id, usage, sha256, list(claims), text, w.at))
 
 
-def acknowledge_claim(w: Work, patient_id: str, month: str, claim_id: str, accepted: bool, codes: list[str],
-                      source: str) -> bool:  # fmt: skip
-    """The clearinghouse's answer for one claim; False when it changes nothing."""
-    found = claim_in(w, patient_id, month, claim_id)
-    return found is not None and found[0].acknowledge(claim_id, accepted, codes, source, w.at)
+def acknowledge(w: Work, claim_id: str, accepted: bool, codes: list[str], source: str) -> str:
+    """The clearinghouse's answer for one claim: `recorded`, `unchanged` (received before,
+    or the payer has answered since) or `unknown` (no such claim on file)."""
+    ident = w.identity_of(facts.ClaimSubmitted, claim_id)
+    pm = None if ident is None else w.get(ident.home_id, PatientMonth)
+    if pm is None or claim_id not in pm.claims:
+        return "unknown"
+    return "recorded" if pm.acknowledge(claim_id, accepted, codes, source, w.at) else "unchanged"
+
+
+def answer_file(w: Work, group_control: int, accepted: bool, errors: list[str]) -> tuple[str | None, int]:
+    """A 999 for a batch: its answer kept; when rejected, every claim in it is rejected (the
+    payer never had them). Returns the batch id (None when unknown) and the claims changed."""
+    batch = batch_of(w, group_control)
+    if batch is None:
+        return None, 0
+    changed = 0
+    if batch.acknowledge(accepted, errors, w.at) and not accepted:
+        for item in batch.claims:
+            changed += acknowledge(w, item.claim_id, False, ["999 R"], "999") == "recorded"
+    return batch.batch_id, changed
 
 
 def batch_of(w: Work, control: int) -> ExportBatch | None:

@@ -1,0 +1,109 @@
+"""`carelane receive` and `carelane denials`: the revenue cycle's answers coming back."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+import msgspec
+
+from adapters import reads
+from adapters.commands.base import Settings, fee_schedule, main, month_param
+from adapters.output import csv_of
+from adapters.viewdb import open_views
+from projections.denials import DenialRow
+
+WIDTH = 80
+
+
+@main.command("receive")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.pass_obj
+def receive_command(settings: Settings, files: tuple[str, ...]) -> None:
+    """Record X12 files from a clearinghouse or payer (999, 277CA, 835), told apart by their
+    ST segment and validated with pyx12. A file received again records nothing."""
+    from adapters.receiving import receive
+    from adapters.x12_in import Unreadable
+
+    ledger = settings.ledger()
+    failed = False
+    for name in files:
+        try:
+            text = Path(name).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as e:
+            click.echo(f"{name}: cannot be read ({type(e).__name__})", err=True)
+            failed = True
+            continue
+        try:
+            got = receive(ledger, text, name)
+        except Unreadable as e:
+            click.echo(f"{name}: {e}; nothing recorded", err=True)
+            failed = True
+            continue
+        click.echo(_summary(got))
+        for line in got.refused:
+            click.echo(f"  not recorded: {line}", err=True)
+    if failed:
+        raise SystemExit(2)
+
+
+def _summary(got: object) -> str:
+    from adapters.receiving import Received
+
+    assert isinstance(got, Received)
+    if got.already:
+        return f"{got.name}: {got.kind} {got.control} was received before; nothing recorded"
+    head = f"{got.name}: {got.kind} {got.control}"
+    if got.kind == "999":
+        verdict = "accepted" if got.accepted else "REJECTED (its claims go out again on the next export)"
+        head += f": batch {got.batch or '(unknown)'} {verdict}"
+    parts = [f"{got.recorded} claim answers recorded"]
+    if got.unchanged:
+        parts.append(f"{got.unchanged} already on file")
+    if got.unknown:
+        parts.append(f"not on file: {', '.join(got.unknown[:10])}" + (" ..." if len(got.unknown) > 10 else ""))
+    return head + "\n  " + "; ".join(parts)
+
+
+@main.command("denials")
+@click.option("--month", required=True, callback=month_param, help="YYYY-MM: the service month.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--fees", type=click.Path(exists=True, dir_okay=False), help="A practice fee schedule (CSV).")
+@click.pass_obj
+def denials_command(settings: Settings, month: str, fmt: str, fees: str | None) -> None:
+    """Denied, partly paid, reversed and underpaid claims, with each payer code explained and
+    what to do next."""
+    from projections.denials import denials
+
+    ledger = settings.ledger()
+    rows = denials(ledger, reads.patients(ledger, open_views(ledger, settings.db), month), month, fee_schedule(fees))
+    click.echo(render_denials(rows, fmt, month))
+
+
+def render_denials(rows: Sequence[DenialRow], fmt: str, month: str) -> str:
+    if fmt == "json":
+        return msgspec.json.encode(list(rows)).decode()
+    if fmt == "csv":
+        flat: list[dict[str, object]] = [
+            msgspec.structs.asdict(r)
+            | {"adjustments": " ".join(f"{a.group}-{a.code}:{a.amount}" for a in r.adjustments),
+               "remarks": " ".join(x.code for x in r.remarks)}
+            for r in rows
+        ]  # fmt: skip
+        return csv_of(flat, list(DenialRow.__struct_fields__))
+    if not rows:
+        return f"No denied, partly paid, reversed or underpaid claims for {month}."
+    out = [f"Denials and short payments, {month}: {len(rows)} claims", ""]
+    for r in rows:
+        out.append(f"{r.claim_id}  patient {r.patient_id}  {r.status}  paid {r.paid} of {r.expected}"
+                   + (f"  short {r.underpaid}" if r.underpaid != "0.00" else ""))  # fmt: skip
+        for a in r.adjustments:
+            out += textwrap.wrap(f"{a.group}-{a.code} {a.amount}: {a.says}", WIDTH, initial_indent="  ",
+                                 subsequent_indent="    ")  # fmt: skip
+        for x in r.remarks:
+            out += textwrap.wrap(f"{x.code}: {x.says}", WIDTH, initial_indent="  ", subsequent_indent="    ")
+        out += textwrap.wrap(f"Next: {r.next_step}", WIDTH, initial_indent="  ", subsequent_indent="    ")
+        out.append("")
+    return "\n".join(out).rstrip()

@@ -1,0 +1,137 @@
+"""`carelane receive`: X12 files from a clearinghouse or payer recorded against the claims
+they answer. A 999 answers an export batch; a 277CA acknowledges or rejects each claim; an
+835 becomes one ClaimAdjudicated fact per claim payment, recorded through the same gate as
+any fact. A file is recorded once (by its sha256); a claim id the ledger does not know is
+reported, never matched by guesswork."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+import msgspec
+
+from adapters import remits
+from adapters.x12_in import Interchange, Unreadable, read
+from domain import facts
+from domain.decisions.clearing import acknowledge, answer_file, keep_receipt
+from domain.exports import Receipt, receipt_key
+from domain.ledger import Ledger, Recorded
+from domain.reasons import Reason, Refused
+
+PAYMENT = frozenset({"1", "2", "3", "19", "20", "21"})  # CLP02: processed as primary, secondary, ...
+SOURCE_LIMIT = 200
+
+
+@dataclass
+class Received:
+    name: str
+    kind: str = ""
+    control: str = ""
+    already: bool = False  # the same file was received before: nothing recorded
+    recorded: int = 0  # claim answers that changed a claim
+    unchanged: int = 0  # answers on file already
+    unknown: list[str] = field(default_factory=list)  # claim ids (or a batch) the ledger does not know
+    refused: list[str] = field(default_factory=list)  # answers the ledger would not record, with why
+    batch: str | None = None  # the batch a 999 answered
+    accepted: bool | None = None  # the 999's verdict
+
+
+def receive(ledger: Ledger, text: str, name: str) -> Received:
+    """Record what one file says; raises Unreadable for a file that is not one of the three."""
+    sha256 = hashlib.sha256(text.encode()).hexdigest()
+    kept = ledger.load(receipt_key(sha256))
+    if isinstance(kept, Receipt):
+        return Received(name, kept.kind, kept.control, already=True)
+    ic = read(text)
+    out = Received(name, ic.kind, ic.control)
+    {"999": _file_answer, "277CA": _claim_answers, "835": _payments}[ic.kind](ledger, ic, out)
+    answered = [] if ic.kind == "999" else _claim_ids(ic)
+    ledger.run(partial(keep_receipt, kind=ic.kind, sha256=sha256, control=ic.control, claims=answered,
+                       unknown=out.unknown))  # fmt: skip
+    return out
+
+
+def _claim_ids(ic: Interchange) -> list[str]:
+    ids = [c.claim_id for c in remits.claim_answers(ic)] if ic.kind == "277CA" else []
+    return ids or list(dict.fromkeys(c.claim_id for c in remits.remittance(ic).claims))
+
+
+def _file_answer(ledger: Ledger, ic: Interchange, out: Received) -> None:
+    answer = remits.file_answer(ic)
+    batch, changed = ledger.run(partial(answer_file, group_control=answer.group_control, accepted=answer.accepted,
+                                        errors=answer.errors))  # fmt: skip
+    out.batch, out.accepted, out.recorded = batch, answer.accepted, changed
+    if batch is None:
+        out.unknown.append(f"batch with group control number {answer.group_control}")
+
+
+def _claim_answers(ledger: Ledger, ic: Interchange, out: Received) -> None:
+    for answer in remits.claim_answers(ic):
+        if answer.accepted is None:
+            out.unchanged += 1
+            continue
+        result = ledger.run(partial(acknowledge, claim_id=answer.claim_id, accepted=answer.accepted,
+                                    codes=answer.codes, source=f"277CA {ic.control}"))  # fmt: skip
+        _count(out, answer.claim_id, result)
+
+
+def _payments(ledger: Ledger, ic: Interchange, out: Received) -> None:
+    remit = remits.remittance(ic)
+    for claim in remit.claims:
+        if claim.status not in PAYMENT | {"4", "22"}:
+            out.refused.append(f"{claim.claim_id}: status {claim.status} is not a payment, denial or reversal")
+            continue
+        fact = adjudication(claim, remit)
+        answer = ledger.outcome(fact)
+        if isinstance(answer, Recorded):
+            _count(out, claim.claim_id, "unchanged" if answer.duplicate else "recorded")
+        elif isinstance(answer, Refused) and Reason.UNKNOWN_CLAIM in answer.codes:
+            _count(out, claim.claim_id, "unknown")
+        else:
+            out.refused.append(f"{claim.claim_id}: {answer}")
+
+
+def _count(out: Received, claim_id: str, result: str) -> None:
+    if result == "unknown":
+        out.unknown.append(claim_id)
+    elif result == "recorded":
+        out.recorded += 1
+    else:
+        out.unchanged += 1
+
+
+def adjudication(claim: remits.RemitClaim, remit: remits.Remittance) -> facts.ClaimAdjudicated:
+    """The contract's fact for one CLP loop. Amounts are kept as sizes (a reversal's negative
+    amounts are its outcome); adjustments keep their sign."""
+    lines = [{"code": x.code, "units": x.units, "charged": abs(x.charged), "paid": abs(x.paid),
+              "adjustments": [{"group": g, "reason": r, "amount": a} for g, r, a in x.adjustments],
+              "remarks": x.remarks} for x in claim.lines]  # fmt: skip
+    reasons = [f"{g}-{r}" for g, r, _ in claim.adjustments + [a for x in claim.lines for a in x.adjustments]]
+    fact: dict[str, Any] = {
+        "type": "ClaimAdjudicated", "claim_id": claim.claim_id, "outcome": outcome(claim),
+        "paid_amount": abs(claim.paid), "reason_codes": list(dict.fromkeys(reasons)) or None,
+        "payer_claim_number": claim.payer_claim_number or None, "paid_on": remit.paid_on, "lines": lines or None,
+        "source": f"835 {remit.trace}"[:SOURCE_LIMIT],
+    }  # fmt: skip
+    try:
+        return msgspec.convert(fact, facts.ClaimAdjudicated)
+    except msgspec.ValidationError as e:
+        raise Unreadable(f"claim {claim.claim_id[:20]}: {e}") from None
+
+
+def outcome(claim: remits.RemitClaim) -> str:
+    """CLP02 22 is a reversal and 4 a denial. A processed claim with every line denied (paid
+    nothing, for reasons other than the patient's share) is denied too; with some lines
+    denied it is partial; else paid."""
+    if claim.status == "22":
+        return facts.ClaimOutcome.REVERSED.value
+    if claim.status == "4":
+        return facts.ClaimOutcome.DENIED.value
+    denied = [x for x in claim.lines if x.paid == 0 and any(g != "PR" for g, _, _ in x.adjustments)]
+    if claim.paid == Decimal(0) and claim.lines and len(denied) == len(claim.lines):
+        return facts.ClaimOutcome.DENIED.value
+    return (facts.ClaimOutcome.PARTIAL if denied else facts.ClaimOutcome.PAID).value

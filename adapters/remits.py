@@ -1,0 +1,121 @@
+"""What a 999, 277CA or 835 says, read from its segments (adapters.x12_in) into plain
+answers: the file accepted or rejected, each claim acknowledged or rejected, each claim's
+payment with its adjustments, remarks and trace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from adapters.x12_in import Interchange, Seg, amount, day
+
+ACCEPTED_277 = frozenset({"A0", "A1", "A2", "A5"})  # acknowledged: forwarded, received, accepted
+REJECTED_277 = frozenset({"A3", "A4", "A6", "A7", "A8"})  # returned, not found, rejected
+
+
+@dataclass(frozen=True)
+class FileAnswer:
+    """A 999: the functional group (one 837 batch) accepted or rejected."""
+
+    group_control: int
+    accepted: bool
+    errors: list[str]
+
+
+@dataclass(frozen=True)
+class ClaimAnswer:
+    """A 277CA claim status: acknowledged or rejected, with the STC status codes."""
+
+    claim_id: str
+    accepted: bool | None  # None: a category this ledger does not act on (pending, say)
+    codes: list[str]
+
+
+@dataclass
+class RemitLine:
+    code: str
+    units: int
+    charged: Decimal
+    paid: Decimal
+    adjustments: list[tuple[str, str, Decimal]] = field(default_factory=list)  # group, CARC, amount
+    remarks: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RemitClaim:
+    claim_id: str
+    status: str  # CLP02
+    charged: Decimal
+    paid: Decimal
+    payer_claim_number: str
+    adjustments: list[tuple[str, str, Decimal]] = field(default_factory=list)
+    remarks: list[str] = field(default_factory=list)
+    lines: list[RemitLine] = field(default_factory=list)
+
+
+@dataclass
+class Remittance:
+    trace: str
+    paid_on: date | None
+    claims: list[RemitClaim] = field(default_factory=list)
+
+
+def file_answer(ic: Interchange) -> FileAnswer:
+    ak1 = next(s for s in ic.segments if s.id == "AK1")
+    ak9 = next(s for s in ic.segments if s.id == "AK9")
+    errors = [f"{s.id} {'/'.join(v for v in s.values if v)}" for s in ic.segments if s.id in ("IK3", "IK4", "IK5")]
+    return FileAnswer(int(ak1.get(2)), ak9.get(1) in ("A", "E"), [e for e in errors if not e.startswith("IK5 A")])
+
+
+def claim_answers(ic: Interchange) -> list[ClaimAnswer]:
+    """Claim-level statuses (loop 2200D): the claim id is the TRN's trace, the CLM01 we sent."""
+    out: list[ClaimAnswer] = []
+    current: str | None = None
+    codes: list[str] = []
+    for s in ic.segments:
+        if "/2200D/" not in s.loop:
+            continue
+        if s.id == "TRN":
+            _close_claim(out, current, codes)
+            current, codes = s.get(2), []
+        elif s.id == "STC":
+            codes += [c for c in (s.get(1), s.get(10), s.get(11)) if c]
+    _close_claim(out, current, codes)
+    return out
+
+
+def _close_claim(out: list[ClaimAnswer], claim_id: str | None, codes: list[str]) -> None:
+    if claim_id is None:
+        return
+    categories = {c.split(":")[0] for c in codes}
+    verdict = False if categories & REJECTED_277 else True if categories & ACCEPTED_277 else None
+    out.append(ClaimAnswer(claim_id, verdict, codes))
+
+
+def remittance(ic: Interchange) -> Remittance:
+    trn = next((s for s in ic.segments if s.id == "TRN"), None)
+    bpr = next((s for s in ic.segments if s.id == "BPR"), None)
+    paid_on = day(bpr.get(16)) if bpr else None
+    out = Remittance(trn.get(2) if trn else "", paid_on)
+    for s in ic.segments:
+        if s.id == "CLP":
+            out.claims.append(RemitClaim(s.get(1), s.get(2), amount(s.get(3)), amount(s.get(4)), s.get(7)))
+        elif s.id == "SVC" and out.claims:
+            units = int(amount(s.get(5) or "1")) or 1
+            out.claims[-1].lines.append(RemitLine(s.part(1, 2), units, amount(s.get(2)), amount(s.get(3))))
+        elif s.id in ("CAS", "LQ") and out.claims:
+            _attach(out.claims[-1], s)
+    return out
+
+
+def _attach(claim: RemitClaim, s: Seg) -> None:
+    """CAS and LQ belong to the service line when in loop 2110, else to the claim."""
+    line = claim.lines[-1] if "/2110/" in s.loop and claim.lines else None
+    if s.id == "LQ":
+        (line.remarks if line else claim.remarks).append(s.get(2))
+        return
+    group = s.get(1)
+    for i in range(2, 19, 3):  # up to six reason, amount, quantity triples
+        if s.get(i):
+            (line.adjustments if line else claim.adjustments).append((group, s.get(i), amount(s.get(i + 1))))
