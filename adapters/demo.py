@@ -15,7 +15,7 @@ import msgspec
 from adapters import output, reads
 from adapters.ingest import LineResult, answer
 from adapters.store import open_ledger, parse
-from adapters.synthetic import PRACTICE_NPI, last_full_month, months_ending, practice_lines
+from adapters.synthetic import PRACTICE_NPI, SPECIALIST_NPI, last_full_month, months_ending, practice_lines
 from adapters.table import render
 from adapters.viewdb import open_views
 from domain import facts
@@ -33,7 +33,8 @@ def run(url: str, *, patients: int, seed: int, echo: Callable[[str], None]) -> N
     _fresh(url)
     ledger = open_ledger(url)
     months = months_ending(last_full_month(date.today()), 2)
-    lines = practice_lines(patients, months, seed)
+    practice, people = identities(patients)
+    lines = [practice, *practice_lines(patients, months, seed), *people]
     echo(f"Synthetic practice: {patients} patients, months {', '.join(months)}, {len(lines)} facts")
     echo(f"Store: {url}\n")
     results = [(line, answer(ledger, line, n)) for n, line in enumerate(lines, start=1)]
@@ -55,6 +56,38 @@ def run(url: str, *, patients: int, seed: int, echo: Callable[[str], None]) -> N
     echo(output.worklist(worklist(months[1]), "table"))
 
 
+DEMO_GROUP_NPI = "1999999018"  # a valid check digit, in no registry: the demo practice is fictional
+
+
+def identities(patients: int) -> tuple[bytes, list[bytes]]:
+    """The demo's own practice and its patients' names and addresses: plainly fictional, so
+    an 837P made from the demo (a test file, ISA15 T) can never pass for a real one."""
+    practice = facts.PracticeRegistered(
+        practice_id="DEMO", name="Carelane Demo Practice (fictional)", billing_npi=DEMO_GROUP_NPI,
+        tax_id="00-0000000", address="1 Example Way", city="Springfield", state="IL", zip="627010000",
+        submitter_id="DEMOSUBMITTER", receiver_id="DEMORECEIVER", payer_id="DEMOPAYER",
+        contact_name="Demo Billing Office", contact_phone="5555550100", payer_name="Demo Payer (fictional)",
+        practitioners=[facts.Practitioner(npi=PRACTICE_NPI, last_name="Example", first_name="Eve"),
+                       facts.Practitioner(npi=SPECIALIST_NPI, last_name="Example", first_name="Fay")],
+    )  # fmt: skip
+    people = [
+        facts.PatientDemographicsRecorded(
+            patient_id=f"P{n:05d}",
+            last_name="Demopatient",
+            first_name=f"P{n:05d}",
+            sex=facts.Sex.UNKNOWN,
+            address=f"{n} Example Way",
+            city="Springfield",
+            state="IL",
+            zip="62701",
+            effective_on=date(2000, 1, 1),
+        )
+        for n in range(1, patients + 1)
+    ]
+    encoder = msgspec.json.Encoder()
+    return encoder.encode(practice), [encoder.encode(p) for p in people]
+
+
 def _claims_from(rows: list[WorklistRow]) -> list[facts.ClaimSubmitted]:
     """What a diligent biller sends: the worklist's billable codes, one claim per date of service."""
     claims = []
@@ -66,7 +99,7 @@ def _claims_from(rows: list[WorklistRow]) -> list[facts.ClaimSubmitted]:
             if b.service_on is not None:
                 lines = [facts.ClaimLine(b.code, b.units)]
                 on = date.fromisoformat(b.service_on)
-                claims.append(_claim(row, f"C-{row.patient_id}-{b.code}-{b.service_on}", lines, service_on=on))
+                claims.append(_claim(row, f"C-{row.patient_id}-{b.code}-{on:%m%d}", lines, service_on=on))
     return claims
 
 
