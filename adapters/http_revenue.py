@@ -24,7 +24,7 @@ def _service(request: Request[Any, Any, Any]) -> Service:
     return request.app.state["service"]  # type: ignore[no-any-return]  # State is untyped
 
 
-@route("/export/837", http_method=["GET", "POST"], opt={"roles": {"biller"}}, sync_to_thread=True,
+@route("/export/837", http_method=["GET", "POST"], opt={"roles": {"biller"}}, sync_to_thread=True, status_code=200,
        media_type=MediaType.TEXT)  # fmt: skip
 def export_837(request: Request[Any, Any, Any], month: Month | None = None, batch: str | None = None,
                practice: str | None = None) -> Response[str]:  # fmt: skip

@@ -23,7 +23,7 @@ from adapters.keys import ROLES, Keys
 from adapters.store import open_ledger
 from adapters.viewdb import open_views
 from domain import facts as f
-from tests.factories import claim, enrolled, minutes
+from tests.factories import claim, demographics, enrolled, minutes, practice
 
 ENC = msgspec.json.Encoder()
 
@@ -107,8 +107,19 @@ def test_recording_facts_and_the_whole_billing_flow(server: Server) -> None:
     assert claimed.json()[0]["status"] == "accepted"
     again = server.call("POST", "/claims", "biller", content=ENC.encode(claim("C2")))
     assert again.json()[0]["reasons"][0]["code"] == "DUPLICATE_CLAIM"
-    x12 = server.call("GET", "/export/837?month=2026-03", "biller")
+    refused = server.call("GET", "/export/837?month=2026-03", "biller")
+    assert refused.status_code == 422 and "no practice is registered" in refused.json()["detail"]
+    who = server.call(
+        "POST", "/facts", "recorder", content=b"\n".join(ENC.encode(x) for x in [practice(), demographics()])
+    )
+    assert [r["status"] for r in who.json()] == ["accepted", "accepted"]
+    x12 = server.call("POST", "/export/837?month=2026-03", "biller")
     assert x12.status_code == 200 and x12.text.startswith("ISA*") and "CLM*C1*116" in x12.text
+    assert x12.headers["x-batch-id"] == "B000000001" and "*0*T*:" in x12.text.splitlines()[0]
+    assert server.call("GET", "/export/837?month=2026-03", "biller").status_code == 404  # sent once
+    resent = server.call("GET", "/export/837?batch=B000000001", "biller")
+    assert resent.status_code == 200 and resent.text == x12.text
+    assert server.call("GET", "/export/837?batch=B000000001", "recorder").status_code == 403
     packet = server.call("GET", "/audit/P1?from=2026-03&to=2026-03", "auditor").json()
     assert packet["sections"][0]["claims"][0]["claim_id"] == "C1"
     page = server.call("GET", "/audit/P1?from=2026-03&to=2026-03", "compliance", headers={"Accept": "text/html"})
