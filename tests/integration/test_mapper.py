@@ -8,6 +8,7 @@ import json
 import os
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -21,16 +22,19 @@ from adapters.mapper import MsgspecMapper
 from adapters.store import MAPPER_TOPIC, open_ledger
 from domain import claim_records, records
 from domain.answered import Sent
+from domain.decisions.clearing import answer_file, keep_receipt, record_export
+from domain.exports import ExportedClaim
 from domain.ledger import Ledger
 from domain.patient import Patient
 from domain.patient_month import PatientMonth
 from domain.reasons import Refused
 from domain.vocab import Program
 from tests.conftest import Clock
-from tests.factories import claim, condition, one_of_each, patient
+from tests.factories import claim, condition, demographics, one_of_each, patient, practice
 from tests.unit.test_topics import event_classes
 
-GOLDEN = Path(__file__).parent.parent / "golden" / "events-v3.json"
+GOLDEN = Path(__file__).parent.parent / "golden" / "events-v4.json"
+GOLDEN_V3 = Path(__file__).parent.parent / "golden" / "events-v3.json"
 GOLDEN_V2 = Path(__file__).parent.parent / "golden" / "events-v2.json"
 GOLDEN_V1 = Path(__file__).parent.parent / "golden" / "events-v1.json"
 
@@ -62,6 +66,15 @@ def record_scenario(ledger: Ledger) -> None:
         ledger.record(late, Sent("e" * 32, 1))
     ledger.record(patient("P-LATE"))
     ledger.record(late, Sent("e" * 32, 1, reconsider=True))
+    # v4: the revenue cycle. The practice and a patient's demographics; a batch exported,
+    # rejected by the clearinghouse's 999, and that file kept as received.
+    ledger.record(practice())
+    ledger.record(demographics("P1"))
+    sent = [ExportedClaim("C3", "P1", "2026-03", "1")]
+    ledger.run(partial(record_export, batch_id="B000000001", control=1, month="2026-03", practice_id="PR-1",
+                       usage="T", sha256="a" * 64, claims=sent, text="ISA*00*...~\n"))  # fmt: skip
+    ledger.run(partial(answer_file, group_control=1, accepted=False, errors=["IK5 R/5"]))
+    ledger.run(partial(keep_receipt, kind="999", sha256="b" * 64, control="900001", claims=[], unknown=[]))
 
 
 def assert_same(a: Any, b: Any, where: str = "event") -> None:
@@ -146,6 +159,16 @@ def test_v2_golden_bytes_read_as_the_same_events() -> None:
         assert_same(a, b, f"event {i}")
     scopes = [x.scope for e in new if isinstance(e, Patient.ClaimLodged) for x in e.lines if x.scope is not None]
     assert scopes and all(isinstance(x, claim_records.SetupEpisode) for x in scopes)
+
+
+def test_v3_golden_bytes_read_as_the_same_events() -> None:
+    """The v3 file reads as exactly the first events of v4: v4 only added event classes (the
+    practice, demographics, exports, clearinghouse answers), at the end of the scenario."""
+    old = _read_golden(GOLDEN_V3)
+    new = _read_golden(GOLDEN)[: len(old)]
+    for i, (a, b) in enumerate(zip(old, new, strict=True)):
+        assert_same(a, b, f"event {i}")
+    assert len(_read_golden(GOLDEN)) > len(old)
 
 
 def test_v1_golden_bytes_still_read() -> None:

@@ -25,9 +25,11 @@ def _subscriber(hl: int, claim_id: str, patient: tuple[str, str, str], lines: li
     """One 2000B loop as adapters.x837 writes it."""
     last, first, member = patient
     total = sum((Decimal(charge) for _, charge in lines), Decimal(0))
-    out = [f"HL*{hl}*1*22*0", "SBR*P*18*******MB", f"NM1*IL*1*{last}*{first}****MI*{member}", "N3*1 ELM ST",
-           "N4*PEORIA*IL*61602", "DMG*D8*19480517*F", "NM1*PR*2*MEDICARE PART B*****PI*MACJ6",
-           f"CLM*{claim_id}*{total}***11:B:1*Y*A*Y*Y", "HI*ABK:E119*ABF:I509", "NM1*82*1*OSLER*WILLA****XX*1234567893"]  # fmt: skip
+    out = [
+        f"HL*{hl}*1*22*0", "SBR*P*18*******MB", f"NM1*IL*1*{last}*{first}****MI*{member}", "N3*1 ELM ST",
+        "N4*PEORIA*IL*61602", "DMG*D8*19480517*F", "NM1*PR*2*MEDICARE PART B*****PI*MACJ6",
+        f"CLM*{claim_id}*{total}***11:B:1*Y*A*Y*Y", "HI*ABK:E119*ABF:I509", "NM1*82*1*OSLER*WILLA****XX*1234567893",
+    ]  # fmt: skip
     for n, (code, charge) in enumerate(lines, start=1):
         out += [f"LX*{n}", f"SV1*HC:{code}*{charge}*UN*1***1:2", "DTP*472*D8*20260331"]
     return out
@@ -139,7 +141,7 @@ def test_a_paid_line_is_80_percent_less_sequestration_and_the_patient_owes_20() 
     assert c1.clp[1:10] == ["C1", "1", "116", "90.94", "23.2", "MB", "PCNC1", "11", "1"]
     assert c1.lines[0][0][1:4] == ["HC:99490", "66", "51.74"]
     assert "CAS*CO*253*1.06~\nCAS*PR*2*13.2~\nAMT*B6*66~" in remit
-    assert first(remit, "BPR")[1:5] == ["I", "218.9", "C", "ACH"]
+    assert first(remit, "BPR")[1:5] == ["I", "208.92", "C", "ACH"]  # 90.94 + 51.74 + 66.24
     assert first(remit, "TRN") == ["TRN", "1", "EFT0001", "1999999999"]
 
 
