@@ -95,8 +95,11 @@ def _close_claim(out: list[ClaimAnswer], claim_id: str | None, codes: list[str])
 
 def remittance(ic: Interchange) -> Remittance:
     trn = next((s for s in ic.segments if s.id == "TRN"), None)
+    produced = next((s for s in ic.segments if s.id == "DTM" and s.get(1) == "405"), None)
     bpr = next((s for s in ic.segments if s.id == "BPR"), None)
-    paid_on = day(bpr.get(16)) if bpr else None
+    # When the payer decided (the production date), not when the money moves (BPR16, an
+    # EFT's effective date, often days ahead: the ledger refuses facts dated in the future).
+    paid_on = day(produced.get(2)) if produced else day(bpr.get(16)) if bpr else None
     out = Remittance(trn.get(2) if trn else "", paid_on)
     for s in ic.segments:
         if s.id == "CLP":

@@ -12,12 +12,16 @@ import io
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from adapters.x12 import Segments, money
 
+# The stand-in dates its files in the default practice zone: a payer a time zone ahead
+# would date an 835 tomorrow, which the ledger refuses as future-dated (G-13).
+PAYER_ZONE = ZoneInfo("America/New_York")
 PAYER_NAME = "MEDICARE PART B"  # when the 837 names no payer (2010BB)
 
 
@@ -201,7 +205,7 @@ def unknown_claims(sub: Submission, claim_ids: Mapping[str, str]) -> None:
 
 def ack_999(text_837: str, *, accepted: bool = True, control: int = 900001, now: datetime | None = None) -> str:
     """The 999 for the 837's functional group: accepted, or rejected for its first claim."""
-    sub, moment = read_837(text_837), now or datetime.now(UTC)
+    sub, moment = read_837(text_837), now or datetime.now(PAYER_ZONE)
     body = Segments()
     body.add("AK1", "HC", sub.group, "005010X222A1")
     body.add("AK2", "837", sub.st_control, "005010X222A1")
@@ -224,7 +228,7 @@ def ack_277ca(text_837: str, *, rejected: Mapping[str, str] | None = None, contr
     """The 277CA: one claim-level status per CLM, A1:20 (accepted), or A7:<code> for a claim
     id in rejected (CLM01 -> status code, e.g. {"C3": "21"}; a value with a colon is the
     whole STC01, e.g. "A8:562")."""
-    sub, moment, rejected = read_837(text_837), now or datetime.now(UTC), rejected or {}
+    sub, moment, rejected = read_837(text_837), now or datetime.now(PAYER_ZONE), rejected or {}
     unknown_claims(sub, rejected)
     today = f"{moment:%Y%m%d}"
     body = Segments()

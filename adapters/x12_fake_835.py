@@ -7,13 +7,22 @@ The envelope and the 837's reading are adapters.x12_fake's."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from adapters.x12 import Segments, money
-from adapters.x12_fake import Claim, Line, Submission, interchange, payer_claim_number, read_837, unknown_claims
+from adapters.x12_fake import (
+    PAYER_ZONE,
+    Claim,
+    Line,
+    Submission,
+    interchange,
+    payer_claim_number,
+    read_837,
+    unknown_claims,
+)
 
 PLANS = ("paid", "underpaid", "partial", "denied-97", "denied-B20", "reversed-repaid")
 PAYER_TAX_ID = "1999999999"  # TRN03 and BPR10: "1" and a made-up 9-digit tax id
@@ -38,11 +47,13 @@ class Adjudicated:
 
 
 def remit_835(text_837: str, plan: Mapping[str, str] | None = None, *, control: int = 900003,
-              now: datetime | None = None, trace: str = "EFT0001") -> str:  # fmt: skip
-    """The 835 paying the 837's claims; plan maps CLM01 to one of PLANS (default "paid")."""
-    sub, moment, plan = read_837(text_837), now or datetime.now(UTC), plan or {}
+              now: datetime | None = None, trace: str = "EFT0001", skip: Collection[str] = ()) -> str:  # fmt: skip
+    """The 835 paying the 837's claims; plan maps CLM01 to one of PLANS (default "paid"). A
+    void (frequency 8) is answered by reversing the payment; `skip` leaves claims out (the
+    ones the clearinghouse rejected never reach the payer)."""
+    sub, moment, plan = read_837(text_837), now or datetime.now(PAYER_ZONE), plan or {}
     unknown_claims(sub, plan)
-    loops = [(claim, status, lines) for claim in sub.claims
+    loops = [(claim, status, lines) for claim in sub.claims if claim.claim_id not in skip
              for status, lines in outcomes(claim, plan.get(claim.claim_id, "paid"))]  # fmt: skip
     total = sum((a.paid for _, _, lines in loops for a in lines), ZERO)
     body = Segments()
@@ -55,6 +66,8 @@ def remit_835(text_837: str, plan: Mapping[str, str] | None = None, *, control: 
 def outcomes(claim: Claim, plan: str) -> list[tuple[str, list[Adjudicated]]]:
     """The CLP loops (CLP02, lines) that answer one claim under a plan."""
     paid = [_paid(line) for line in claim.lines]
+    if claim.frequency == "8":
+        return [("22", [_negated(a) for a in paid])]
     if plan == "paid":
         return [("1", paid)]
     if plan == "underpaid":
