@@ -22,6 +22,7 @@ import pytest
 from adapters.keys import ROLES, Keys
 from adapters.store import open_ledger
 from adapters.viewdb import open_views
+from adapters.x12_fake_835 import remit_835
 from domain import facts as f
 from tests.factories import claim, demographics, enrolled, minutes, practice
 
@@ -136,12 +137,34 @@ ROUTES = [
     ("POST", "/claims", {"biller"}),
     ("GET", "/worklist?month=2026-03", {"biller"}),
     ("GET", "/export/837?month=2026-01", {"biller"}),
+    ("POST", "/remits", {"biller"}),
+    ("GET", "/denials?month=2026-03", {"biller"}),
     ("GET", "/audit/P1?from=2026-03&to=2026-03", {"auditor", "compliance"}),
     ("GET", "/events", {"auditor", "compliance"}),
     ("GET", "/refusals", {"compliance"}),
     ("GET", "/access", {"compliance"}),
     ("GET", "/metrics", set()),  # admin only
 ]
+
+
+def test_the_payers_answers_over_http(server: Server) -> None:
+    """POST /remits records a 999, 277CA or 835 (once; the same body again records nothing);
+    an unreadable body is a 422 naming why; GET /denials explains what was not paid."""
+    facts = [*enrolled("P7"), demographics("P7"), *minutes(25, "P7", staff="RN-7"), claim("C7", "P7")]
+    recorded = server.call("POST", "/facts", "recorder", content=b"\n".join(ENC.encode(x) for x in facts[:-1]))
+    assert {r["status"] for r in recorded.json()} == {"accepted"}
+    assert server.call("POST", "/claims", "biller", content=ENC.encode(facts[-1])).json()[0]["status"] == "accepted"
+    sent = server.call("POST", "/export/837?month=2026-03", "biller")
+    assert sent.status_code == 200, sent.text
+    remit = remit_835(sent.text, {"C7": "denied-97"}, trace="EFT-HTTP")
+    first = server.call("POST", "/remits", "biller", content=remit.encode())
+    assert first.status_code == 200 and first.json()["recorded"] == 1 and first.json()["kind"] == "835"
+    again = server.call("POST", "/remits", "biller", content=remit.encode())
+    assert again.json()["already"] is True and again.json()["recorded"] == 0
+    junk = server.call("POST", "/remits", "biller", content=b"ISA*garbage~")
+    assert junk.status_code == 422 and "X12" in junk.json()["detail"]
+    rows = server.call("GET", "/denials?month=2026-03", "biller").json()
+    assert [(r["claim_id"], r["status"], r["adjustments"][0]["code"]) for r in rows] == [("C7", "denied", "97")]
 
 
 @pytest.mark.parametrize(("method", "path", "allowed"), ROUTES)
@@ -153,7 +176,7 @@ def test_each_role_is_allowed_or_refused(server: Server, method: str, path: str,
     for role in ROLES:
         status = server.call(method, path, role, **body).status_code
         if role in allowed or role == "admin":
-            assert status in (200, 404), (role, path, status)
+            assert status in (200, 404, 422), (role, path, status)  # 422: an empty body is no X12 file
         else:
             assert status == 403, (role, path, status)
 
