@@ -211,6 +211,8 @@ def test_practice_fee_schedule_and_report(sqlite_url: str, tmp_path: Path) -> No
             "billable_units": 5,
             "billable_work_rvu": "4.10",
             "billable_amount": "282.00",
+            "paid_amount": "0.00",
+            "underpaid_amount": "0.00",
         }
     ]
 
