@@ -15,6 +15,11 @@ from adapters.lines import describe
 from domain import facts
 
 
+class FeedError(Exception):
+    """The whole input is unusable (not CSV, not that kind, not FHIR, not HL7): the message
+    says why in a sentence, naming the file's line or element, never a value or a regex."""
+
+
 @dataclass(frozen=True)
 class Item:
     """One fact from a feed, or why there is none. `where` names it as its sender knows it:
