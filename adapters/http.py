@@ -28,7 +28,7 @@ from litestar.params import Parameter
 from adapters import audit_html, reads
 from adapters.access import Access
 from adapters.http_revenue import REVENUE_ROUTES
-from adapters.http_service import Service, internal_error, request_log
+from adapters.http_service import Service, bad_request, internal_error, request_log
 from adapters.ingest import BATCH, CLAIM_FACTS, NOT_CLAIMS, LineResult, ingest
 from domain import facts
 from domain.reasons import Reason
@@ -245,7 +245,7 @@ def create_app(url: str | None = None) -> Litestar:
         guards=[roles_guard],
         state=State({"service": service}),
         middleware=[request_log],
-        exception_handlers={500: internal_error},
+        exception_handlers={500: internal_error, 400: bad_request},
         on_startup=[lambda: service.start()],
         on_shutdown=[lambda: service.stop()],
         openapi_config=OpenAPIConfig(

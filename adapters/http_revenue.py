@@ -17,6 +17,8 @@ from domain.catalog import DEFAULT_FEES
 from projections.denials import DenialRow, denials
 
 Month = Annotated[str, Parameter(pattern=facts.MONTH_PATTERN, description="YYYY-MM")]
+OptionalMonth = Annotated[str | None, Parameter(pattern=facts.MONTH_PATTERN, description="YYYY-MM")]
+Batch = Annotated[str | None, Parameter(max_length=20, description="a batch id such as B000000001")]
 MAX_REMIT = 20 * 1024 * 1024
 
 
@@ -26,7 +28,7 @@ def _service(request: Request[Any, Any, Any]) -> Service:
 
 @route("/export/837", http_method=["GET", "POST"], opt={"roles": {"biller"}}, sync_to_thread=True, status_code=200,
        media_type=MediaType.TEXT)  # fmt: skip
-def export_837(request: Request[Any, Any, Any], month: Month | None = None, batch: str | None = None,
+def export_837(request: Request[Any, Any, Any], month: OptionalMonth = None, batch: Batch = None,
                practice: str | None = None) -> Response[str]:  # fmt: skip
     """An X12 837P of the month's due claims, billed as the registered practice, validated
     with pyx12 and recorded as a batch (X-Batch-Id); `batch=ID` sends a recorded batch again.
@@ -44,7 +46,8 @@ def export_837(request: Request[Any, Any, Any], month: Month | None = None, batc
             done = exporting.export(service.ledger, patients, month, DEFAULT_FEES, practice_id=practice)
         service.refresh()
     except exporting.ExportRefused as e:
-        raise HTTPException(status_code=422, detail="no 837P was made: " + "; ".join(e.problems[:50])) from None
+        status = 404 if e.problems[0].startswith("no export batch") else 422
+        raise HTTPException(status_code=status, detail="no 837P was made: " + "; ".join(e.problems[:50])) from None
     if done is None:
         raise NotFoundException(f"no claims are due for {month}")
     service.read(request, patients)

@@ -15,6 +15,7 @@ from litestar import MediaType, Request, Response
 from adapters import chain
 from adapters.access import AccessLog
 from adapters.keys import Keys
+from adapters.lines import in_words
 from adapters.metrics import Metrics
 from adapters.store import open_ledger
 from adapters.viewdb import open_views
@@ -113,6 +114,21 @@ def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
               route=request.scope.get("path_template"))  # fmt: skip
     detail = {"status_code": 500, "detail": "internal error; quote the request id", "request_id": request_id}
     return Response(detail, status_code=500, media_type=MediaType.JSON)
+
+
+def bad_request(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A 400 that says what each parameter needs in words: never a regex, and never the
+    query string back (it may hold a patient id)."""
+    extra = getattr(exc, "extra", None) or []
+    problems = [
+        {"key": str(x.get("key", "")), "message": in_words(str(x.get("message", "")).replace("`", ""))}
+        for x in (extra if isinstance(extra, list) else [])
+        if isinstance(x, dict)
+    ]
+    detail = {"status_code": 400, "detail": f"bad request to {request.url.path}", "extra": problems}
+    if not problems:
+        detail["detail"] = in_words(str(getattr(exc, "detail", "bad request")))
+    return Response(detail, status_code=400, media_type=MediaType.JSON)
 
 
 def request_log(app: Any) -> Any:

@@ -105,7 +105,7 @@ def describe(message: str, raw: bytes | str) -> str:
         return f"{path}.{m[1]}: required field missing"
     if path == "$.type" and text.startswith("Invalid value"):
         return f"$.type: unknown fact type {text.removeprefix('Invalid value ')}"
-    text = _in_words(text)
+    text = in_words(text)
     got = _value_at(raw, path)
     if (m := re.match(r"Expected (.+), got \S+$", text)) and got is not _MISSING and path != "$":
         return f"{path}: expected {m[1]}, got {_show(path, got)}"
@@ -114,7 +114,7 @@ def describe(message: str, raw: bytes | str) -> str:
     return f"{path}: {_lower(text)}{suffix}"
 
 
-def _in_words(text: str) -> str:
+def in_words(text: str) -> str:
     for pattern, words in facts.PATTERN_WORDS.items():
         for spelled in (repr(pattern), f"'{pattern}'"):
             text = text.replace(f"str matching regex {spelled}", words)

@@ -12,9 +12,8 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-import msgspec
-
 from adapters import remits
+from adapters.feeds.items import fact_item
 from adapters.x12_in import Interchange, Unreadable, read
 from domain import facts
 from domain.decisions.clearing import acknowledge, answer_file, keep_receipt
@@ -49,9 +48,10 @@ def receive(ledger: Ledger, text: str, name: str) -> Received:
     ic = read(text)
     out = Received(name, ic.kind, ic.control)
     {"999": _file_answer, "277CA": _claim_answers, "835": _payments}[ic.kind](ledger, ic, out)
+    if out.refused or out.unknown:
+        return out  # not kept as received: the same file, sent again once fixed, is answered again
     answered = [] if ic.kind == "999" else _claim_ids(ic)
-    ledger.run(partial(keep_receipt, kind=ic.kind, sha256=sha256, control=ic.control, claims=answered,
-                       unknown=out.unknown))  # fmt: skip
+    ledger.run(partial(keep_receipt, kind=ic.kind, sha256=sha256, control=ic.control, claims=answered, unknown=[]))
     return out
 
 
@@ -74,18 +74,24 @@ def _claim_answers(ledger: Ledger, ic: Interchange, out: Received) -> None:
         if answer.accepted is None:
             out.unchanged += 1
             continue
-        result = ledger.run(partial(acknowledge, claim_id=answer.claim_id, accepted=answer.accepted,
-                                    codes=answer.codes, source=f"277CA {ic.control}"))  # fmt: skip
+        result = ledger.run(partial(acknowledge, claim_id=answer.claim_id, batch_id=answer.batch,
+                                    accepted=answer.accepted, codes=answer.codes, source="277CA"))  # fmt: skip
         _count(out, answer.claim_id, result)
 
 
 def _payments(ledger: Ledger, ic: Interchange, out: Received) -> None:
     remit = remits.remittance(ic)
-    for claim in remit.claims:
+    # A claim's reversal is applied before its corrected payment, wherever the file puts it.
+    first = {c.claim_id: i for i, c in reversed(list(enumerate(remit.claims)))}
+    for claim in sorted(remit.claims, key=lambda c: (first[c.claim_id], c.status != "22")):
         if claim.status not in PAYMENT | {"4", "22"}:
-            out.refused.append(f"{claim.claim_id}: status {claim.status} is not a payment, denial or reversal")
+            out.refused.append(f"{claim.claim_id}: CLP02 status {claim.status} is not a payment, denial or reversal")
             continue
-        fact = adjudication(claim, remit)
+        try:
+            fact = adjudication(claim, remit)
+        except Unreadable as e:
+            out.refused.append(str(e))
+            continue
         answer = ledger.outcome(fact)
         if isinstance(answer, Recorded):
             _count(out, claim.claim_id, "unchanged" if answer.duplicate else "recorded")
@@ -105,33 +111,39 @@ def _count(out: Received, claim_id: str, result: str) -> None:
 
 
 def adjudication(claim: remits.RemitClaim, remit: remits.Remittance) -> facts.ClaimAdjudicated:
-    """The contract's fact for one CLP loop. Amounts are kept as sizes (a reversal's negative
-    amounts are its outcome); adjustments keep their sign."""
+    """The contract's fact for one CLP loop, checked as any ClaimAdjudicated line is. A
+    reversal's amounts are negative in the 835 and kept as sizes; any other claim's are
+    never negative. Claim-level adjustments and remarks are kept in reason_codes."""
+    reversal = claim.status == "22"
+    amounts = [claim.paid] + [x for line in claim.lines for x in (line.charged, line.paid)]
+    if any((x > 0) if reversal else (x < 0) for x in amounts):
+        raise Unreadable(f"{claim.claim_id[:20]}: amounts of the wrong sign for CLP02 {claim.status}")
     lines = [{"code": x.code, "units": x.units, "charged": abs(x.charged), "paid": abs(x.paid),
               "adjustments": [{"group": g, "reason": r, "amount": a} for g, r, a in x.adjustments],
               "remarks": x.remarks} for x in claim.lines]  # fmt: skip
     reasons = [f"{g}-{r}" for g, r, _ in claim.adjustments + [a for x in claim.lines for a in x.adjustments]]
     fact: dict[str, Any] = {
         "type": "ClaimAdjudicated", "claim_id": claim.claim_id, "outcome": outcome(claim),
-        "paid_amount": abs(claim.paid), "reason_codes": list(dict.fromkeys(reasons)) or None,
+        "paid_amount": abs(claim.paid), "reason_codes": list(dict.fromkeys(reasons + claim.remarks)) or None,
         "payer_claim_number": claim.payer_claim_number or None, "paid_on": remit.paid_on, "lines": lines or None,
         "source": f"835 {remit.trace}"[:SOURCE_LIMIT],
     }  # fmt: skip
-    try:
-        return msgspec.convert(fact, facts.ClaimAdjudicated)
-    except msgspec.ValidationError as e:
-        raise Unreadable(f"claim {claim.claim_id[:20]}: {e}") from None
+    item = fact_item(claim.claim_id[:20], fact)
+    if item.fact is None or not isinstance(item.fact, facts.ClaimAdjudicated):
+        raise Unreadable(f"{item.where}: {item.error}")
+    return item.fact
 
 
 def outcome(claim: remits.RemitClaim) -> str:
-    """CLP02 22 is a reversal and 4 a denial. A processed claim with every line denied (paid
-    nothing, for reasons other than the patient's share) is denied too; with some lines
-    denied it is partial; else paid."""
+    """CLP02 22 is a reversal and 4 a denial. A processed claim that paid nothing for
+    reasons other than the patient's share (on every line, or at claim level when it has no
+    lines) is denied too; with some lines denied it is partial; else paid."""
     if claim.status == "22":
         return facts.ClaimOutcome.REVERSED.value
     if claim.status == "4":
         return facts.ClaimOutcome.DENIED.value
     denied = [x for x in claim.lines if x.paid == 0 and any(g != "PR" for g, _, _ in x.adjustments)]
-    if claim.paid == Decimal(0) and claim.lines and len(denied) == len(claim.lines):
+    unpaid = claim.paid == Decimal(0)
+    if unpaid and (len(denied) == len(claim.lines) if claim.lines else any(g != "PR" for g, _, _ in claim.adjustments)):
         return facts.ClaimOutcome.DENIED.value
     return (facts.ClaimOutcome.PARTIAL if denied else facts.ClaimOutcome.PAID).value

@@ -12,6 +12,8 @@ from adapters.x12_in import Interchange, Seg, amount, day
 
 ACCEPTED_277 = frozenset({"A0", "A1", "A2", "A5"})  # acknowledged: forwarded, received, accepted
 REJECTED_277 = frozenset({"A3", "A4", "A6", "A7", "A8"})  # returned, not found, rejected
+# Claim-level remark codes: outpatient (MOA03-07) and inpatient (MIA05, MIA20-24) adjudication.
+REMARKS = {"MOA": (3, 4, 5, 6, 7), "MIA": (5, 20, 21, 22, 23, 24)}
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class ClaimAnswer:
     claim_id: str
     accepted: bool | None  # None: a category this ledger does not act on (pending, say)
     codes: list[str]
+    batch: str | None  # the 837's BHT03 the 277CA quotes (2200B TRN02): our batch id
 
 
 @dataclass
@@ -69,37 +72,42 @@ def file_answer(ic: Interchange) -> FileAnswer:
 
 
 def claim_answers(ic: Interchange) -> list[ClaimAnswer]:
-    """Claim-level statuses (loop 2200D): the claim id is the TRN's trace, the CLM01 we sent."""
+    """Claim-level statuses (loop 2200D): the claim id is the TRN's trace, the CLM01 we sent;
+    the batch is the receiver level's trace (2200B), the BHT03 we sent."""
     out: list[ClaimAnswer] = []
     current: str | None = None
+    batch: str | None = None
     codes: list[str] = []
     for s in ic.segments:
+        if "/2200B/" in s.loop and s.id == "TRN":
+            batch = s.get(2) or None
         if "/2200D/" not in s.loop:
             continue
         if s.id == "TRN":
-            _close_claim(out, current, codes)
+            _close_claim(out, current, codes, batch)
             current, codes = s.get(2), []
         elif s.id == "STC":
             codes += [c for c in (s.get(1), s.get(10), s.get(11)) if c]
-    _close_claim(out, current, codes)
+    _close_claim(out, current, codes, batch)
     return out
 
 
-def _close_claim(out: list[ClaimAnswer], claim_id: str | None, codes: list[str]) -> None:
+def _close_claim(out: list[ClaimAnswer], claim_id: str | None, codes: list[str], batch: str | None) -> None:
     if claim_id is None:
         return
     categories = {c.split(":")[0] for c in codes}
     verdict = False if categories & REJECTED_277 else True if categories & ACCEPTED_277 else None
-    out.append(ClaimAnswer(claim_id, verdict, codes))
+    out.append(ClaimAnswer(claim_id, verdict, codes, batch))
 
 
 def remittance(ic: Interchange) -> Remittance:
     trn = next((s for s in ic.segments if s.id == "TRN"), None)
     produced = next((s for s in ic.segments if s.id == "DTM" and s.get(1) == "405"), None)
-    bpr = next((s for s in ic.segments if s.id == "BPR"), None)
-    # When the payer decided (the production date), not when the money moves (BPR16, an
-    # EFT's effective date, often days ahead: the ledger refuses facts dated in the future).
-    paid_on = day(produced.get(2)) if produced else day(bpr.get(16)) if bpr else None
+    gs = next(s for s in ic.segments if s.id == "GS")
+    # When the payer decided (the production date, else the file's creation date), not
+    # when the money moves (BPR16, an EFT's effective date, often days ahead: the ledger
+    # refuses facts dated in the future).
+    paid_on = day(produced.get(2)) if produced else day(gs.get(4))
     out = Remittance(trn.get(2) if trn else "", paid_on)
     for s in ic.segments:
         if s.id == "CLP":
@@ -109,6 +117,8 @@ def remittance(ic: Interchange) -> Remittance:
             out.claims[-1].lines.append(RemitLine(s.part(1, 2), units, amount(s.get(2)), amount(s.get(3))))
         elif s.id in ("CAS", "LQ") and out.claims:
             _attach(out.claims[-1], s)
+        elif s.id in REMARKS and out.claims:
+            out.claims[-1].remarks += [s.get(i) for i in REMARKS[s.id] if s.get(i)]
     return out
 
 

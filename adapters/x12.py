@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -25,19 +26,24 @@ class Segments:
 
     items: list[str] = field(default_factory=list)
 
-    def add(self, *elements: str) -> None:
-        cleaned = [clean_text(e) if i else e for i, e in enumerate(elements)]
+    def add(self, *elements: str, keep_case: bool = False) -> None:
+        cleaned = [clean_text(e, keep_case) if i else e for i, e in enumerate(elements)]
         while cleaned and cleaned[-1] == "":
             cleaned.pop()
         self.items.append("*".join(cleaned))
 
     def add_composite(self, *elements: str) -> None:
-        """Like add, but keeps ':' in composite elements built by the caller."""
-        self.items.append("*".join(e.upper() for e in elements).rstrip("*"))
+        """Like add, but keeps ':' in composite elements built by the caller, and case (a
+        claim id is matched exactly when the answers quote it)."""
+        self.items.append("*".join(elements).rstrip("*"))
 
 
-def clean_text(text: str) -> str:
-    return re.sub(r"[~*:^]", " ", text).upper().strip()
+def clean_text(text: str, keep_case: bool = False) -> str:
+    """Text as X12 carries it: accents folded to ASCII (José to JOSE), separators and
+    anything outside X12's character sets dropped, upper case for names and addresses."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    plain = re.sub(r"[^A-Za-z0-9 !\"&'()+,\-./;?=%@#$]", " ", folded)
+    return " ".join((plain if keep_case else plain.upper()).split())
 
 
 def money(amount: Decimal) -> str:

@@ -67,6 +67,8 @@ def _segments(text: str) -> list[Seg]:
 
     logging.getLogger("pyx12").setLevel(logging.CRITICAL)
     out = []
+    head = text.lstrip()
+    component = head[104] if len(head) > 105 else ":"  # ISA16: the fixed-width ISA's last element
     reader = pyx12.x12context.X12ContextReader(
         pyx12.params.params(), pyx12.error_handler.errh_null(), io.StringIO(text)
     )
@@ -75,6 +77,8 @@ def _segments(text: str) -> list[Seg]:
             seg = node.seg_data
             seg_id = seg.get_seg_id() or ""
             values = tuple(seg.get_value(f"{seg_id}{i:02d}") or "" for i in range(1, len(seg) + 1))
+            if component != ":":  # composites read as ':'-joined, whatever the file's ISA16 is
+                values = tuple(v.replace(component, ":") for v in values)
             out.append(Seg(node.cur_path, seg_id, values, n))
     return out
 

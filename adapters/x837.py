@@ -19,6 +19,7 @@ from domain.rules.eligibility import active_conditions
 from domain.rules.view import MonthView
 from domain.state import ORIGINAL
 
+FIRST_NAME = 35  # NM104's limit in 5010 (last names fit: NM103 takes 60, as the facts do)
 MAX_DIAGNOSES = 12  # HI holds 12 codes; the service lines point at the first four
 
 
@@ -67,7 +68,7 @@ def _subscriber(out: Segments, hl: int, item: ClaimToSend, fees: FeeSchedule,
     out.add("HL", str(hl), "1", "22", "0")
     out.add("SBR", "P", "18", "", "", "", "", "", "", "MB")
     member = re.sub(r"[^A-Z0-9]", "", patient.medicare_id.upper())
-    out.add("NM1", "IL", "1", person.last_name, person.first_name, "", "", "", "MI", member)
+    out.add("NM1", "IL", "1", person.last_name, person.first_name[:FIRST_NAME], "", "", "", "MI", member)
     out.add("N3", person.address)
     out.add("N4", person.city, person.state, person.zip)
     out.add("DMG", "D8", f"{patient.birth_date:%Y%m%d}", person.sex.value)
@@ -78,14 +79,14 @@ def _subscriber(out: Segments, hl: int, item: ClaimToSend, fees: FeeSchedule,
     out.add_composite("CLM", claim_number(submitted.claim_id), money(total), "", "", f"{place}:B:{item.frequency}",
                       "Y", "A", "Y", "Y")  # fmt: skip
     if item.frequency != ORIGINAL:
-        out.add("REF", "F8", item.claim.payer_claim_number or "")
+        out.add("REF", "F8", item.claim.payer_claim_number or "", keep_case=True)
     codes = diagnoses(item.view)
     if codes:
         out.add_composite("HI", *[f"{'ABK' if i == 0 else 'ABF'}:{code}" for i, code in enumerate(codes)])
     npi = submitted.billing_provider_npi
     if npi != practice.billing_npi:
         person_ = next(p for p in practice.practitioners if p.npi == npi)
-        out.add("NM1", "82", "1", person_.last_name, person_.first_name or "", "", "", "", "XX", npi)
+        out.add("NM1", "82", "1", person_.last_name, (person_.first_name or "")[:FIRST_NAME], "", "", "", "XX", npi)
     pointers = ":".join(str(i) for i in range(1, min(len(codes), 4) + 1)) or "1"
     for n, (code, units, amount) in enumerate(lines, start=1):
         out.add("LX", str(n))

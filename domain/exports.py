@@ -67,7 +67,7 @@ class ExportRegister(LedgerAggregate):
         batch_id: str
 
         def assign(self, r: ExportRegister) -> None:
-            r.last_control = max(r.last_control, self.control)
+            r.last_control = self.control  # the latest batch's: the next is the one after it
             r.batches[self.control] = self.batch_id
 
     @classmethod

@@ -12,6 +12,7 @@ from domain.base import Created, LedgerAggregate
 from domain.claim_records import Verdict, Withdrawn
 from domain.keys import patient_month_key
 from domain.reasons import Reason, Refused
+from domain.rules import answers
 from domain.state import PAID, UNPAID, VOID, Claim, Entry, claim_programs
 
 
@@ -120,16 +121,25 @@ class PatientMonth(LedgerAggregate):
                 claim.clearing = "exported"
 
     class ClaimAcknowledged(Event):
-        """The clearinghouse's answer (277CA, or a 999 rejecting the file): accepted or rejected."""
+        """The clearinghouse's answer about the claim's latest batch (a 277CA, or a 999
+        rejecting the file): accepted or rejected. A rejected void goes out again; a claim
+        rejected while its void waited never reached the payer, so the void is done."""
 
         TOPIC = "carelane.PatientMonth.ClaimAcknowledged.v1"
         claim_id: str
+        batch_id: str
         accepted: bool
         codes: list[str]
         source: str
 
         def assign(self, pm: PatientMonth) -> None:
-            pm.claims[self.claim_id].clearing = "acknowledged" if self.accepted else "rejected"
+            claim = pm.claims[self.claim_id]
+            if claim.void_sent is not None and claim.void_sent == self.batch_id:
+                claim.void_sent = None  # only a rejection is recorded about a void: send it again
+                return
+            claim.clearing = "acknowledged" if self.accepted else "rejected"
+            if not self.accepted and claim.void_requested is not None and not claim.paid:
+                claim.voided = claim.void_requested
 
     class ClaimVoided(Event):
         TOPIC = "carelane.PatientMonth.ClaimVoided.v1"
@@ -208,25 +218,10 @@ class PatientMonth(LedgerAggregate):
         return self.version
 
     def adjudicate(self, fact: facts.ClaimAdjudicated, digest: str, at: datetime) -> int:
-        """A payer's answer. Refused for a voided claim, and when it contradicts the answer on
-        file: a final answer stands until the payer reverses it."""
-        claim = self.claims[fact.claim_id]
-        if not claim.live:
-            raise Refused.one(
-                Reason.ALREADY_VOIDED, f"Claim {fact.claim_id} was voided; the payer's answer has no claim"
-            )
-        reversal = fact.outcome is facts.ClaimOutcome.REVERSED
-        if reversal and not claim.paid:
-            raise Refused.one(Reason.ADJUDICATION_CONFLICT, f"Claim {fact.claim_id} has no payment to reverse")
-        last = claim.adjudications[-1] if claim.adjudications else None
-        same = last is not None and (last.outcome, last.paid_amount) == (fact.outcome, fact.paid_amount)
-        if claim.paid and not reversal and not same and last is not None:
-            # A denial may be reprocessed; a payment stands until the payer reverses it.
-            raise Refused.one(
-                Reason.ADJUDICATION_CONFLICT,
-                f"Claim {fact.claim_id} was already {last.outcome} {last.paid_amount or ''}".rstrip()
-                + "; another answer needs the payer's reversal first",
-            )
+        """A payer's answer, unless it cannot stand (domain.rules.answers)."""
+        refusal = answers.refusal(self.claims[fact.claim_id], fact)
+        if refusal is not None:
+            raise refusal
         return self.record(PatientMonth.ClaimAdjudicated, fact, digest, at)
 
     def void_claim(self, fact: facts.ClaimVoided, digest: str, at: datetime) -> tuple[int, bool]:
@@ -246,18 +241,27 @@ class PatientMonth(LedgerAggregate):
             PatientMonth.ClaimExported, claim_id=claim_id, batch_id=batch_id, frequency=frequency, timestamp=at
         )
 
-    def acknowledge(self, claim_id: str, accepted: bool, codes: list[str], source: str, at: datetime) -> bool:
-        """Record the clearinghouse's answer; False when it changes nothing (a file received
-        again, or an answer for a claim the payer has already answered)."""
+    def acknowledge(self, claim_id: str, batch_id: str | None, accepted: bool, codes: list[str], source: str,
+                    at: datetime) -> bool:  # fmt: skip
+        """Record the clearinghouse's answer; False when it changes nothing. An answer about
+        an earlier batch than the claim's latest is stale, and so is a 999 rejecting a file
+        after the 277CA accepted its claims; the payer's answer stands over both."""
         claim = self.claims[claim_id]
-        wanted = "acknowledged" if accepted else "rejected"
-        if claim.clearing in (None, wanted) or claim.outcome is not None or not claim.live:
+        latest = claim.batches[-1] if claim.batches else None
+        if latest is None or (batch_id is not None and batch_id != latest) or not claim.live:
             return False
-        self.trigger_event(
-            PatientMonth.ClaimAcknowledged, claim_id=claim_id, accepted=accepted, codes=codes, source=source,
-            timestamp=at,
-        )  # fmt: skip
-        return True
+        if claim.void_sent == latest:
+            changed = not accepted
+        else:
+            wanted = "acknowledged" if accepted else "rejected"
+            changed = claim.outcome is None and claim.clearing != wanted
+            changed = changed and (source != "999" or claim.clearing == "exported")
+        if changed:
+            self.trigger_event(
+                PatientMonth.ClaimAcknowledged, claim_id=claim_id, batch_id=latest, accepted=accepted, codes=codes,
+                source=source, timestamp=at,
+            )  # fmt: skip
+        return changed
 
     def withdraw_support(self, claim_id: str, withdrawn: Withdrawn) -> None:
         """G-16: mark a claim unsupported (once: the first withdrawal is when it was identified)."""

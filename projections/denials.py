@@ -66,8 +66,17 @@ def _row(claim: Claim, patient_id: str, month: str, fees: FeeSchedule) -> Denial
     if claim.status not in ("denied", "partial", "reversed") and short < CENT:
         return None
     adjustments = [a for x in last.lines or () for a in x.adjustments]
-    explained = [Explained(a.group, a.reason, _q(a.amount), *carc(a.reason)) for a in adjustments]
-    remarks = [Remark(code, rarc(code)) for code in dict.fromkeys(r for x in last.lines or () for r in x.remarks)]
+    explained = [Explained(a.group.value, a.reason, _q(a.amount), *carc(a.reason)) for a in adjustments]
+    codes = list(dict.fromkeys(r for x in last.lines or () for r in x.remarks))
+    # Claim-level adjustments ("CO-50") and remarks (an MOA's "MA130") are kept in reason_codes.
+    shown = {f"{a.group}-{a.code}" for a in explained}
+    for code in last.reason_codes or ():
+        group, _, reason = code.partition("-")
+        if reason and code not in shown:
+            explained.append(Explained(group, reason, "", *carc(reason)))
+        elif not reason and code not in codes:
+            codes.append(code)
+    remarks = [Remark(code, rarc(code)) for code in codes]
     return DenialRow(
         claim.submitted.claim_id, patient_id, month, claim.status, claim.submitted.billing_provider_npi,
         _q(expected), _q(claim.paid_amount), _q(short), explained, remarks, _next_step(claim, explained, short),

@@ -23,12 +23,14 @@ WIDTH = 80
 @click.pass_obj
 def receive_command(settings: Settings, files: tuple[str, ...]) -> None:
     """Record X12 files from a clearinghouse or payer (999, 277CA, 835), told apart by their
-    ST segment and validated with pyx12. A file received again records nothing."""
+    ST segment and validated with pyx12. A file received again records nothing. Exit 0 all
+    recorded, 3 some answers not recorded (refused, or for claims not on file), 2 a file
+    unreadable."""
     from adapters.receiving import receive
     from adapters.x12_in import Unreadable
 
     ledger = settings.ledger()
-    failed = False
+    failed = partly = False
     for name in files:
         try:
             text = Path(name).read_text(encoding="utf-8-sig")
@@ -45,8 +47,13 @@ def receive_command(settings: Settings, files: tuple[str, ...]) -> None:
         click.echo(_summary(got))
         for line in got.refused:
             click.echo(f"  not recorded: {line}", err=True)
+        if got.refused or got.unknown:
+            partly = True
+            click.echo(f"  {name} is not kept as received: send it again once the above is settled", err=True)
     if failed:
         raise SystemExit(2)
+    if partly:
+        raise SystemExit(3)
 
 
 def _summary(got: object) -> str:
@@ -95,12 +102,12 @@ def render_denials(rows: Sequence[DenialRow], fmt: str, month: str) -> str:
         return csv_of(flat, list(DenialRow.__struct_fields__))
     if not rows:
         return f"No denied, partly paid, reversed or underpaid claims for {month}."
-    out = [f"Denials and short payments, {month}: {len(rows)} claims", ""]
+    out = [f"Denials and short payments, {month}: {len(rows)} claim{'s' if len(rows) != 1 else ''}", ""]
     for r in rows:
         out.append(f"{r.claim_id}  patient {r.patient_id}  {r.status}  paid {r.paid} of {r.expected}"
                    + (f"  short {r.underpaid}" if r.underpaid != "0.00" else ""))  # fmt: skip
         for a in r.adjustments:
-            out += textwrap.wrap(f"{a.group}-{a.code} {a.amount}: {a.says}", WIDTH, initial_indent="  ",
+            out += textwrap.wrap(f"{a.group}-{a.code} {a.amount}".rstrip() + f": {a.says}", WIDTH, initial_indent="  ",
                                  subsequent_indent="    ")  # fmt: skip
         for x in r.remarks:
             out += textwrap.wrap(f"{x.code}: {x.says}", WIDTH, initial_indent="  ", subsequent_indent="    ")

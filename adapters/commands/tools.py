@@ -27,7 +27,7 @@ from adapters.viewdb import open_views
 @click.option("--production", is_flag=True, help="Mark the file for production (ISA15 P); test (T) otherwise.")
 @click.option("--resend", "resend", metavar="BATCH", help="Write a recorded batch again, byte for byte.")
 @click.option("--fees", type=click.Path(exists=True, dir_okay=False), help="A practice fee schedule (CSV).")
-@click.option("--control", type=click.IntRange(1, 999_999_999), help="The lowest interchange control number to use.")
+@click.option("--control", type=click.IntRange(1, 999_999_999), help="ISA13 (default: the next free one).")
 @click.pass_obj
 def export_837_command(
     settings: Settings, month: str | None, out: str, practice_id: str | None, production: bool, resend: str | None,
@@ -50,7 +50,7 @@ def export_837_command(
             raise click.UsageError("give --month (or --resend BATCH)")
         patients = reads.patients(ledger, open_views(ledger, settings.db), month)
         done = exporting.export(ledger, patients, month, fee_schedule(fees), practice_id=practice_id,
-                                production=production, first_control=control or 1)  # fmt: skip
+                                production=production, control=control)  # fmt: skip
     except exporting.ExportRefused as e:
         raise click.ClickException("no 837P was written; complete these first:\n  " + "\n  ".join(e.problems)) from None
     if done is None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from domain import facts
+import msgspec
+
+from domain import facts, records
 from domain.decisions.recheck import claim_gone
-from domain.decisions.work import Context, Home, Work
+from domain.decisions.work import AlreadyRecorded, Context, Home, Work
 from domain.keys import identity_key, patient_key, patient_month_key
 from domain.month import Month
 from domain.patient_month import PatientMonth
@@ -60,13 +62,24 @@ def _home(w: Work, claim_id: str) -> PatientMonth:
 
 
 def adjudicate(w: Work, fact: facts.ClaimAdjudicated, digest: str) -> Home:
+    """A payer's answer. The same answer again is a resend only while it is the claim's
+    latest: after a reversal, a payment equal to the one reversed is the corrected payment
+    (same amount, same day), and is recorded."""
     pm = _home(w, fact.claim_id)
-    w.not_yet(fact, pm, digest)
+    seen = pm.already(digest)
+    claim = pm.claims[fact.claim_id]
+    if seen is not None and claim.adjudications and _bare(claim.adjudications[-1]) == _bare(records.stored(fact)):
+        raise AlreadyRecorded(pm.id, seen)
     version = pm.adjudicate(fact, digest, w.at)
     claim = pm.claims[fact.claim_id]
     if not claim.live:  # the payer reversed it: its codes are free (G-08)
         claim_gone(w, pm, claim, fact)
     return pm.id, version
+
+
+def _bare(answer: records.ClaimAdjudicated) -> records.ClaimAdjudicated:
+    """The answer without who sent it (not part of what it says: domain.fact_ids)."""
+    return msgspec.structs.replace(answer, source=None, recorded_by=None)
 
 
 def void(w: Work, fact: facts.ClaimVoided, digest: str) -> Home:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from domain import facts
+from domain.decisions.recheck import claim_gone
 from domain.decisions.work import Work
 from domain.exports import (
     EXPORTS_KEY,
@@ -33,11 +34,6 @@ def claim_in(w: Work, patient_id: str, month: str, claim_id: str) -> tuple[Patie
     return None if pm is None or claim is None else (pm, claim)
 
 
-def next_control(w: Work) -> int:
-    register = w.get(EXPORTS_KEY, ExportRegister)
-    return 1 if register is None else register.last_control + 1
-
-
 def record_export(
     w: Work, batch_id: str, control: int, month: str, practice_id: str, usage: str, sha256: str,
     claims: Sequence[ExportedClaim], text: str,
@@ -45,7 +41,7 @@ def record_export(
     """Record a batch as sent: each claim moves to `exported` (or its void to sent). Stale
     when another export took the control number or one of the claims meanwhile."""
     register = w.get(EXPORTS_KEY, ExportRegister) or w.add(ExportRegister.open(w.at))
-    if control <= register.last_control or w.get(batch_key(batch_id), ExportBatch) is not None:
+    if control in register.batches or w.get(batch_key(batch_id), ExportBatch) is not None:
         raise Stale(f"control number {control} is taken")
     for item in claims:
         found = claim_in(w, item.patient_id, item.month, item.claim_id)
@@ -56,26 +52,34 @@ def record_export(
     return w.add(ExportBatch.create(batch_id, control, month, practice_id, usage, sha256, list(claims), text, w.at))
 
 
-def acknowledge(w: Work, claim_id: str, accepted: bool, codes: list[str], source: str) -> str:
+def acknowledge(w: Work, claim_id: str, batch_id: str | None, accepted: bool, codes: list[str], source: str) -> str:
     """The clearinghouse's answer for one claim: `recorded`, `unchanged` (received before,
-    or the payer has answered since) or `unknown` (no such claim on file)."""
+    stale, or the payer has answered since) or `unknown` (no such claim on file). A claim
+    rejected while its void waited is voided, and its codes are free (G-08)."""
     ident = w.identity_of(facts.ClaimSubmitted, claim_id)
     pm = None if ident is None else w.get(ident.home_id, PatientMonth)
     if pm is None or claim_id not in pm.claims:
         return "unknown"
-    return "recorded" if pm.acknowledge(claim_id, accepted, codes, source, w.at) else "unchanged"
+    if not pm.acknowledge(claim_id, batch_id, accepted, codes, source, w.at):
+        return "unchanged"
+    claim = pm.claims[claim_id]
+    if claim.voided is not None:
+        void = claim.voided
+        claim_gone(w, pm, claim, facts.ClaimVoided(claim_id=claim_id, reason=void.reason, by=void.by))
+    return "recorded"
 
 
 def answer_file(w: Work, group_control: int, accepted: bool, errors: list[str]) -> tuple[str | None, int]:
-    """A 999 for a batch: its answer kept; when rejected, every claim in it is rejected (the
-    payer never had them). Returns the batch id (None when unknown) and the claims changed."""
+    """A 999 for a batch: its answer kept; when rejected, every claim in it whose latest
+    batch it is is rejected (the payer never had them). Returns the batch id (None when
+    unknown) and the claims changed."""
     batch = batch_of(w, group_control)
     if batch is None:
         return None, 0
     changed = 0
     if batch.acknowledge(accepted, errors, w.at) and not accepted:
         for item in batch.claims:
-            changed += acknowledge(w, item.claim_id, False, ["999 R"], "999") == "recorded"
+            changed += acknowledge(w, item.claim_id, batch.batch_id, False, ["999 R"], "999") == "recorded"
     return batch.batch_id, changed
 
 

@@ -21,7 +21,7 @@ from tests.e2e.test_cli import carelane, write
 from tests.factories import claim, demographics, enrolled, minutes, practice
 
 ENC = msgspec.json.Encoder()
-PLAN = {"C1": "paid", "C2": "partial", "C3": "denied-B20", "C4": "reversed-repaid", "C6": "underpaid"}
+PLAN = {"C1": "paid", "C2": "partial", "C3": "denied-B20", "C4": "paid", "C6": "underpaid"}
 PATIENTS = ["P1", "P2", "P3", "P4", "P5", "P6"]
 
 
@@ -69,17 +69,22 @@ def setup(tmp_path: Path, url: str) -> str:
 def test_the_loop_from_claims_to_payments_and_denials(store_url: str, tmp_path: Path) -> None:
     text_837 = setup(tmp_path, store_url)
     assert statuses(store_url) == dict.fromkeys(["C1", "C2", "C3", "C4", "C5", "C6"], "exported")
-    received = carelane("receive", *answer_files(tmp_path, text_837), db=store_url)
+    files = answer_files(tmp_path, text_837)
+    received = carelane("receive", *files, db=store_url)
     assert received.returncode == 0, received.stderr
     assert "999" in received.stdout and "batch B000000001 accepted" in received.stdout
     assert statuses(store_url) == {"C1": "paid", "C2": "partial", "C3": "denied", "C4": "paid", "C5": "rejected",
                                    "C6": "paid"}  # fmt: skip
+    # A later 835 reverses C4's payment and pays it again (a correction).
+    (tmp_path / "b1-2.835").write_text(remit_835(text_837, {"C4": "reversed-repaid"}, skip={"C1", "C2", "C3", "C5",
+                                                 "C6"}, trace="EFT0002", control=900004))  # fmt: skip
+    corrected = carelane("receive", str(tmp_path / "b1-2.835"), db=store_url)
+    assert corrected.returncode == 0 and "2 claim answers recorded" in corrected.stdout, corrected.stderr
+    assert statuses(store_url)["C4"] == "paid"
     report = msgspec.json.decode(carelane("report", "--month", "2026-03", "--format", "json", db=store_url).stdout)
     paid = sum(Decimal(r["paid_amount"]) for r in report)
     remitted = sum(Decimal(s.get(4)) for s in _segments((tmp_path / "b1.835").read_text()) if s.id == "CLP")
-    corrected = sum(Decimal(s.get(4)) for s in _segments((tmp_path / "b1.835").read_text())
-                    if s.id == "CLP" and s.get(2) == "22")  # fmt: skip
-    assert paid == remitted - corrected  # the reversal's payment was taken back and paid again
+    assert paid == remitted  # C4's payment was taken back and paid again: the same total
     assert sum(Decimal(r["underpaid_amount"]) for r in report) > 0
     rows = msgspec.json.decode(carelane("denials", "--month", "2026-03", "--format", "json", db=store_url).stdout)
     found = {r["claim_id"]: r for r in rows}
@@ -91,7 +96,7 @@ def test_the_loop_from_claims_to_payments_and_denials(store_url: str, tmp_path: 
     table = carelane("denials", "--month", "2026-03", db=store_url).stdout
     assert "B20" in table and max(len(line) for line in table.splitlines()) <= 80
     before = ledger_end(store_url)
-    again = carelane("receive", *answer_files(tmp_path, text_837), db=store_url)
+    again = carelane("receive", *files, db=store_url)
     assert again.returncode == 0 and again.stdout.count("was received before; nothing recorded") == 3
     assert ledger_end(store_url) == before
     # The claim the clearinghouse rejected goes out again, as an original, alone.
@@ -130,7 +135,7 @@ def test_a_rejected_batch_goes_out_again_and_unknown_claims_are_named(sqlite_url
     stranger = remit_835(again.replace("CLM*C6*", "CLM*C-NOT-OURS*"), {}, trace="EFT0009")
     (tmp_path / "s.835").write_text(stranger)
     got = carelane("receive", str(tmp_path / "s.835"), db=sqlite_url)
-    assert got.returncode == 0 and "not on file: C-NOT-OURS" in got.stdout
+    assert got.returncode == 3 and "not on file: C-NOT-OURS" in got.stdout and "not kept as received" in got.stderr
 
 
 def test_files_that_are_not_answers_are_refused_clearly(sqlite_url: str, tmp_path: Path) -> None:

@@ -1,0 +1,118 @@
+"""What an 837P export checks before anything is recorded or written: the practice and its
+roster, every field the file needs, pyx12's findings (named without the values they quote),
+the interchange control number, and whether a recorded batch may be sent again."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from adapters.x12 import ClaimToSend
+from domain import records
+from domain.exports import ExportBatch, ExportRegister
+from domain.keys import patient_month_key
+from domain.ledger import Ledger
+from domain.patient_month import PatientMonth
+from domain.state import VOID
+
+MAX_CONTROL = 999_999_999  # ISA13 is nine digits
+CLAIM_NUMBER = re.compile(r"[A-Za-z0-9-]{1,20}")
+DEMOGRAPHICS = "last_name, first_name, sex, address, city, state, zip (send PatientDemographicsRecorded)"
+PROBLEMS = ("invalid date", "invalid time", "invalid character", "too long", "too short", "missing", "not used")
+
+
+class ExportRefused(Exception):
+    """The export cannot be made; `problems` names every missing or wrong field."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+
+
+def roster(practice: records.PracticeRegistered) -> set[str]:
+    return {practice.billing_npi} | {p.npi for p in practice.practitioners}
+
+
+def theirs(claims: list[ClaimToSend], practice: records.PracticeRegistered,
+           others: Sequence[records.PracticeRegistered]) -> list[ClaimToSend]:  # fmt: skip
+    """The claims this practice bills: by its roster; a claim no practice's roster names
+    stays, to be named as missing."""
+    elsewhere = set().union(*(roster(p) for p in others if p.practice_id != practice.practice_id)) - roster(practice)
+    return [c for c in claims if c.claim.submitted.billing_provider_npi not in elsewhere]
+
+
+def missing(practice: records.PracticeRegistered, claims: list[ClaimToSend]) -> list[str]:
+    """Every field the 837P needs that the ledger does not have, named once each."""
+    out = []
+    who = f"practice {practice.practice_id}"
+    if practice.contact_phone is None:
+        out.append(f"{who}: contact_phone (the submitter's contact, 1000A PER)")
+    if len(practice.zip) != 9:
+        out.append(f"{who}: zip (the billing provider's ZIP+4, 9 digits)")
+    for npi in sorted({c.claim.submitted.billing_provider_npi for c in claims} - roster(practice)):
+        out.append(f"{who}: practitioners (no name for rendering NPI {npi})")
+    seen: set[str] = set()
+    for item in claims:
+        patient, claim_id = item.patient, item.claim.submitted.claim_id
+        if not CLAIM_NUMBER.fullmatch(claim_id):
+            out.append(f"claim {claim_id[:24]}: claim_id (CLM01 takes 1-20 letters, digits or dashes)")
+        if patient.patient_id in seen:
+            continue
+        seen.add(patient.patient_id)
+        lacks = [name for name, value in (("birth_date", patient.birth_date), ("medicare_id", patient.medicare_id))
+                 if value is None]  # fmt: skip
+        if patient.demographics_on(item.view.last) is None:
+            lacks.append(DEMOGRAPHICS)
+        if lacks:
+            out.append(f"patient {patient.patient_id}: {', '.join(lacks)}")
+    return out
+
+
+def control_number(register: ExportRegister | None, requested: int | None) -> int:
+    """The next interchange control number after the last batch's, never one in use (after
+    999,999,999 it starts again from 1); or the one asked for, if it is free."""
+    used = register.batches if register is not None else {}
+    if requested is not None:
+        if requested in used:
+            raise ExportRefused([f"interchange control number {requested} was used by batch {used[requested]}"])
+        return requested
+    n = (register.last_control if register is not None else 0) % MAX_CONTROL + 1
+    while n in used:
+        n = n % MAX_CONTROL + 1
+    return n
+
+
+def without_values(problem: str, text: str) -> str:
+    """pyx12's finding, named by line, claim and element, without the value it quotes
+    (a patient's name or address is PHI)."""
+    found = re.match(r"line (\d+): (.*)", problem, re.DOTALL)
+    if found is None:
+        return "the file as a whole"
+    line, message = int(found.group(1)), found.group(2)
+    before = text.split("~\n")[:line]
+    claim = next((s.split("*")[1] for s in reversed(before) if s.startswith("CLM*")), None)
+    where = f"line {line}" + (f", claim {claim}" if claim else "")
+    element = re.search(r'"([^"]+)" \((\w+)\)', message)
+    kind = next((k for k in PROBLEMS if k in message), "is not valid")
+    return f"{where}: {element.group(1)} ({element.group(2)}) {kind}" if element else f"{where}: a segment {kind}"
+
+
+def resend_problems(ledger: Ledger, batch: ExportBatch) -> list[str]:
+    """Why a recorded batch may not go out again: the clearinghouse rejected it, or a claim
+    in it has changed since (voided, unsupported, answered, or sent in a later batch)."""
+    if batch.answer is False:
+        return [f"the clearinghouse rejected batch {batch.batch_id}; its claims go out in the next export"]
+    out = []
+    for item in batch.claims:
+        pm = ledger.load(patient_month_key(item.patient_id, item.month))
+        claim = pm.claims.get(item.claim_id) if isinstance(pm, PatientMonth) else None
+        if claim is None or (claim.batches and claim.batches[-1] != batch.batch_id):
+            out.append(f"claim {item.claim_id}: sent again in a later batch")
+        elif item.frequency == VOID:
+            if claim.voided is not None or claim.void_sent != batch.batch_id:
+                out.append(f"claim {item.claim_id}: its void is settled or due again; export instead")
+        elif not claim.live or claim.withdrawn is not None or claim.outcome is not None:
+            out.append(f"claim {item.claim_id}: {claim.status} since this batch; export instead")
+        elif claim.clearing == "rejected":
+            out.append(f"claim {item.claim_id}: rejected since this batch; it goes out in the next export")
+    return out
