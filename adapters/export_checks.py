@@ -111,6 +111,8 @@ def resend_problems(ledger: Ledger, batch: ExportBatch) -> list[str]:
         elif item.frequency == VOID:
             if claim.voided is not None or claim.void_sent != batch.batch_id:
                 out.append(f"claim {item.claim_id}: its void is settled or due again; export instead")
+        elif claim.void_requested is not None:
+            out.append(f"claim {item.claim_id}: a void was requested since this batch; export instead")
         elif not claim.live or claim.withdrawn is not None or claim.outcome is not None:
             out.append(f"claim {item.claim_id}: {claim.status} since this batch; export instead")
         elif claim.clearing == "rejected":

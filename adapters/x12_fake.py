@@ -270,10 +270,10 @@ def _claim_status(body: Segments, hl: int, claim: Claim, rejection: str | None, 
     """Loop 2000D: the patient and the claim's status (accepted claims carry the payer's number)."""
     body.add("HL", str(hl), "3", "PT")
     body.add("NM1", "QC", "1", claim.last_name, claim.first_name, "", "", "", "MI", claim.member_id)
-    body.add("TRN", "2", claim.claim_id)
+    body.add("TRN", "2", claim.claim_id, keep_case=True)
     if rejection is None:
         body.add_composite("STC", "A1:20", day, "WQ", money(claim.charge))
-        body.add("REF", "1K", payer_claim_number(claim.claim_id))
+        body.add("REF", "1K", payer_claim_number(claim.claim_id), keep_case=True)
     else:
         status = rejection if ":" in rejection else f"A7:{rejection}"
         body.add_composite("STC", status, day, "U", money(claim.charge))

@@ -146,7 +146,7 @@ def _claim_payment(body: Segments, claim: Claim, status: str, lines: list[Adjudi
     charge, paid = sum((a.charge for a in lines), ZERO), sum((a.paid for a in lines), ZERO)
     owed = sum((amount for a in lines for group, _, amount in a.adjustments if group == "PR"), ZERO)
     body.add("CLP", claim.claim_id, status, _amount(charge), _amount(paid), _amount(owed), "MB",
-             payer_claim_number(claim.claim_id), claim.place, "1")  # fmt: skip
+             payer_claim_number(claim.claim_id), claim.place, "1", keep_case=True)  # fmt: skip
     body.add("NM1", "QC", "1", claim.last_name, claim.first_name, "", "", "", "MI", claim.member_id)
     for a in lines:
         body.add_composite("SVC", f"HC:{a.line.code}", _amount(a.charge), _amount(a.paid), "", a.line.units)

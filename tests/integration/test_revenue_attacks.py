@@ -1,0 +1,215 @@
+"""What an attack run found in the revenue cycle, each kept closed: answers about old
+batches, claim ids that differ in case, payments lost with a file kept as received, wrong
+signs and amounts, claim-level denials, rejected voids, odd separators, resends of changed
+batches, accented names, two practices, control numbers, and a void waiting on a rejection."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+
+from adapters import exporting
+from adapters.receiving import Received, receive
+from adapters.x12_fake import ack_277ca, ack_999
+from adapters.x12_fake_835 import remit_835
+from adapters.x12_in import _segments
+from domain import facts as f
+from domain.catalog import DEFAULT_FEES
+from domain.ledger import Ledger
+from domain.reasons import Reason, Refused
+from tests.conftest import Clock, memory
+from tests.factories import EST, NPI, OTHER_NPI, claim, demographics, enrolled, minutes, practice
+
+AT = datetime(2026, 4, 10, 9, 0, tzinfo=EST)  # when the answers are dated: before the ledger's clock
+
+
+def ready(ledger: Ledger, ids: dict[str, str], **people: f.Fact) -> None:
+    ledger.record(practice())
+    for pid, claim_id in ids.items():
+        for fact in [*enrolled(pid), people.get(pid) or demographics(pid), *minutes(25, pid, staff=f"RN-{pid}"),
+                     claim(claim_id, pid)]:  # fmt: skip
+            ledger.record(fact)
+
+
+def export(ledger: Ledger, **kw: object) -> str:
+    done = exporting.export(ledger, ["P1", "P2", "P3"], "2026-03", DEFAULT_FEES, now=AT, **kw)  # type: ignore[arg-type]
+    return "" if done is None else done.text
+
+
+def status(ledger: Ledger, pid: str, claim_id: str) -> str:
+    view = ledger.month_view(pid, "2026-03")
+    assert view is not None and view.current is not None
+    return view.current.claims[claim_id].status
+
+
+def clms(text: str) -> list[tuple[str, str]]:
+    return [(s.get(1), s.get(5)) for s in _segments(text) if s.id == "CLM"]
+
+
+@pytest.fixture
+def ledger() -> Ledger:
+    return memory(Clock())
+
+
+def test_answers_about_an_earlier_batch_change_nothing(ledger: Ledger) -> None:
+    """A 999 rejecting a batch after its 277CA accepted the claims, or a re-delivered 277CA of
+    an earlier batch, must not send a claim out again."""
+    ready(ledger, {"P1": "C1", "P2": "C2"})
+    first = export(ledger)
+    receive(ledger, ack_277ca(first, now=AT), "a.277")
+    late = receive(ledger, ack_999(first, accepted=False, now=AT), "late.999")
+    assert late.recorded == 0 and status(ledger, "P1", "C1") == "acknowledged" and export(ledger) == ""
+    rejected = receive(ledger, ack_277ca(first, rejected={"C1": "21"}, now=AT, control=900012), "b.277")
+    assert rejected.recorded == 1 and status(ledger, "P1", "C1") == "rejected"
+    second = export(ledger)
+    assert clms(second) == [("C1", "11:B:1")]
+    receive(ledger, ack_277ca(second, now=AT, control=900013), "c.277")
+    stale = receive(ledger, ack_277ca(first, rejected={"C1": "21"}, now=AT, control=900014), "d.277")
+    assert stale.recorded == 0 and status(ledger, "P1", "C1") == "acknowledged" and export(ledger) == ""
+
+
+def test_claim_ids_differing_in_case_stay_apart(ledger: Ledger) -> None:
+    ready(ledger, {"P1": "c-dup", "P2": "C-DUP"})
+    text = export(ledger)
+    assert sorted(clms(text)) == [("C-DUP", "11:B:1"), ("c-dup", "11:B:1")]
+    receive(ledger, remit_835(text, {"c-dup": "denied-97"}, now=AT), "a.835")
+    assert (status(ledger, "P1", "c-dup"), status(ledger, "P2", "C-DUP")) == ("denied", "paid")
+
+
+def test_an_835_with_a_refused_payment_is_not_kept_and_can_be_sent_again(ledger: Ledger) -> None:
+    """The refused answer is named; the file is answered again when sent again; nothing paid is lost."""
+    ready(ledger, {"P1": "C1", "P2": "C2"})
+    text = export(ledger)
+    ledger.record(f.ClaimVoided(claim_id="C2", reason="keyed twice", by="B"))  # with the payer: a request
+    remit = remit_835(text, {"C2": "reversed-repaid"}, now=AT)  # a reversal of a payment the ledger never had
+    got = receive(ledger, remit, "a.835")
+    assert got.refused and "C2" in got.refused[0] and status(ledger, "P1", "C1") == "paid"
+    again = receive(ledger, remit, "a.835")
+    assert not again.already and again.unchanged >= 1
+
+
+def test_a_reversal_before_its_payment_in_the_file_is_applied_first(ledger: Ledger) -> None:
+    ready(ledger, {"P1": "C1"})
+    text = export(ledger)
+    receive(ledger, remit_835(text, now=AT), "a.835")
+    swapped = remit_835(text, {"C1": "reversed-repaid"}, now=AT, control=900009)
+    body = swapped.split("~\n")
+    clp = [i for i, s in enumerate(body) if s.startswith("CLP*")]
+    reordered = body[: clp[0]] + body[clp[1] : body.index(next(s for s in body if s.startswith("SE*")))] + body[
+        clp[0] : clp[1]] + body[body.index(next(s for s in body if s.startswith("SE*"))):]  # fmt: skip
+    got = receive(ledger, "~\n".join(reordered), "b.835")
+    assert not got.refused and got.recorded == 2 and status(ledger, "P1", "C1") == "paid"
+
+
+@pytest.mark.parametrize(("old", "new"), [("CLP*C1*1*66*51.74", "CLP*C1*1*66*-51.74"),
+                                          ("CLP*C1*1*66*51.74", "CLP*C1*1*66*60000000")])  # fmt: skip
+def test_835_amounts_of_the_wrong_sign_or_size_are_refused(ledger: Ledger, old: str, new: str) -> None:
+    ready(ledger, {"P1": "C1"})
+    remit = remit_835(export(ledger), now=AT)
+    assert old in remit
+    got = receive(ledger, remit.replace(old, new).replace("BPR*I*51.74", "BPR*I*51.74"), "x.835")
+    assert got.refused and status(ledger, "P1", "C1") == "exported"
+
+
+def test_a_partial_reversal_is_refused(ledger: Ledger) -> None:
+    ready(ledger, {"P1": "C1"})
+    ledger.record(f.ClaimAdjudicated(claim_id="C1", outcome=f.ClaimOutcome.PAID, paid_amount=Decimal("500")))
+    part = f.ClaimAdjudicated(claim_id="C1", outcome=f.ClaimOutcome.REVERSED, paid_amount=Decimal("10"))
+    refused = ledger.outcome(part)
+    assert isinstance(refused, Refused) and refused.codes == [Reason.ADJUDICATION_CONFLICT]
+    assert status(ledger, "P1", "C1") == "paid"
+
+
+def test_a_claim_level_denial_is_denied_and_explained(ledger: Ledger) -> None:
+    from projections.denials import denials
+
+    ready(ledger, {"P1": "C1"})
+    text = export(ledger)
+    remit = remit_835(text, now=AT)
+    lines = remit.split("~\n")
+    clp = next(i for i, s in enumerate(lines) if s.startswith("CLP*"))
+    end = next(i for i, s in enumerate(lines) if s.startswith("SE*"))
+    denial = lines[clp].split("*")
+    denial[4], denial[5] = "0", "0"
+    patient = next(s for s in lines[clp + 1 : end] if s.startswith("NM1*QC"))
+    body = [*lines[:clp], "*".join(denial), "CAS*CO*50*66", patient, "MOA***MA130", *lines[end:]]
+    body = [s.replace("BPR*I*51.74*C*ACH", "BPR*H*0*C*NON") if s.startswith("BPR") else s for s in body]
+    st = next(i for i, s in enumerate(body) if s.startswith("ST*"))
+    se = next(i for i, s in enumerate(body) if s.startswith("SE*"))
+    body[se] = f"SE*{se - st + 1}*{body[se].split('*')[2]}"
+    got: Received = receive(ledger, "~\n".join(body), "d.835")
+    assert not got.refused, got.refused
+    assert status(ledger, "P1", "C1") == "denied"
+    (row,) = denials(ledger, ["P1"], "2026-03")
+    assert [a.code for a in row.adjustments] == ["50"] and [r.code for r in row.remarks] == ["MA130"]
+
+
+def test_a_rejected_void_goes_out_again(ledger: Ledger) -> None:
+    ready(ledger, {"P1": "C1"})
+    receive(ledger, remit_835(export(ledger), now=AT), "a.835")
+    ledger.record(f.ClaimVoided(claim_id="C1", reason="wrong NPI", by="B"))
+    voids = export(ledger)
+    assert clms(voids) == [("C1", "11:B:8")]
+    receive(ledger, ack_999(voids, accepted=False, now=AT, control=900020), "v.999")
+    assert clms(export(ledger)) == [("C1", "11:B:8")]
+
+
+def test_a_component_separator_other_than_colon_reads(ledger: Ledger) -> None:
+    ready(ledger, {"P1": "C1", "P2": "C2"})
+    text = export(ledger)
+    isa, rest = ack_277ca(text, rejected={"C2": "21"}, now=AT).split("~\n", 1)
+    answer = isa[:-1] + ">~\n" + rest.replace(":", ">")
+    assert receive(ledger, answer, "gt.277").recorded == 2 and status(ledger, "P2", "C2") == "rejected"
+
+
+def test_a_batch_whose_claims_changed_is_not_sent_again(ledger: Ledger) -> None:
+    ready(ledger, {"P1": "C1", "P2": "C2"})
+    export(ledger)
+    assert exporting.batch(ledger, "B000000001").batch_id == "B000000001"
+    ledger.record(f.ClaimVoided(claim_id="C1", reason="duplicate", by="B"))
+    with pytest.raises(exporting.ExportRefused, match="claim C1"):
+        exporting.batch(ledger, "B000000001")
+
+
+def test_accented_names_are_folded_and_findings_never_show_values(ledger: Ledger) -> None:
+    ready(ledger, {"P1": "C1"}, P1=demographics("P1", last_name="Muñoz-Peña", first_name="José",
+                                                 address="12 Calle Ñandú"))  # fmt: skip
+    text = export(ledger)
+    assert "NM1*IL*1*MUNOZ-PENA*JOSE" in text and "N3*12 CALLE NANDU" in text
+    from adapters.export_checks import without_values
+
+    finding = 'line 16: Data element "Subscriber Address Line" (N301) contains an invalid character(12 Calle)'
+    assert "Calle" not in without_values(finding, text)
+
+
+def test_two_practices_export_their_own_claims(ledger: Ledger) -> None:
+    ready(ledger, {"P1": "C1"})
+    ledger.record(practice(practitioners=[f.Practitioner(npi=NPI, last_name="Osler")]))
+    ledger.record(practice(practice_id="PR-2", billing_npi="1999999026", practitioners=[
+        f.Practitioner(npi=OTHER_NPI, last_name="Jenner")], submitter_id="SUBM02"))  # fmt: skip
+    for fact in [*enrolled("P2", npi=OTHER_NPI), demographics("P2"), *minutes(25, "P2", staff="RN-P2"),
+                 claim("C2", "P2", billing_provider_npi=OTHER_NPI)]:  # fmt: skip
+        ledger.record(fact)
+    assert clms(export(ledger, practice_id="PR-1")) == [("C1", "11:B:1")]
+    assert clms(export(ledger, practice_id="PR-2")) == [("C2", "11:B:1")]
+
+
+def test_control_numbers_are_never_reused_and_wrap(ledger: Ledger) -> None:
+    ready(ledger, {"P1": "C1"})
+    assert "*999999999*0*T*" in export(ledger, control=999_999_999)
+    ready(ledger, {"P2": "C2"})
+    with pytest.raises(exporting.ExportRefused, match="999999999 was used"):
+        export(ledger, control=999_999_999)
+    assert "*000000001*0*T*" in export(ledger)  # after the last number, the first free one
+
+
+def test_a_void_waiting_on_a_claim_the_clearinghouse_rejected_completes(ledger: Ledger) -> None:
+    ready(ledger, {"P1": "C1"})
+    text = export(ledger)
+    ledger.record(f.ClaimVoided(claim_id="C1", reason="wrong patient", by="B"))
+    assert status(ledger, "P1", "C1") == "exported"  # with the payer: the void waits
+    receive(ledger, ack_277ca(text, rejected={"C1": "21"}, now=AT), "r.277")
+    assert status(ledger, "P1", "C1") == "voided"
+    ledger.record(claim("C1b", "P1"))  # its codes are free again
