@@ -206,11 +206,15 @@ def test_bad_requests_are_4xx_naming_the_problem(server: Server) -> None:
         ("GET", "/events?type=Bogus", "auditor", "Bogus"),
         ("GET", "/refusals?reason=NOPE", "compliance", "reason"),
         ("POST", "/facts", "recorder", "JSON array"),
+        ("GET", "/export/837?month=2026-13", "biller", "a month as YYYY-MM"),
+        ("GET", "/denials?month=abc", "biller", "a month as YYYY-MM"),
+        ("GET", "/export/837?batch=B42", "biller", "no export batch B42"),
     ]
     for method, path, role, word in cases:
         body = {"content": b"[1, 2"} if method == "POST" else {}
         response = server.call(method, path, role, **body)
         assert 400 <= response.status_code < 500 and word in response.text, (path, response.status_code, response.text)
+        assert "regex" not in response.text and "\\d" not in response.text, (path, response.text)
     assert server.call("GET", "/health", None).json()["position"] == before
 
 
