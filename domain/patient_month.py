@@ -26,6 +26,7 @@ class PatientMonth(LedgerAggregate):
         self.entries: dict[str, Entry] = {}
         self.device_days: dict[str, set[date]] = {}
         self.readings: dict[tuple[str, date], int] = {}  # a device day's first reading's version
+        self.manual_days: dict[str, set[date]] = {}  # days with only readings keyed by hand
         self.decisions: list[records.MedicalDecisionMaking] = []
         self.claims: dict[str, Claim] = {}
 
@@ -59,7 +60,8 @@ class PatientMonth(LedgerAggregate):
         digest: str
 
         def assign(self, pm: PatientMonth) -> None:
-            if self.fact.manual:  # P-RPM-1: data keyed by hand is not a device day
+            if self.fact.manual:  # P-RPM-1: data keyed by hand is not a device day (a policy may count it)
+                pm.manual_days.setdefault(self.fact.device_id, set()).add(self.fact.transmitted_on)
                 return
             pm.device_days.setdefault(self.fact.device_id, set()).add(self.fact.transmitted_on)
             pm.readings.setdefault((self.fact.device_id, self.fact.transmitted_on), self.originator_version)

@@ -122,10 +122,13 @@ class MonthView:
         category = spec.category if spec is not None else None
         devices = set(self.device_ids(period.program, category))
         days: set[date] = set()
+        manual = self.policy.manual_readings_count
         for pm in self.months.values():
-            for device_id, seen in pm.device_days.items():
-                if device_id in devices:
-                    days.update(d for d in seen if period.start <= d <= period.end and not self.after_death(d))
+            sources = [pm.device_days, pm.manual_days] if manual else [pm.device_days]
+            for source in sources:
+                for device_id, seen in source.items():
+                    if device_id in devices:
+                        days.update(d for d in seen if period.start <= d <= period.end and not self.after_death(d))
         return days
 
     def device_days_by_device(self) -> dict[str, int]:

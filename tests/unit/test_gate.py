@@ -297,6 +297,17 @@ def test_prpm1_manual_readings_are_not_device_days(memory_ledger: Ledger, tmp_pa
     assert book.billable() == {"99445": 1, "99453": 1}
 
 
+def test_prpm1_a_payer_that_counts_manual_readings_is_a_policy(clock: Clock) -> None:
+    """The same record under `manual_readings_count`: the keyed-in day makes 16 days."""
+    from tests.unit.test_rules_programs import device
+
+    book = Book(memory(clock, policy=Policy(manual_readings_count=True)))
+    book.add(enrolled("P1", P.RPM))
+    device(book, days=15)
+    book.add(f.DataTransmitted(patient_id="P1", device_id="D1", transmitted_on=date(2026, 3, 20), manual=True))
+    assert book.billable() == {"99454": 1, "99453": 1}
+
+
 def test_g16_more_support_never_makes_a_claim_unsupported(memory_ledger: Ledger) -> None:
     """G-16: 99470 claimed at 15 minutes; a late entry brings 25. The claim is under-coded,
     not unsupported: it stays accepted and in the 837P."""
