@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,7 @@ ROUTES = [
     ("GET", "/worklist?month=2026-03", {"biller"}),
     ("GET", "/export/837?month=2026-01", {"biller"}),
     ("POST", "/remits", {"biller"}),
+    ("POST", "/devices/readings", {"recorder"}),
     ("GET", "/denials?month=2026-03", {"biller"}),
     ("GET", "/audit/P1?from=2026-03&to=2026-03", {"auditor", "compliance"}),
     ("GET", "/events", {"auditor", "compliance"}),
@@ -167,6 +169,32 @@ def test_the_payers_answers_over_http(server: Server) -> None:
     assert [(r["claim_id"], r["status"], r["adjustments"][0]["code"]) for r in rows] == [("C7", "denied", "97")]
 
 
+def test_device_readings_by_webhook_become_one_fact_per_device_day(server: Server) -> None:
+    """30 readings over 3 local days: 3 DataTransmitted recorded, the rest answered as
+    already recorded; a reading late in the evening belongs to the practice's day, not UTC's;
+    a bad reading is named and the others still count."""
+    setup = f.DeviceSetup(patient_id="P8", device_id="BP-8", program=f.DeviceProgram.RPM,
+                          category=f.DeviceCategory.PHYSIOLOGIC, setup_on=date(2026, 3, 1))  # fmt: skip
+    facts = [*enrolled("P8", f.Program.RPM), setup]
+    assert {r["status"] for r in server.call("POST", "/facts", "recorder", content=b"\n".join(
+        ENC.encode(x) for x in facts)).json()} == {"accepted"}  # fmt: skip
+    readings: list[dict[str, str]] = [
+        {"patient_id": "P8", "device_id": "BP-8", "reading_kind": "bp",
+         "measured_at": f"2026-03-{2 + n % 3:02d}T{8 + n % 10:02d}:00:00-05:00"} for n in range(30)
+    ]  # fmt: skip
+    readings.append({"patient_id": "P8", "device_id": "BP-8", "measured_at": "2026-03-06T03:30:00+00:00"})
+    readings.append({"patient_id": "P8", "device_id": "BP-8", "measured_at": "not a time"})
+    answers = server.call("POST", "/devices/readings", "recorder", json=readings).json()
+    recorded = [a for a in answers if a["status"] == "accepted" and not a.get("duplicate")]
+    assert len(recorded) == 4 and sum(a.get("duplicate", False) for a in answers) == 27
+    assert answers[-1]["status"] == "invalid" and answers[-1]["item"] == "reading 32"
+    assert "measured_at" in answers[-1]["error"] and "not a time" not in answers[-1]["error"]
+    rows = server.call("GET", "/worklist?month=2026-03", "biller").json()
+    (row,) = [r for r in rows if r["patient_id"] == "P8"]
+    assert row["device_days"] == {"BP-8": 4}  # 2, 3 and 4 March, and 5 March in New York
+    assert server.call("POST", "/devices/readings", "biller", json=readings[:1]).status_code == 403
+
+
 @pytest.mark.parametrize(("method", "path", "allowed"), ROUTES)
 def test_each_role_is_allowed_or_refused(server: Server, method: str, path: str, allowed: set[str]) -> None:
     """401 without a key or with a revoked one; 403 for a role that may not; admin may do all."""
@@ -176,7 +204,7 @@ def test_each_role_is_allowed_or_refused(server: Server, method: str, path: str,
     for role in ROLES:
         status = server.call(method, path, role, **body).status_code
         if role in allowed or role == "admin":
-            assert status in (200, 404, 422), (role, path, status)  # 422: an empty body is no X12 file
+            assert status in (200, 400, 404, 422), (role, path, status)  # an empty body is no file or reading
         else:
             assert status == 403, (role, path, status)
 
