@@ -287,3 +287,15 @@ def test_g08_ccm_and_g01_month_of_the_claim(book: Book, clock: Clock) -> None:
     book.add(claim("C1"))
     assert book.refused(claim("C2")) == ["DUPLICATE_CLAIM"]
     book.add(claim("C3", service_month="2026-04"))
+
+
+def test_g10_a_cancelled_stay_excludes_no_minutes(book: Book) -> None:
+    """A stay keyed in error and cancelled (ADT A11) excludes nothing: its minutes count."""
+    book.add(
+        f.FacilityStayStarted(patient_id="P1", stay_id="S1", setting=f.Setting.INPATIENT, started_on=date(2026, 3, 8)),
+        minutes(10, day=3),
+        minutes(15, day=10),
+    )
+    assert book.refused(claim("C1")) == ["FACILITY_EXCLUSION", "UNDER_THRESHOLD"]
+    book.add(f.FacilityStayCancelled(patient_id="P1", stay_id="S1", reason="keyed on the wrong patient"))
+    book.add(claim("C1"))

@@ -464,3 +464,13 @@ def test_a_record_past_a_codes_band_is_band_exceeded_not_a_conflict(book: Book) 
     assert book.refused(claim("C1", codes=("99470",))) == ["BAND_EXCEEDED"]
     book.add(enrolled("P2", P.APCM), minutes(5, program=P.APCM, pid="P2", staff="RN-2"))
     assert book.refused(claim("C2", pid="P2", codes=("G0556",))) == ["BAND_EXCEEDED"]
+
+
+def test_ptcm1_a_cancelled_discharge_starts_no_tcm(book: Book) -> None:
+    """A discharge cancelled (ADT A13) is no transition: its TCM is no longer billable, and a
+    TCM claim for it is refused."""
+    book.add(enrolled("P1")[:1], tcm_facts(date(2026, 3, 2), visit_day=5))
+    assert book.billable() == {"99496": 1}
+    book.add(f.DischargeCancelled(patient_id="P1", discharge_id="D1", reason="admission cancelled (A13)"))
+    assert "99496" not in book.billable()
+    assert book.refused(on(date(2026, 3, 7), "99496"))
