@@ -16,7 +16,9 @@ from domain.month import Month
 from domain.patient_month import PatientMonth
 from domain.reasons import Reason, Refused
 from domain.rules import gate
+from domain.state import PAID
 from domain.timing import month_of
+from domain.vocab import ClaimOutcome
 
 
 def claim_month(fact: facts.ClaimSubmitted, ctx: Context, at: datetime) -> str:
@@ -62,14 +64,18 @@ def _home(w: Work, claim_id: str) -> PatientMonth:
 
 
 def adjudicate(w: Work, fact: facts.ClaimAdjudicated, digest: str) -> Home:
-    """A payer's answer. The same answer again is a resend only while it is the claim's
-    latest: after a reversal, a payment equal to the one reversed is the corrected payment
-    (same amount, same day), and is recorded."""
+    """A payer's answer; the same answer again is recorded once. One exception: after a
+    reversal, a payment equal to the one reversed (same amount, same day) that comes from
+    another remittance (another `source`) is the corrected payment, and is recorded."""
     pm = _home(w, fact.claim_id)
     seen = pm.already(digest)
-    claim = pm.claims[fact.claim_id]
-    if seen is not None and claim.adjudications and _bare(claim.adjudications[-1]) == _bare(records.stored(fact)):
-        raise AlreadyRecorded(pm.id, seen)
+    if seen is not None:
+        claim = pm.claims[fact.claim_id]
+        reopened = claim.live and claim.outcome is ClaimOutcome.REVERSED and fact.outcome in PAID
+        stored = _bare(records.stored(fact))
+        same_source = any(_bare(a) == stored and a.source == fact.source for a in claim.adjudications)
+        if not reopened or same_source:
+            raise AlreadyRecorded(pm.id, seen)
     version = pm.adjudicate(fact, digest, w.at)
     claim = pm.claims[fact.claim_id]
     if not claim.live:  # the payer reversed it: its codes are free (G-08)

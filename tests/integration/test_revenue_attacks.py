@@ -94,7 +94,7 @@ def test_a_reversal_before_its_payment_in_the_file_is_applied_first(ledger: Ledg
     ready(ledger, {"P1": "C1"})
     text = export(ledger)
     receive(ledger, remit_835(text, now=AT), "a.835")
-    swapped = remit_835(text, {"C1": "reversed-repaid"}, now=AT, control=900009)
+    swapped = remit_835(text, {"C1": "reversed-repaid"}, now=AT, control=900009, trace="EFT0002")
     body = swapped.split("~\n")
     clp = [i for i, s in enumerate(body) if s.startswith("CLP*")]
     reordered = body[: clp[0]] + body[clp[1] : body.index(next(s for s in body if s.startswith("SE*")))] + body[
