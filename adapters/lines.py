@@ -55,16 +55,17 @@ def _control_characters(raw: bytes | str) -> str | None:
     data = raw.encode() if isinstance(raw, str) else raw
     if not _CONTROL.search(data):
         return None
-    path = _controlled(msgspec.json.decode(data), "$")
+    path = controlled(msgspec.json.decode(data), "$")
     return None if path is None else f"{path}: expected text without control characters, got text"
 
 
-def _controlled(value: Any, path: str) -> str | None:
+def controlled(value: Any, path: str) -> str | None:
+    """The path of the first text holding a control character, or None."""
     if isinstance(value, str):
         return path if any(c < " " or c == "\x7f" for c in value) else None
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
-        found = _controlled(item, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]")
+        found = controlled(item, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]")
         if found:
             return found
     return None

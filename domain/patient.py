@@ -13,7 +13,7 @@ from typing import Any
 from domain import claim_records, facts, records
 from domain.base import Created, LedgerAggregate, unknown
 from domain.keys import patient_key
-from domain.reasons import Reason
+from domain.reasons import Reason, Refused
 from domain.state import CarePlan, ConditionEpisode, ConsentEpisode, DischargeEpisode, Line, Lodged, Stay
 
 
@@ -336,7 +336,15 @@ class Patient(LedgerAggregate):
         self._check_references(fact)
         return self.record(_EVENT_FOR[type(fact)], fact, digest, at)
 
+    @staticmethod
+    def _check_stay_end(fact: facts.FacilityStayEnded, stay: Stay) -> None:
+        problem = _stay_end_problem(fact, stay)
+        if problem is not None:
+            raise Refused.one(Reason.STAY_DATES_CONFLICT, problem)
+
     def _check_references(self, fact: Any) -> None:
+        if isinstance(fact, facts.FacilityStayEnded) and fact.stay_id in self.stays:
+            self._check_stay_end(fact, self.stays[fact.stay_id])
         ref = _REFERENCES.get(type(fact))
         if ref is None:
             return
@@ -344,6 +352,14 @@ class Patient(LedgerAggregate):
         value = getattr(fact, field_name)
         if value is not None and value not in getattr(self, collection):
             raise unknown(Reason.UNKNOWN_REFERENCE, f"{label} {value}")
+
+
+def _stay_end_problem(fact: facts.FacilityStayEnded, stay: Stay) -> str | None:
+    if fact.ended_on < stay.started.started_on:
+        return f"Facility stay {fact.stay_id} would end before it began"
+    if stay.ended_on is not None and stay.ended_on != fact.ended_on:
+        return f"Facility stay {fact.stay_id} already ended on another day; cancel the stay to correct it"
+    return None
 
 
 def _line(stored: claim_records.LodgedLine) -> Line:

@@ -57,6 +57,7 @@ class Reason(enum.StrEnum):
     ADJUDICATION_CONFLICT = "ADJUDICATION_CONFLICT"  # a payer answer contradicting one on file
     BAND_EXCEEDED = "BAND_EXCEEDED"  # the record is past the code's band: the next code applies
     HIGHER_PAYING_OPTION = "HIGHER_PAYING_OPTION"  # worklist: held back, a compliant option pays more
+    STAY_DATES_CONFLICT = "STAY_DATES_CONFLICT"  # a stay ending before it began, or ending twice on other days
 
 
 class Because(msgspec.Struct, frozen=True, omit_defaults=True):

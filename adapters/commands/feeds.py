@@ -69,8 +69,12 @@ def _one(ledger: Ledger, name: str, fmt: str, kind: str | None, delimiter: str |
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        click.echo(f"{name}: not UTF-8 text; nothing recorded", err=True)
-        return 2
+        if fmt != "csv":
+            click.echo(f"{name}: not UTF-8 text; nothing recorded", err=True)
+            return 2
+        # Excel's plain "CSV" on Windows is Windows-1252 (José): read it so, and say so.
+        text = raw.decode("cp1252", errors="replace")
+        click.echo(f"{name}: not UTF-8; read as Windows-1252 (save as CSV UTF-8 to avoid this)", err=True)
     answers: list[FeedResult] = []
     encoder = msgspec.json.Encoder()
 

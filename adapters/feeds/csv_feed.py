@@ -12,12 +12,14 @@ drop its data silently). Errors name row and column, never a cell's value."""
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 from collections.abc import Callable, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 from adapters.feeds import csv_kinds as cell
 from adapters.feeds.csv_kinds import Column as C, Kind, Row
+from adapters.feeds.device_days import one_per_day
 from adapters.feeds.items import FeedError, Item, fact_item
 from adapters.feeds.mappings import DEFAULT, Mappings
 from domain.vocab import ConsentMethod, DeviceCategory, DeviceProgram, Program, Sex, StaffRole
@@ -149,6 +151,7 @@ SPECS: tuple[Kind, ...] = (
 SPECS = tuple(Kind(k.name, k.fact, k.columns + COMMON, k.either, k.finish) for k in SPECS)
 KINDS: tuple[str, ...] = tuple(k.name for k in SPECS)
 _BY_NAME = {k.name: k for k in SPECS}
+csv.field_size_limit(16 * 1024 * 1024)  # a long note must not refuse the file (the default: 128 KiB)
 _NOT_CSV = {
     "{": "JSON (send NDJSON facts with `carelane ingest`, FHIR with --format fhir)",
     "[": "JSON (FHIR resources go with --format fhir)", "MSH|": "HL7 v2 (use --format hl7)",
@@ -196,7 +199,8 @@ def items(
     if start is None:
         raise FeedError(f"no header row: the file is empty; `carelane import --template {kind}` prints one")
     columns = _header(records[start], spec)
-    return _rows(records, start, columns, spec, zone, mappings)
+    found = _rows(records, start, columns, spec, zone, mappings)
+    return one_per_day(found) if spec.name == "device-readings" else found
 
 
 def _plain(text: str) -> str:
@@ -232,8 +236,8 @@ def _header(cells: list[str], spec: Kind) -> list[str]:
         missing = [c.name for c in spec.columns if c.required and c.name not in names]
         if spec.either and not any(set(g) <= set(names) for g in spec.either):
             missing.append(" or ".join(" and ".join(g) for g in spec.either))
-        problems = [f"columns given twice: {_listed(twice)}"] * bool(twice)
-        problems += [f"columns not in the {spec.name} template: {_listed(unknown)}"] * bool(unknown)
+        problems = [f"columns given twice: {_listed(twice, names)}"] * bool(twice)
+        problems += [f"columns not in the {spec.name} template: {_listed(unknown, names)}"] * bool(unknown)
         problems += [f"required columns missing: {', '.join(missing)}"] * bool(missing)
     if problems:
         expected, hint = ", ".join(c.name for c in spec.columns), f"`carelane import --template {spec.name}`"
@@ -242,9 +246,14 @@ def _header(cells: list[str], spec: Kind) -> list[str]:
     return names
 
 
-def _listed(names: list[str]) -> str:
-    """Header names that look like names; anything else (a row of data?) only counted."""
-    shown = [n for n in names if len(n) <= 40 and n[:1].isalpha() and n.replace("_", "").isalnum() and n.isascii()]
+def _listed(names: list[str], header: list[str]) -> str:
+    """Unknown header names, named when the row is plainly a header (half its cells are
+    column names) or when close to a column (a misspelling); otherwise only counted: a row of
+    data taken for a header holds names and dates, never to be repeated."""
+    columns = {c.name for k in SPECS for c in k.columns}
+    plain = 2 * len(columns & set(header)) >= len([h for h in header if h])
+    shown = [n for n in names if difflib.get_close_matches(n, columns, n=1, cutoff=0.8) or (
+        plain and len(n) <= 40 and n[:1].isalpha() and n.replace("_", "").isalnum() and n.isascii())]  # fmt: skip
     rest = len(names) - len(shown)
     other = f"{rest} other that is not a column name" if rest == 1 else f"{rest} others that are not column names"
     return ", ".join(shown) + (" and " if shown and rest else "") + (other if rest else "")

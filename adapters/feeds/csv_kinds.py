@@ -127,8 +127,9 @@ def padded(*widths: int) -> Callable[[str], str]:
 
     def read(cell: str) -> str:
         digits = cell.replace("-", "")
-        width = next((w for w in widths if len(digits) <= w), 0)
-        return digits.zfill(width) if digits.isascii() and digits.isdigit() else cell
+        # Only what lost zeros explain (2134 for 02134); other lengths go on, to be refused.
+        width = next((w for w in widths if w - 2 <= len(digits) <= w), 0)
+        return digits.zfill(width) if width and digits.isascii() and digits.isdigit() else cell
 
     return read
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from adapters.feeds.fhir_read import READING_METHOD, Context, Missing, codings, day, extension, need_day
+from adapters.feeds.fhir_read import READING_METHOD, Context, Missing, code, codings, day, extension, need_day
 from adapters.feeds.items import Item, fact_item
 
 IN_PERSON = {"AMB": True, "HH": True, "FLD": True, "VR": False}  # v3 ActCode: office, home, field; virtual
@@ -19,7 +19,7 @@ def encounter(res: Any, where: str, ctx: Context) -> list[Item]:
     """A finished visit: InitiatingVisitRecorded (AWV, IPPE, or an E/M marked initiating),
     else FaceToFaceVisitRecorded for an office, home or virtual visit."""
     if res.status != "finished":
-        return [Item(where, skipped=f"status {res.status}: not a finished visit")]
+        return [Item(where, skipped=f"status {code(res.status)}: not a finished visit")]
     if not res.id:
         raise Missing("Encounter.id", "required element missing (the visit's id)")
     pid = ctx.patient(res.subject, "Encounter.subject")
@@ -74,7 +74,7 @@ def care_plan(res: Any, where: str, ctx: Context) -> list[Item]:
     """An active care-management plan: CarePlanEstablished, or CarePlanRevised of each plan
     it `replaces` (the ledger keeps a plan's id through its revisions)."""
     if res.status != "active":
-        return [Item(where, skipped=f"status {res.status}: not a plan in force")]
+        return [Item(where, skipped=f"status {code(res.status)}: not a plan in force")]
     if not res.id:
         raise Missing("CarePlan.id", "required element missing (the plan's id)")
     programs = ctx.programs(res.category or [])
@@ -112,7 +112,7 @@ def device(res: Any, where: str, ctx: Context) -> list[Item]:
 def device_use(res: Any, where: str, ctx: Context) -> list[Item]:
     """A patient's use of a monitoring device: DeviceSetup from its timing or recordedOn."""
     if res.status in ("entered-in-error", "intended"):
-        return [Item(where, skipped=f"status {res.status}: no device in use")]
+        return [Item(where, skipped=f"status {code(res.status)}: no device in use")]
     if extension(res, "monitoring-program", "valueCode") is None:
         return [Item(where, skipped="not marked for remote monitoring (extension monitoring-program)")]
     pid = ctx.patient(res.subject, "DeviceUseStatement.subject")
@@ -137,7 +137,7 @@ def _setup(res: Any, where: str, pid: str, device_id: str, on: Any) -> Item:
 def observation(res: Any, where: str, ctx: Context) -> list[Item]:
     """A device reading: DataTransmitted, one per patient, device and practice day."""
     if res.status not in READINGS:
-        return [Item(where, skipped=f"status {res.status}: not a reading")]
+        return [Item(where, skipped=f"status {code(res.status)}: not a reading")]
     if res.device is None:  # a reading must name its device (DataTransmitted.device_id)
         return [Item(where, skipped="no device: not remote-monitoring data")]
     pid = ctx.patient(res.subject, "Observation.subject")

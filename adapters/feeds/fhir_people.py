@@ -9,6 +9,7 @@ from adapters.feeds.fhir_read import (
     MBI_SYSTEM,
     Context,
     Missing,
+    code,
     codings,
     day,
     extension,
@@ -130,7 +131,7 @@ def _diagnosed_by(res: Any, ctx: Context) -> str:
 def consent(res: Any, where: str, ctx: Context) -> list[Item]:
     """ConsentRecorded (active) or ConsentRevoked (inactive, rejected): one per program named."""
     if res.status not in ("active", "inactive", "rejected"):
-        return [Item(where, skipped=f"status {res.status}: neither in force nor withdrawn")]
+        return [Item(where, skipped=f"status {code(res.status)}: neither in force nor withdrawn")]
     pid = ctx.patient(res.patient, "Consent.patient")
     programs = ctx.programs([*(res.category or []), *(get(res, "provision.code") or [])])
     if not programs:

@@ -174,3 +174,10 @@ def _words(kind: str) -> str:
     if base in _KINDS and kind.endswith(("_type", "_parsing")):
         return f"expected {_KINDS[base]}"
     return "not a valid value for its FHIR R4 data type"
+
+
+def code(value: object) -> str:
+    """A FHIR code as sent, when it is one; the R4B models do not hold status to its value
+    set, so anything else (a name, say) is never repeated."""
+    text = str(value)
+    return text if len(text) <= 30 and text.replace("-", "").isalpha() and text.islower() else "(not a code)"

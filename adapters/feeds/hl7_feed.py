@@ -12,26 +12,18 @@ the practice's zone. Errors name the HL7 field, never its value.
 
 from __future__ import annotations
 
-import importlib
 import re
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from adapters.feeds.hl7_ack import ack as ack
+from adapters.feeds.hl7_fields import _hl7apy, _parser, _text, _utils
 from adapters.feeds.items import FeedError, Item, fact_item
 from adapters.feeds.mappings import DEFAULT, Mappings
 
-# hl7apy ships no types: every hl7apy object stays `Any` inside this module's helpers.
-_parser: Any = importlib.import_module("hl7apy.parser")
-_core: Any = importlib.import_module("hl7apy.core")
-_utils: Any = importlib.import_module("hl7apy.utils")
-_hl7apy: Any = importlib.import_module("hl7apy")
-
-APPLICATION = "CARELANE"  # MSH-3 of our ACKs
-ACK_VERSION = "2.5.1"  # for ACKs to messages whose version hl7apy does not know
 # HL7 table 0354: the message structure of each event we read (when MSH-9.3 is left out).
 STRUCTURES = {"A01": "ADT_A01", "A03": "ADT_A03", "A08": "ADT_A01", "A11": "ADT_A09", "A13": "ADT_A01"}
 NAMES = {
@@ -69,7 +61,15 @@ def items(text: str, *, zone: ZoneInfo, mappings: Mappings = DEFAULT) -> Iterato
     messages = split(text)
     if not any(m.lstrip().startswith("MSH") for m in messages):
         raise FeedError("not HL7 v2: no message starts with an MSH segment")
-    return (item for n, m in enumerate(messages, start=1) for item in message_items(m, n, zone=zone, mappings=mappings))
+    return (item for n, m in enumerate(messages, start=1) for item in _safely(m, n, zone, mappings))
+
+
+def _safely(message: str, n: int, zone: ZoneInfo, mappings: Mappings) -> list[Item]:
+    """One message's items; one hl7apy cannot read is an error of its own, never the file's end."""
+    try:
+        return message_items(message, n, zone=zone, mappings=mappings)
+    except Exception as e:  # hl7apy raises many kinds; their messages may quote values (PHI)
+        return [Item(f"message {n}", error=f"not a readable HL7 v2 message ({type(e).__name__})")]
 
 
 def message_items(message: str, n: int, *, zone: ZoneInfo, mappings: Mappings = DEFAULT) -> list[Item]:
@@ -132,18 +132,6 @@ def _structure_problem(msg: Any) -> str:
     return ""
 
 
-def _text(segment: Any, number: int, component: int = 1, repetition: int = 0) -> str:
-    """One component of a field as sent ('' when absent), read through hl7apy's structures."""
-    reps = segment.children.get(f"{segment.name}_{number}")
-    if len(reps) <= repetition:
-        return ""
-    field = reps[repetition]
-    if _core.is_base_datatype(field.datatype, field.version) or not field.children:
-        return str(field.to_er7()).strip() if component == 1 else ""
-    parts = field.children.get(f"{field.datatype}_{component}")
-    return str(parts[0].to_er7()).strip() if parts else ""
-
-
 @dataclass
 class _Adt:
     msg: Any
@@ -177,7 +165,7 @@ class _Adt:
         cls = self.field("PV1", 2).upper()
         setting = self.mappings.patient_classes.get(cls) or ("inpatient" if cls == "I" else None)
         if setting is None:
-            raise _Skip(f"PV1-2: patient class {cls or '(none)'} is not a facility stay")
+            raise _Skip(f"PV1-2: patient class {_code(cls) or '(none)'} is not a facility stay")
         return self.need("PV1", 19, "the visit number (the stay id)"), setting
 
     def fact(self, kind: str, **fields: Any) -> Item:
@@ -187,6 +175,12 @@ class _Adt:
 
     def skip(self, why: str) -> Item:
         return Item(self.where, skipped=why)
+
+
+def _code(value: str) -> str:
+    """A table code as sent, or a placeholder when what was sent is not a code (a value that
+    is not a code may be anything, a name too)."""
+    return value if value.isalnum() and len(value) <= 5 else "(not a table code)"
 
 
 def hl7_day(value: str, zone: ZoneInfo, name: str) -> date:
@@ -227,7 +221,7 @@ def _discharge(adt: _Adt) -> list[Item]:
         died = adt.day("PID", 29, "") if adt.field("PID", 29) else ended
         return [*found, adt.fact("PatientDied", died_on=died)]
     if to is None:  # a guess could bill TCM for a patient who went to another hospital
-        why = "no discharge disposition" if not disposition else f"disposition {disposition} is not mapped"
+        why = "no discharge disposition" if not disposition else f"disposition {_code(disposition)} is not mapped"
         return [*found, adt.skip(f"PV1-36: {why}; the discharge is not recorded (no TCM without a destination)")]
     return [*found, adt.fact("Discharged", discharge_id=stay, discharged_on=ended, from_setting=setting,
                              to_setting=to)]  # fmt: skip
@@ -250,51 +244,3 @@ _EVENTS = {
     "A11": _cancel("FacilityStayCancelled", "stay_id", "A11"),
     "A13": _cancel("DischargeCancelled", "discharge_id", "A13"),
 }  # fmt: skip
-
-
-def ack(message: str, code: str, text: str = "") -> str:
-    """The ACK for a message: MSA-1 `code`, MSA-2 its control id, `text` in MSA-3 and (AE/AR) an
-    ERR segment. A message too broken to parse still gets a minimal AR."""
-    head = _header(message)
-    sent = _text(head, 12)
-    version = sent if sent in _hl7apy.SUPPORTED_LIBRARIES and sent >= "2.3" else ACK_VERSION
-    reply = _core.Message("ACK", version=version)
-    msh = reply.msh
-    msh.msh_3 = APPLICATION
-    for mine, theirs in ((4, 6), (5, 3), (6, 4)):  # answer to the sender, from its receiver
-        if value := _er7(head, theirs):
-            setattr(msh, f"msh_{mine}", value)
-    msh.msh_7 = datetime.now(UTC).strftime("%Y%m%d%H%M%S+0000")
-    msh.msh_9 = f"ACK^{_text(head, 9, 2)}^ACK" if version >= "2.4" else f"ACK^{_text(head, 9, 2)}"
-    msh.msh_10 = uuid.uuid4().hex[:20]
-    msh.msh_11 = _text(head, 11) or "P"
-    reply.msa.msa_1 = code
-    reply.msa.msa_2 = _text(head, 10)
-    clean = " ".join(re.sub(r"[|^~&\\]", " ", text).split())  # no HL7 delimiters inside the text
-    if clean:
-        reply.msa.msa_3 = clean[:80]  # MSA-3 is 80 characters at most; ERR-8 has it all
-    if code != "AA" and version >= "2.5":
-        err = reply.add_segment("ERR")
-        err.err_3 = "207^Application internal error^HL70357"
-        err.err_4 = "E"
-        if clean:
-            err.err_8 = clean
-    return str(reply.to_er7())
-
-
-def _er7(segment: Any, number: int) -> str:
-    reps = segment.children.get(f"{segment.name}_{number}")
-    return str(reps[0].to_er7()) if reps else ""
-
-
-def _header(message: str) -> Any:
-    """The message's MSH segment (hl7apy), or an empty one when even that does not parse."""
-    first = message.replace("\r\n", "\r").replace("\n", "\r").strip().split("\r", 1)[0]
-    try:
-        if first.startswith("MSH"):
-            msh = _parser.parse_segment(first)
-            _text(msh, 10)
-            return msh
-    except Exception:  # hl7apy's errors: nothing of the header can be trusted
-        pass
-    return _core.Segment("MSH")

@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 
 from adapters.ingest import BATCH, LineResult, Source, Tally, _result, fewer_collections, record_batches
-from adapters.lines import describe
+from adapters.lines import controlled, describe
 from domain import facts
 
 
@@ -37,6 +37,9 @@ def fact_item(where: str, data: dict[str, Any], names: dict[str, str] | None = N
     """A fact built from a dict holding `type` and the contract's fields, validated as an
     NDJSON line is (types, patterns, limits, input rules). An error names the field by the
     sender's name for it (`names`: contract field -> column or element), else by its path."""
+    bad = controlled(data, "$")
+    if bad is not None:  # as on the NDJSON path: a NUL or newline would corrupt rows and logs
+        return Item(where, error=_named(f"{bad}: expected text without control characters", names))
     try:
         fact = msgspec.convert(data, facts.AnyFact, strict=False)
     except msgspec.ValidationError as e:

@@ -21,13 +21,16 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from adapters.feeds.hl7_feed import ack, message_items
+from adapters.feeds.hl7_ack import ack
+from adapters.feeds.hl7_feed import message_items
 from adapters.feeds.items import FeedResult, Item, record
 from adapters.feeds.mappings import DEFAULT, Mappings
 from domain.ledger import Ledger
 
 START, END = b"\x0b", b"\x1c\x0d"
-MAX_MESSAGE = 4 * 1024 * 1024  # an ADT message is a few KiB; more is not a feed we know
+MAX_MESSAGE = 1024 * 1024  # an ADT message is a few KiB; more is not a feed we know
+IDLE = 300.0  # seconds a connection may sit mid-frame or silent before it is closed
+MAX_CONNECTIONS = 64  # interface engines keep one or a few open; more is a leak or an attack
 STOP_GRACE = 30.0  # seconds a message being recorded gets to finish on SIGTERM
 STORE_FAILED = "nothing acknowledged as recorded: the store failed; send the message again"
 
@@ -68,7 +71,10 @@ def verdict(found: list[Item], results: list[FeedResult]) -> tuple[str, str, tup
     refused = [r for answer in results if answer.status == "refused" for r in answer.reasons or ()]
     if refused:
         codes = tuple(dict.fromkeys(r.code.value for r in refused))
-        return "AE", "; ".join(f"{r.code.value}: {r.message}" for r in refused), codes
+        said = "; ".join(dict.fromkeys(f"{r.code.value}: {r.message}" for r in refused))
+        kept = [a.fact_type for a in results if a.status == "accepted" and a.fact_type]
+        # Facts of a message are recorded one by one: say which were, so a resend is understood.
+        return "AE", said + (f" (recorded: {', '.join(kept)})" if kept else " (nothing recorded)"), codes
     return "AA", "; ".join(x.skipped for x in found if x.skipped is not None), ()
 
 
@@ -100,7 +106,10 @@ class Listener:
         """One message recorded (committed) and its framed ACK. Runs on the writer thread."""
         text = decode(raw)
         self.received += 1
-        found = message_items(text, self.received, zone=self.zone, mappings=self.mappings)
+        try:
+            found = message_items(text, self.received, zone=self.zone, mappings=self.mappings)
+        except Exception as e:  # a message hl7apy cannot read: answered AR, never a dropped connection
+            found = [Item(f"message {self.received}", error=f"not a readable HL7 v2 message ({type(e).__name__})")]
         results: list[FeedResult] = []
         note = ""
         try:
@@ -144,10 +153,14 @@ class Listener:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
+        if len(self._connections) >= MAX_CONNECTIONS:
+            log.warning("hl7.too_many_connections", open=len(self._connections))
+            writer.close()
+            return
         self._connections.add(task)
         try:
             while not self._stopping:
-                raw = await read_frame(reader)
+                raw = await asyncio.wait_for(read_frame(reader), IDLE)
                 if raw is None:
                     break
                 self._busy.add(task)
@@ -160,6 +173,8 @@ class Listener:
             writer.write(frame(ack("", "AR", f"message longer than {MAX_MESSAGE} bytes")))
         except asyncio.CancelledError:  # closed by _stop while waiting for a message
             pass
+        except TimeoutError:  # silent, or a frame never finished: the sender still has it
+            log.info("hl7.connection_idle")
         except ConnectionError:
             log.info("hl7.connection_lost")
         finally:

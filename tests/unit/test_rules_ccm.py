@@ -299,3 +299,16 @@ def test_g10_a_cancelled_stay_excludes_no_minutes(book: Book) -> None:
     assert book.refused(claim("C1")) == ["FACILITY_EXCLUSION", "UNDER_THRESHOLD"]
     book.add(f.FacilityStayCancelled(patient_id="P1", stay_id="S1", reason="keyed on the wrong patient"))
     book.add(claim("C1"))
+
+
+def test_g10_a_stay_ends_once_and_never_before_it_began(book: Book) -> None:
+    """An end before the start, or a second end on another day (a corrected A03), is refused
+    STAY_DATES_CONFLICT: two end dates would make the excluded minutes a guess."""
+    book.add(f.FacilityStayStarted(patient_id="P1", stay_id="S1", setting=f.Setting.INPATIENT,
+                                   started_on=date(2026, 3, 8)))  # fmt: skip
+    assert book.refused(f.FacilityStayEnded(patient_id="P1", stay_id="S1", ended_on=date(2026, 3, 6))) == [
+        "STAY_DATES_CONFLICT"]  # fmt: skip
+    book.add(f.FacilityStayEnded(patient_id="P1", stay_id="S1", ended_on=date(2026, 3, 12)))
+    book.add(f.FacilityStayEnded(patient_id="P1", stay_id="S1", ended_on=date(2026, 3, 12)))  # sent again
+    assert book.refused(f.FacilityStayEnded(patient_id="P1", stay_id="S1", ended_on=date(2026, 3, 14))) == [
+        "STAY_DATES_CONFLICT"]  # fmt: skip
