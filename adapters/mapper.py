@@ -93,7 +93,12 @@ class MsgspecMapper(Mapper[UUID]):
         except KeyError:
             pass
         hints = typing.get_type_hints(event_cls)
-        fields: list[Any] = [(f.name, hints[f.name]) for f in dataclasses.fields(event_cls) if f.name not in _ENVELOPE]
+        # A field added with a default reads as that default from events stored without it.
+        fields: list[Any] = [
+            (f.name, hints[f.name]) if f.default is dataclasses.MISSING else (f.name, hints[f.name], f.default)
+            for f in dataclasses.fields(event_cls)
+            if f.name not in _ENVELOPE
+        ]
         fields.append(("class_version", int, 1))
         struct_type = msgspec.defstruct(f"{event_cls.__name__}State", fields, kw_only=True)
         entry = (struct_type, msgspec.json.Decoder(struct_type))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import textwrap
 from collections.abc import Sequence
 
 import msgspec
 
-from adapters.table import render
+from adapters.table import WIDTH, render
 from domain.rules.assess import WorklistRow
 from projections.refusals import RefusalRow
 from projections.report import ReportRow
@@ -32,13 +33,24 @@ def worklist(rows: Sequence[WorklistRow], fmt: str) -> str:
     ]
     if fmt == "csv":
         return csv_of(flat, list(flat[0]) if flat else ["patient_id"])
-    headers = ["patient", "lane", "billable", "total", "claimed", "held back (reason: detail)"]
-    table = [[f["patient_id"], f["lane"], f["billable"], f["estimated_total"], f["claimed"], f["blocked"]]
-             for f in flat]  # fmt: skip
     total = sum(float(r.estimated_total) for r in rows)
     schedule = rows[0].fee_schedule if rows else "-"
-    title = f"Worklist: {len(rows)} patient-months, ${total:,.2f} billable now (fees: {schedule})"
-    return render(headers, table, title)
+    out = [f"Worklist: {len(rows)} patient-months, ${total:,.2f} billable now (fees: {schedule})"]
+    for r in rows:  # a block per patient-month: six columns of codes and reasons never fit 80
+        head = f"{r.patient_id}  {r.lane or '-'}  NPI {r.billing_provider_npi or '-'}  ${r.estimated_total}"
+        out.append("")
+        out += _wrapped(head + (f" billable: {', '.join(_billable(r))}" if r.billable else ""), "")
+        out += [x for c in r.claimed for x in _wrapped(f"claimed {c.claim_id} ({', '.join(c.codes)}): {c.status}")]
+        out += [x for b in r.blocked for x in _wrapped(f"held back {b.code} {b.reason}: {b.detail}")]
+    return "\n".join(out)
+
+
+def _billable(row: WorklistRow) -> list[str]:
+    return [b.code + (f" x{b.units}" if b.units > 1 else "") for b in row.billable]
+
+
+def _wrapped(text: str, indent: str = "  ") -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ") or [indent]
 
 
 def report(rows: Sequence[ReportRow], fmt: str) -> str:
@@ -47,9 +59,15 @@ def report(rows: Sequence[ReportRow], fmt: str) -> str:
     dicts = [msgspec.structs.asdict(r) for r in rows]
     if fmt == "csv":
         return csv_of(dicts, list(ReportRow.__struct_fields__))
-    headers = ["NPI", "program", "claimed units", "claimed wRVU", "claimed $", "billable units", "billable wRVU",
-               "billable $", "paid $", "short $"]  # fmt: skip
-    return render(headers, [list(d.values()) for d in dicts], "Work RVUs and revenue")
+    # Two tables, claimed and billable: ten columns side by side never fit 80.
+    claimed = [[r.billing_provider_npi, r.program, r.claimed_units, r.claimed_work_rvu, r.claimed_amount,
+                r.paid_amount, r.underpaid_amount] for r in rows if r.claimed_units]  # fmt: skip
+    billable = [[r.billing_provider_npi, r.program, r.billable_units, r.billable_work_rvu, r.billable_amount]
+                for r in rows if r.billable_units]  # fmt: skip
+    first = render(["NPI", "program", "units", "wRVU", "claimed $", "paid $", "short $"], claimed,
+                   "Work RVUs and revenue: claimed")  # fmt: skip
+    second = render(["NPI", "program", "units", "wRVU", "billable $"], billable, "Still billable")
+    return first + "\n\n" + second
 
 
 def refusals(rows: Sequence[RefusalRow], fmt: str) -> str:
@@ -71,10 +89,13 @@ def refusals(rows: Sequence[RefusalRow], fmt: str) -> str:
     ]
     if fmt == "csv":
         return csv_of(flat, list(flat[0]) if flat else ["recorded_at"])
-    headers = ["recorded at", "claim", "patient", "NPI", "month", "codes", "why", "by"]
-    table = [[f["recorded_at"], f["claim_id"], f["patient_id"], f["billing_provider_npi"], f["service_month"],
-              f["codes"], f["reasons"], f["recorded_by"]] for f in flat]  # fmt: skip
-    return render(headers, table, f"Refusal log: {len(rows)} refused claims")
+    out = [f"Refusal log: {len(rows)} refused claims"]
+    for r in rows:  # a block per refusal: its reasons are sentences, too long for a column
+        who = f" by {r.recorded_by}" if r.recorded_by else ""
+        out += ["", f"{r.recorded_at[:16].replace('T', ' ')}  {r.claim_id}  patient {r.patient_id}  "
+                    f"{r.service_month or '-'}  {' '.join(r.codes)}{who}"]  # fmt: skip
+        out += [x for reason in r.reasons for x in _wrapped(f"{reason['code']}: {reason['message']}")]
+    return "\n".join(out)
 
 
 def _json(rows: Sequence[msgspec.Struct]) -> str:

@@ -129,10 +129,10 @@ class PatientMonth(LedgerAggregate):
 
         TOPIC = "carelane.PatientMonth.ClaimAcknowledged.v1"
         claim_id: str
-        batch_id: str
         accepted: bool
         codes: list[str]
         source: str
+        batch_id: str = ""  # the batch the answer is about (stores of early v4 have none)
 
         def assign(self, pm: PatientMonth) -> None:
             claim = pm.claims[self.claim_id]
