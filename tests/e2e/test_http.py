@@ -140,6 +140,7 @@ ROUTES = [
     ("GET", "/export/837?month=2026-01", {"biller"}),
     ("POST", "/remits", {"biller"}),
     ("POST", "/devices/readings", {"recorder"}),
+    ("GET", "/pace?month=2026-03", {"biller"}),
     ("GET", "/denials?month=2026-03", {"biller"}),
     ("GET", "/audit/P1?from=2026-03&to=2026-03", {"auditor", "compliance"}),
     ("GET", "/events", {"auditor", "compliance"}),
