@@ -3,10 +3,23 @@ adapters/commands, one module per group; importing them registers them on `main`
 
 from __future__ import annotations
 
-from adapters.commands import feeds, hl7, ingesting, integrity, pace, reading, revenue, tools
+from adapters.commands import (
+    close,
+    eligible,
+    feeds,
+    hl7,
+    ingesting,
+    integrity,
+    pace,
+    reading,
+    revenue,
+    self_audit,
+    tools,
+)
 from adapters.commands.base import main
 
-COMMANDS = (feeds, hl7, ingesting, integrity, pace, reading, revenue, tools)  # imported for their registrations
+# Imported for their registrations on `main`.
+COMMANDS = (close, eligible, feeds, hl7, ingesting, integrity, pace, reading, revenue, self_audit, tools)
 
 __all__ = ["main"]
 

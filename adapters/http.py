@@ -27,9 +27,12 @@ from litestar.params import Parameter
 
 from adapters import audit_html, reads
 from adapters.access import Access
+from adapters.http_close import ROUTES as CLOSE_ROUTES
 from adapters.http_devices import post_readings
+from adapters.http_eligible import ROUTES as ELIGIBLE_ROUTES
 from adapters.http_pace import ROUTES as PACE_ROUTES
 from adapters.http_revenue import REVENUE_ROUTES
+from adapters.http_self_audit import ROUTES as SELF_AUDIT_ROUTES
 from adapters.http_service import Service, bad_request, internal_error, request_log
 from adapters.ingest import BATCH, CLAIM_FACTS, NOT_CLAIMS, LineResult, ingest
 from domain import facts
@@ -236,7 +239,8 @@ def health(request: Request[Any, Any, Any]) -> Health:
 
 
 ROUTES = [post_facts, post_claims, get_worklist, get_refusals, get_events, get_audit, *REVENUE_ROUTES, *PACE_ROUTES,
-          post_readings, get_access, get_metrics, health]  # fmt: skip
+          *CLOSE_ROUTES, *SELF_AUDIT_ROUTES, *ELIGIBLE_ROUTES, post_readings, get_access, get_metrics,
+          health]  # fmt: skip
 
 
 def create_app(url: str | None = None) -> Litestar:

@@ -25,6 +25,7 @@ from domain.patient_month import PatientMonth
 from domain.rules import minutes
 from domain.rules.view import MonthView
 from domain.timing import is_late
+from projections import after_close
 from projections.evidence import Evidence, evidence
 from projections.replay import Stream, months_at
 
@@ -74,11 +75,15 @@ def packet(ledger: Ledger, patient_id: str, first: str, last: str, as_of: dateti
     if patient is None:
         raise NotFound(f"patient {patient_id} is not on record as of {instant.isoformat()}")
     later_voids = _voids(streams.values(), instant)
-    record = [_entry(e, ledger, instant, later_voids) for e in streams[ids[0]].events if _shown(e, instant)]
+    closed = after_close.event_marks(ledger, [
+        *((after_close.fact_month(e, ledger), e) for e in streams[ids[0]].events if _shown(e, instant)),
+        *((m, e) for m in months for e in streams[patient_month_key(patient_id, m)].events if _shown(e, instant)),
+    ])  # fmt: skip
+    record = [_entry(e, ledger, instant, later_voids, closed) for e in streams[ids[0]].events if _shown(e, instant)]
     sections = []
     for month in months:
         stream = streams[patient_month_key(patient_id, month)]
-        entries = [_entry(e, ledger, instant, later_voids) for e in stream.events if _shown(e, instant)]
+        entries = [_entry(e, ledger, instant, later_voids, closed) for e in stream.events if _shown(e, instant)]
         pm = stream.as_of(instant)
         view = MonthView(patient, month, ledger.policy, months_at(streams, patient_id, month, instant), ledger.rulebook)
         claims = [
@@ -120,11 +125,14 @@ def _voids(streams: Iterable[Stream], instant: datetime) -> dict[str, str]:
     return out
 
 
-def _entry(event: Any, ledger: Ledger, instant: datetime, voids: dict[str, str]) -> FactEntry:
+def _entry(event: Any, ledger: Ledger, instant: datetime, voids: dict[str, str],
+           closed: dict[tuple[UUID, int], int]) -> FactEntry:  # fmt: skip
     fact = event.fact
     flags = []
     if is_late(fact, event.timestamp, ledger.policy):
         flags.append("late")
+    if (event.originator_id, event.originator_version) in closed:
+        flags.append(after_close.FLAG)
     key = getattr(fact, "entry_id", None) or (fact.claim_id if isinstance(fact, records.ClaimSubmitted) else None)
     if key in voids and isinstance(fact, records.TimeLogged | records.ClaimSubmitted):
         flags.append(f"voided {voids[key]}")

@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from domain.ledger import Ledger
+from projections import after_close
 from projections.runner import ViewDB
 
 
@@ -21,6 +22,7 @@ class EventRow(msgspec.Struct):
     late: bool
     after_claim: bool
     fact: dict[str, Any]
+    after_close: bool = False  # recorded after its month was closed (carelane close)
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,10 @@ def events(ledger: Ledger, db: ViewDB, query: Query) -> Iterator[EventRow]:
     with db.reading() as cur:
         cur.execute(text, params)
         rows = cur.fetchall()
+    flagged = after_close.marks(ledger, db, [r[0] for r in rows])
     for position, type_, patient_id, happened, recorded_at, late, after_claim in rows:
         (notification,) = ledger.recorder.select_notifications(start=position, limit=1)
         event = ledger.mapper.to_domain_event(notification)
         fact = msgspec.to_builtins(getattr(event, "fact"))  # noqa: B009 (indexed events all carry a fact)
-        yield EventRow(position, type_, patient_id, happened, recorded_at, bool(late), bool(after_claim), fact)
+        yield EventRow(position, type_, patient_id, happened, recorded_at, bool(late), bool(after_claim), fact,
+                       position in flagged)  # fmt: skip

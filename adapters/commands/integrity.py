@@ -6,6 +6,7 @@ import os
 import sys
 from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import click
 import msgspec
@@ -107,6 +108,7 @@ def verify_command(settings: Settings, digest_file: str | None, check_views: boo
         sys.exit(1)
     scope = f", and passes through the digest at position {upto.position}" if upto else ""
     click.echo(f"chain intact: every event verifies{scope} (tip {chain.tip(ledger.recorder).position})")
+    _check_closes(ledger)
     if check_views:
         from adapters.viewcheck import differences
 
@@ -117,6 +119,19 @@ def verify_command(settings: Settings, digest_file: str | None, check_views: boo
                 click.echo(f"  {line}", err=True)
             sys.exit(1)
         click.echo("views match a rebuild from the log")
+
+
+def _check_closes(ledger: Any) -> None:
+    """Every month close's signature, totals and chain position (carelane close)."""
+    from adapters.closing import verify_closes
+
+    problems = verify_closes(ledger)
+    if problems:
+        click.echo("CLOSES DO NOT VERIFY:", err=True)
+        for line in problems:
+            click.echo(f"  {line}", err=True)
+        sys.exit(1)
+    click.echo("month closes verify")
 
 
 @main.command("access")

@@ -23,8 +23,10 @@ from adapters.store import MAPPER_TOPIC, open_ledger
 from domain import claim_records, records
 from domain.answered import Sent
 from domain.decisions.clearing import answer_file, keep_receipt, record_export
+from domain.decisions.closing import close_month, reopen_month
 from domain.exports import ExportedClaim
 from domain.ledger import Ledger
+from domain.month_close import CloseContent, ClosedClaim, ClosedLine
 from domain.patient import Patient
 from domain.patient_month import PatientMonth
 from domain.reasons import Refused
@@ -75,6 +77,13 @@ def record_scenario(ledger: Ledger) -> None:
                        usage="T", sha256="a" * 64, claims=sent, text="ISA*00*...~\n"))  # fmt: skip
     ledger.run(partial(answer_file, group_control=1, accepted=False, errors=["IK5 R/5"]))
     ledger.run(partial(keep_receipt, kind="999", sha256="b" * 64, control="900001", claims=[], unknown=[]))
+    # v4, continued: a month closed (signed) and re-opened.
+    content = CloseContent(month="2026-03", sequence=1, closed_at="2026-04-15T12:00:00+00:00", closed_by="cli:test",
+                           fee_schedule="test", claims=[ClosedClaim("C3", "P1", "rejected", [ClosedLine("99490", 1,
+                           "60.49")])], totals={"CCM": "60.49"}, chain_position=1, chain_hash="0" * 64,
+                           public_key="0" * 64)  # fmt: skip
+    ledger.run(partial(close_month, content=content, signature="0" * 128))
+    ledger.run(partial(reopen_month, month="2026-03", reason="a corrected claim is due", by="cli:test"))
 
 
 def assert_same(a: Any, b: Any, where: str = "event") -> None:

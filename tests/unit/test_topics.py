@@ -12,6 +12,7 @@ from domain.answered import RefusalMemory
 from domain.base import LedgerAggregate
 from domain.exports import ExportBatch, ExportRegister, Receipt
 from domain.identity import Identity
+from domain.month_close import MonthClose
 from domain.patient import Patient
 from domain.patient_month import PatientMonth
 from domain.practice import Practices
@@ -19,7 +20,7 @@ from domain.refusal import ClaimRefusal
 from domain.staff_day import StaffDay
 
 AGGREGATES = [Patient, PatientMonth, StaffDay, Identity, ClaimRefusal, RefusalMemory, Practices, ExportRegister,
-              ExportBatch, Receipt]  # fmt: skip
+              ExportBatch, Receipt, MonthClose]  # fmt: skip
 
 
 def event_classes() -> list[type]:
