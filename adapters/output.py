@@ -42,6 +42,7 @@ def worklist(rows: Sequence[WorklistRow], fmt: str) -> str:
         out += _wrapped(head + (f" billable: {', '.join(_billable(r))}" if r.billable else ""), "")
         out += [x for c in r.claimed for x in _wrapped(f"claimed {c.claim_id} ({', '.join(c.codes)}): {c.status}")]
         out += [x for b in r.blocked for x in _wrapped(f"held back {b.code} {b.reason}: {b.detail}")]
+        out += [x for w in r.warnings for x in _wrapped(f"warning: {w}")]
     return "\n".join(out)
 
 

@@ -31,6 +31,9 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
     # G-15: a claim waits for its period to end; True lets a monthly code be claimed once its
     # threshold is met (payers that accept it).
     bill_when_threshold_met: bool = False
+    # P-CCM-1/P-PCM-1/P-APCM-1: a counted condition the CMS CCW table does not hold chronic is
+    # a worklist warning; True refuses the claim (CONDITIONS_INSUFFICIENT).
+    refuse_non_chronic: bool = False
     # P-RPM-1: data keyed by hand is not a device day; True for payers that count it.
     manual_readings_count: bool = False
     # P-CCM-5 (99437 cap 2, sources differ) and P-RPM-3 (99458 cap 2; the MUE is 3).

@@ -21,13 +21,13 @@ import msgspec
 
 from domain import records
 from domain.catalog import CATALOG, DEFAULT_FEES, FeeSchedule
-from domain.chronic import chronic_warning, normal
 from domain.claim_records import TcmWindow
 from domain.ledger import Ledger
 from domain.month import month_bounds
 from domain.reasons import Because, Reason
 from domain.rules import eligibility
 from domain.rules.business_days import add_business_days
+from domain.rules.chronic import chronic_warning, normal
 from domain.rules.codes import allowance, qmb_all_month
 from domain.rules.tcm import tcm_allowance
 from domain.rules.view import MonthView
@@ -88,7 +88,7 @@ class Offer(msgspec.Struct):
     group: str  # offers of one group exclude each other in a month
     best: bool  # the offer of its group that pays most: the one the forecast counts
     fee_schedule: str
-    warning: str | None = None  # domain.chronic: counted conditions CCW does not hold chronic
+    warning: str | None = None  # domain.rules.chronic: counted conditions CCW does not hold chronic
 
 
 @dataclass

@@ -19,6 +19,7 @@ from domain import facts
 from domain.catalog import LANE, CodeSpec, FeeSchedule, Kind
 from domain.reasons import Because, Reason
 from domain.rules import minutes
+from domain.rules.chronic import COUNTED_PROGRAMS, chronic_warning
 from domain.rules.codes import Allowance, allowance
 from domain.rules.components import Component, active_components, component_of
 from domain.rules.gate import claimed_lines
@@ -28,6 +29,7 @@ from domain.state import Claim, Line
 
 P = facts.Program
 CENT = Decimal("0.01")
+CHRONIC_LANES = frozenset(str(p) for p in COUNTED_PROGRAMS)  # lanes whose conditions must be chronic
 
 
 class Billable(msgspec.Struct, omit_defaults=True):
@@ -71,6 +73,8 @@ class WorklistRow(msgspec.Struct):
     claimed: list[Claimed]
     estimated_total: str
     fee_schedule: str
+    # Counted conditions the CMS CCW table does not hold chronic (the 2026 audit's focus).
+    warnings: list[str] = msgspec.field(default_factory=list)
 
 
 @dataclass
@@ -158,10 +162,12 @@ def assess(view: MonthView, fees: FeeSchedule) -> WorklistRow:
     dates = {code: a.service_on for o in chosen for code, a in o.allowances.items() if a.service_on}
     billable = [Billable(x.code, x.units, _money(fees.fee(x.code) * x.units), _iso(dates.get(x.code))) for x in taken]
     total = sum((fees.fee(x.code) * x.units for x in taken), Decimal(0))
+    lane = _lane(taken + existing, view.month)
+    warning = chronic_warning(view) if lane in CHRONIC_LANES else None
     return WorklistRow(
         patient_id=view.patient.patient_id,
         month=view.month,
-        lane=_lane(taken + existing, view.month),
+        lane=lane,
         billing_provider_npi=npi or None,
         minutes={p.value: minutes.by_role(view, p) for p in P if view.entries(p)},
         device_days=view.device_days_by_device(),
@@ -170,6 +176,7 @@ def assess(view: MonthView, fees: FeeSchedule) -> WorklistRow:
         claimed=[_claimed(c) for c in (view.current.claims.values() if view.current else ())],
         estimated_total=_money(total),
         fee_schedule=fees.name,
+        warnings=[warning] if warning else [],
     )
 
 

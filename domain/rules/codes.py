@@ -16,7 +16,7 @@ from domain.catalog import ANYONE, STAFF, CodeSpec, Kind, Need
 from domain.claim_records import OncePerPractitioner
 from domain.month import month_bounds, shift_month
 from domain.reasons import Because, Reason
-from domain.rules import eligibility, minutes
+from domain.rules import chronic, eligibility, minutes
 from domain.rules.allowance import Allowance as Allowance, allowed
 from domain.rules.devices import device, setup
 from domain.rules.tcm import tcm
@@ -32,12 +32,29 @@ def allowance(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date
     if spec.kind in (Kind.TIME, Kind.DEVICE, Kind.SETUP, Kind.APCM, Kind.APCM_ADDON):
         assert spec.program is not None
         blocked = eligibility.program_reasons(view, spec.program, npi, service_on)
+        blocked += _not_chronic(spec, view, blocked)
     judge = _JUDGES.get(spec.kind)
     own = judge(spec, view, npi, service_on) if judge else allowed(1)
     if not blocked:
         return own
     said = {r.code for r in blocked}  # a missing consent is said once, not again per entry
     return replace(own, units=0, reasons=blocked + [r for r in own.reasons if r.code not in said], next_unit=None)
+
+
+def _not_chronic(spec: CodeSpec, view: MonthView, blocked: list[Because]) -> list[Because]:
+    """Policy `refuse_non_chronic`: conditions counted for CCM, PCM or APCM must be chronic
+    by the CMS CCW table too (by default the worklist only warns: chronic.chronic_warning)."""
+    program = spec.program
+    if not view.policy.refuse_non_chronic or program not in chronic.COUNTED_PROGRAMS:
+        return []
+    if any(r.code is Reason.CONDITIONS_INSUFFICIENT for r in blocked):
+        return []
+    needed = spec.minimum if program is P.APCM else eligibility.QUALIFYING[program][1]
+    have = chronic.counted_if_chronic(view, program)
+    if not needed or have >= needed:
+        return []
+    said = f"{program} needs {needed} chronic conditions by the CMS CCW table; {have} in {view.month}"
+    return [Because(Reason.CONDITIONS_INSUFFICIENT, said)]
 
 
 def minimum_for(spec: CodeSpec, view: MonthView) -> int:

@@ -121,7 +121,7 @@ def test_deceased_patient_is_offered_nothing(book: Book) -> None:
 
 
 def test_non_chronic_attested_condition_is_warned_on_lane_offers(book: Book) -> None:
-    """domain.chronic: J02.9 attested at significant risk is counted by the rules but flagged."""
+    """domain.rules.chronic: J02.9 attested at significant risk is counted by the rules but flagged."""
     book.add(patient("P6"), condition("E11.9", "P6"), condition("J02.9", "P6"))
     got = offers_of(book.ledger, "P6")
     assert got[("P6", "CCM")].warning is not None and "J02.9" in got[("P6", "CCM")].warning

@@ -1,4 +1,4 @@
-"""domain.chronic: ICD-10-CM codes classified by the CMS Chronic Conditions Warehouse table
+"""domain.rules.chronic: ICD-10-CM codes classified by the CMS Chronic Conditions Warehouse table
 (Tuva's CCW hierarchy), and the warning when a condition counted for CCM or PCM (P-CCM-1,
 P-PCM-1) is attested at significant risk but is not chronic by that table."""
 
@@ -9,7 +9,7 @@ from importlib import resources
 
 import pytest
 
-from domain.chronic import EPISODIC, categories, category, chronic_warning, counted_if_chronic, is_chronic
+from domain.rules.chronic import EPISODIC, categories, category, chronic_warning, counted_if_chronic, is_chronic
 from domain.rules.view import MonthView
 from domain.vocab import Program
 from tests.conftest import Clock, memory
@@ -94,3 +94,29 @@ def test_counted_if_chronic_is_what_a_refusing_gate_compares() -> None:
     assert [counted_if_chronic(view, p) for p in (Program.CCM, Program.PCM, Program.APCM)] == [1, 1, 1]
     book.add(condition("I10"))
     assert counted_if_chronic(march(book), Program.CCM) == 2
+
+
+def test_the_worklist_warns_and_a_policy_refuses_a_condition_the_ccw_table_does_not_hold_chronic() -> None:
+    """J02.9 (acute pharyngitis) attested at significant risk beside E11.9: by default the
+    claim is accepted and the worklist warns; with `refuse_non_chronic` it is refused
+    CONDITIONS_INSUFFICIENT (one chronic condition of the two CCM needs)."""
+    from domain.catalog import DEFAULT_FEES
+    from domain.policy import Policy
+    from domain.rules.assess import assess
+    from tests.conftest import Clock, memory
+    from tests.factories import Book, claim, condition, enrolled, minutes
+
+    def book(policy: Policy) -> Book:
+        b = Book(memory(Clock(), policy=policy))
+        record = [f for f in enrolled("P1") if getattr(f, "condition_id", "E11.9") in ("E11.9",)]
+        b.add(record, condition("J02.9", "P1", description="Acute pharyngitis"), minutes(25))
+        return b
+
+    lenient = book(Policy())
+    view = lenient.ledger.month_view("P1", "2026-03")
+    assert view is not None
+    (warning,) = assess(view, DEFAULT_FEES).warnings
+    assert "J02.9" in warning and "E11.9" not in warning
+    lenient.add(claim("C1"))
+    strict = book(Policy(refuse_non_chronic=True))
+    assert strict.refused(claim("C1")) == ["CONDITIONS_INSUFFICIENT"]

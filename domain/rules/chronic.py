@@ -32,6 +32,7 @@ from domain.rules.view import MonthView
 from domain.vocab import Program
 
 TABLE = "ccw_chronic_conditions.csv"
+COUNTED_PROGRAMS = frozenset({Program.CCM, Program.PCM, Program.APCM})  # the programs counting conditions as chronic
 
 # CCW categories that are acute events, counted by CCW over a look-back year, never
 # conditions expected to last 12 months (their lasting forms have codes of their own,
