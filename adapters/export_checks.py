@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from adapters.x12 import ClaimToSend
+from adapters.x12 import ClaimToSend as ClaimToSend, without_values as without_values
 from domain import records
 from domain.exports import ExportBatch, ExportRegister
 from domain.keys import patient_month_key
@@ -18,7 +18,6 @@ from domain.state import VOID
 MAX_CONTROL = 999_999_999  # ISA13 is nine digits
 CLAIM_NUMBER = re.compile(r"[A-Za-z0-9-]{1,20}")
 DEMOGRAPHICS = "last_name, first_name, sex, address, city, state, zip (send PatientDemographicsRecorded)"
-PROBLEMS = ("invalid date", "invalid time", "invalid character", "too long", "too short", "missing", "not used")
 
 
 class ExportRefused(Exception):
@@ -82,26 +81,15 @@ def control_number(register: ExportRegister | None, requested: int | None) -> in
     return n
 
 
-def without_values(problem: str, text: str) -> str:
-    """pyx12's finding, named by line, claim and element, without the value it quotes
-    (a patient's name or address is PHI)."""
-    found = re.match(r"line (\d+): (.*)", problem, re.DOTALL)
-    if found is None:
-        return "the file as a whole"
-    line, message = int(found.group(1)), found.group(2)
-    before = text.split("~\n")[:line]
-    claim = next((s.split("*")[1] for s in reversed(before) if s.startswith("CLM*")), None)
-    where = f"line {line}" + (f", claim {claim}" if claim else "")
-    element = re.search(r'"([^"]+)" \((\w+)\)', message)
-    kind = next((k for k in PROBLEMS if k in message), "is not valid")
-    return f"{where}: {element.group(1)} ({element.group(2)}) {kind}" if element else f"{where}: a segment {kind}"
-
-
 def resend_problems(ledger: Ledger, batch: ExportBatch) -> list[str]:
     """Why a recorded batch may not go out again: the clearinghouse rejected it, or a claim
     in it has changed since (voided, unsupported, answered, or sent in a later batch)."""
+    if batch.usage != "P":
+        return []  # a test file left its claims as they were: sending it again changes nothing
     if batch.answer is False:
         return [f"the clearinghouse rejected batch {batch.batch_id}; its claims go out in the next export"]
+    if batch.answer is True:
+        return [f"the clearinghouse accepted batch {batch.batch_id} (999): sent again, its claims would go twice"]
     out = []
     for item in batch.claims:
         pm = ledger.load(patient_month_key(item.patient_id, item.month))
@@ -117,4 +105,8 @@ def resend_problems(ledger: Ledger, batch: ExportBatch) -> list[str]:
             out.append(f"claim {item.claim_id}: {claim.status} since this batch; export instead")
         elif claim.clearing == "rejected":
             out.append(f"claim {item.claim_id}: rejected since this batch; it goes out in the next export")
+        elif claim.clearing == "acknowledged":
+            out.append(
+                f"claim {item.claim_id}: acknowledged by the clearinghouse (277CA); sent again it would go twice"
+            )
     return out

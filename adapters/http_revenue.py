@@ -29,10 +29,10 @@ def _service(request: Request[Any, Any, Any]) -> Service:
 @route("/export/837", http_method=["GET", "POST"], opt={"roles": {"biller"}}, sync_to_thread=True, status_code=200,
        media_type=MediaType.TEXT)  # fmt: skip
 def export_837(request: Request[Any, Any, Any], month: OptionalMonth = None, batch: Batch = None,
-               practice: str | None = None) -> Response[str]:  # fmt: skip
+               practice: str | None = None, production: bool = False) -> Response[str]:  # fmt: skip
     """An X12 837P of the month's due claims, billed as the registered practice, validated
     with pyx12 and recorded as a batch (X-Batch-Id); `batch=ID` sends a recorded batch again.
-    Test files (ISA15 T) only: production files are made with the CLI's --production."""
+    A test file (ISA15 T) by default, which leaves its claims due; production=true sends them."""
     service = _service(request)
     try:
         if batch is not None:
@@ -43,7 +43,8 @@ def export_837(request: Request[Any, Any, Any], month: OptionalMonth = None, bat
             raise HTTPException(status_code=400, detail="give month=YYYY-MM or batch=ID")
         patients = reads.patients(service.ledger, service.views, month, refresh=False)
         with service.writing:
-            done = exporting.export(service.ledger, patients, month, DEFAULT_FEES, practice_id=practice)
+            done = exporting.export(service.ledger, patients, month, DEFAULT_FEES, practice_id=practice,
+                                    production=production)  # fmt: skip
         service.refresh()
     except exporting.ExportRefused as e:
         status = 404 if e.problems[0].startswith("no export batch") else 422

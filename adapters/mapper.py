@@ -94,13 +94,18 @@ class MsgspecMapper(Mapper[UUID]):
             pass
         hints = typing.get_type_hints(event_cls)
         # A field added with a default reads as that default from events stored without it.
-        fields: list[Any] = [
-            (f.name, hints[f.name]) if f.default is dataclasses.MISSING else (f.name, hints[f.name], f.default)
-            for f in dataclasses.fields(event_cls)
-            if f.name not in _ENVELOPE
-        ]
+        fields: list[Any] = [_field(f, hints[f.name]) for f in dataclasses.fields(event_cls) if f.name not in _ENVELOPE]
         fields.append(("class_version", int, 1))
         struct_type = msgspec.defstruct(f"{event_cls.__name__}State", fields, kw_only=True)
         entry = (struct_type, msgspec.json.Decoder(struct_type))
         cls._state_types[event_cls] = entry
         return entry
+
+
+def _field(f: dataclasses.Field[Any], hint: Any) -> tuple[Any, ...]:
+    """A state field for msgspec.defstruct: with its default (or default factory) when it has one."""
+    if f.default is not dataclasses.MISSING:
+        return (f.name, hint, f.default)
+    if f.default_factory is not dataclasses.MISSING:
+        return (f.name, hint, msgspec.field(default_factory=f.default_factory))
+    return (f.name, hint)

@@ -21,7 +21,9 @@ from domain.exports import Receipt, receipt_key
 from domain.ledger import Ledger, Recorded
 from domain.reasons import Reason, Refused
 
-PAYMENT = frozenset({"1", "2", "3", "19", "20", "21"})  # CLP02: processed as primary, secondary, ...
+# CLP02: processed as primary (1), and forwarded to another payer (19). Secondary and tertiary
+# answers (2, 3, 20, 21) are a Medigap or other payer's: not Medicare's answer to the claim.
+PAYMENT = frozenset({"1", "19"})
 SOURCE_LIMIT = 200
 
 
@@ -83,9 +85,15 @@ def _payments(ledger: Ledger, ic: Interchange, out: Received) -> None:
     remit = remits.remittance(ic)
     # A claim's reversal is applied before its corrected payment, wherever the file puts it.
     first = {c.claim_id: i for i, c in reversed(list(enumerate(remit.claims)))}
+    failed: set[str] = set()
     for claim in sorted(remit.claims, key=lambda c: (first[c.claim_id], c.status != "22")):
+        if claim.claim_id in failed:  # a claim's answers stand or fall together: none after a refusal
+            out.refused.append(f"{claim.claim_id}: not recorded, an earlier answer for it in this file was refused")
+            continue
+        failed.add(claim.claim_id)  # until it is recorded
         if claim.status not in PAYMENT | {"4", "22"}:
-            out.refused.append(f"{claim.claim_id}: CLP02 status {claim.status} is not a payment, denial or reversal")
+            out.refused.append(f"{claim.claim_id}: CLP02 status {claim.status} is not Medicare's payment, denial "
+                               "or reversal (a secondary payer's answer is not recorded)")  # fmt: skip
             continue
         try:
             fact = adjudication(claim, remit)
@@ -94,6 +102,7 @@ def _payments(ledger: Ledger, ic: Interchange, out: Received) -> None:
             continue
         answer = ledger.outcome(fact)
         if isinstance(answer, Recorded):
+            failed.discard(claim.claim_id)
             _count(out, claim.claim_id, "unchanged" if answer.duplicate else "recorded")
         elif isinstance(answer, Refused) and Reason.UNKNOWN_CLAIM in answer.codes:
             _count(out, claim.claim_id, "unknown")

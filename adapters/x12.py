@@ -106,3 +106,21 @@ def _errors(node: object, line: object = None) -> list[str]:
         for item in node:
             out += _errors(item, line)
     return out
+
+
+PROBLEMS = ("invalid date", "invalid time", "invalid character", "too long", "too short", "missing", "not used")
+
+
+def without_values(problem: str, text: str) -> str:
+    """pyx12's finding, named by line, claim and element, without the value it quotes
+    (a patient's name or address is PHI)."""
+    found = re.match(r"line (\d+): (.*)", problem, re.DOTALL)
+    if found is None:
+        return "the file as a whole"
+    line, message = int(found.group(1)), found.group(2)
+    before = text.split("~\n")[:line]
+    claim = next((s.split("*")[1] for s in reversed(before) if s.startswith(("CLM*", "CLP*"))), None)
+    where = f"line {line}" + (f", claim {claim}" if claim else "")
+    element = re.search(r'"([^"]+)" \((\w+)\)', message)
+    kind = next((k for k in PROBLEMS if k in message), "is not valid")
+    return f"{where}: {element.group(1)} ({element.group(2)}) {kind}" if element else f"{where}: a segment {kind}"

@@ -37,6 +37,7 @@ def export_837_command(
     batch: each claim goes out once (a rejected claim again, a void as frequency 8)."""
     from adapters import exporting
 
+    _writable(out)  # before anything is recorded: a batch recorded but never written is lost
     ledger = settings.ledger()
     try:
         if resend is not None:
@@ -58,8 +59,18 @@ def export_837_command(
         return
     Path(out).write_text(done.text)
     voids = f" and {done.voids} voids" if done.voids else ""
-    mark = "PRODUCTION" if production else "test (ISA15 T; --production to send for payment)"
-    click.echo(f"Batch {done.batch_id}: {done.claims} claims{voids} written to {out} (pyx12: no errors; {mark})")
+    click.echo(f"Batch {done.batch_id}: {done.claims} claims{voids} written to {out} (pyx12: no errors)")
+    if production:
+        click.echo("Production file (ISA15 P): its claims are now exported.")
+    else:
+        click.echo("Test file (ISA15 T): its claims stay due; --production makes the file to send for payment.")
+
+
+def _writable(out: str) -> None:
+    path = Path(out)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir() or not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise click.ClickException(f"{out}: cannot be written (no such folder, or no permission)")
 
 
 @main.command("serve")

@@ -21,11 +21,11 @@ Our extensions are `http://carelane.example/fhir/StructureDefinition/<name>` (EX
 - Condition: ConditionDiagnosed with the ICD-10-CM coding (dotted after 3 characters),
   diagnosed_on from onsetDateTime, onsetPeriod.start or recordedDate, diagnosed_by the NPI
   of asserter, else recorder (an error naming Condition.asserter when neither has one).
-  A confirmed problem-list-item, active or ended on a known day, is taken as the practice's
-  attestation of a chronic condition: expected_duration_months 12 and significant_risk true
-  unless `condition-expected-duration-months` (valueInteger) or `condition-significant-risk`
-  (valueBoolean) say otherwise; any other Condition defaults to 0 and false, which P-CCM-1
-  does not count. behavioral: an F code; chronic_pain: G89.2x or G89.4. clinicalStatus
+  A confirmed problem-list-item, active or ended on a known day, is expected to last 12
+  months unless `condition-expected-duration-months` (valueInteger) says otherwise (any
+  other Condition: 0). significant_risk is a clinician's attestation: only
+  `condition-significant-risk` (valueBoolean) gives it, default false, so P-CCM-1 does
+  not count a condition the EHR did not attest. behavioral: an F code; chronic_pain: G89.2x or G89.4. clinicalStatus
   inactive/remission/resolved adds ConditionResolved on abatementDateTime (or
   abatementPeriod.start; an error without either). Refuted or entered-in-error: skipped.
 - Consent: active gives ConsentRecorded; inactive/rejected ConsentRevoked (on

@@ -80,9 +80,10 @@ def condition(res: Any, where: str, ctx: Context) -> list[Item]:
     pid = ctx.patient(res.subject, "Condition.subject")
     code, description = _icd10(res.code)
     ended = need_day(res, ctx.zone, "abatementDateTime", "abatementPeriod.start") if status in ENDED else None
-    # A confirmed problem-list entry (active, or ended on a known day) is the practice's chronic-care
-    # list: taken as expected to last 12 months and placing the patient at significant risk
-    # unless the extensions say otherwise; anything else counts as neither.
+    # A confirmed problem-list entry (active, or ended on a known day) is taken as expected to
+    # last 12 months unless the extension says otherwise. Significant risk is an attestation a
+    # clinician makes (P-CCM-1, what federal audits check): only the extension gives it, never
+    # a default, so a feed without it leaves the condition uncounted rather than invented.
     listed = (status in LISTED or ended is not None) and verified == "confirmed"
     listed = listed and "problem-list-item" in _codes(*(res.category or []))
     months = extension(res, "condition-expected-duration-months", "valueInteger")
@@ -92,7 +93,7 @@ def condition(res: Any, where: str, ctx: Context) -> list[Item]:
         "type": "ConditionDiagnosed", "patient_id": pid, "condition_id": code, "description": description,
         "diagnosed_on": need_day(res, ctx.zone, "onsetDateTime", "onsetPeriod.start", "recordedDate"),
         "expected_duration_months": (12 if listed else 0) if months is None else months,
-        "significant_risk": listed if risk is None else risk, "behavioral": code.startswith("F"),
+        "significant_risk": bool(risk), "behavioral": code.startswith("F"),
         "chronic_pain": bare.startswith("G892") or bare == "G894", "diagnosed_by": _diagnosed_by(res, ctx),
     }  # fmt: skip
     names = {"condition_id": "Condition.code", "description": "Condition.code", "diagnosed_by": "Condition.asserter",

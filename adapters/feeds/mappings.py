@@ -23,7 +23,7 @@ class Mappings:
     # "expired" means PatientDied.
     dispositions: dict[str, str] = field(default_factory=lambda: {
         "01": "home", "02": "inpatient", "03": "snf_part_a", "04": "custodial_nf", "06": "home",
-        "07": "home", "20": "expired", "21": "home", "43": "inpatient", "50": "hospice", "51": "hospice",
+        "07": "home", "20": "expired", "43": "inpatient", "50": "hospice", "51": "hospice",
         "61": "snf_part_a", "62": "inpatient_rehab", "63": "inpatient", "64": "custodial_nf",
         "65": "inpatient", "66": "inpatient",
     })  # fmt: skip

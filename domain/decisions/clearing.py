@@ -23,6 +23,8 @@ from domain.keys import patient_month_key
 from domain.patient_month import PatientMonth
 from domain.state import Claim
 
+PRODUCTION = "P"  # ISA15: P production, T test
+
 
 class Stale(Exception):
     """What the batch was built from changed before it was recorded: build it again."""
@@ -38,8 +40,9 @@ def record_export(
     w: Work, batch_id: str, control: int, month: str, practice_id: str, usage: str, sha256: str,
     claims: Sequence[ExportedClaim], text: str,
 ) -> ExportBatch:  # fmt: skip
-    """Record a batch as sent: each claim moves to `exported` (or its void to sent). Stale
-    when another export took the control number or one of the claims meanwhile."""
+    """Record a batch as sent: each claim moves to `exported` (or its void to sent). A test
+    batch (ISA15 T) is recorded too, but leaves its claims due: a test file never reaches
+    the payer. Stale when another export took the control number or a claim meanwhile."""
     register = w.get(EXPORTS_KEY, ExportRegister) or w.add(ExportRegister.open(w.at))
     if control in register.batches or w.get(batch_key(batch_id), ExportBatch) is not None:
         raise Stale(f"control number {control} is taken")
@@ -47,7 +50,8 @@ def record_export(
         found = claim_in(w, item.patient_id, item.month, item.claim_id)
         if found is None or frequency_due(found[1]) != item.frequency:
             raise Stale(f"claim {item.claim_id} changed")
-        found[0].export_claim(item.claim_id, batch_id, item.frequency, w.at)
+        if usage == PRODUCTION:
+            found[0].export_claim(item.claim_id, batch_id, item.frequency, w.at)
     register.use(control, batch_id, w.at)
     return w.add(ExportBatch.create(batch_id, control, month, practice_id, usage, sha256, list(claims), text, w.at))
 

@@ -108,8 +108,10 @@ def test_a_claim_is_exported_once_and_a_batch_can_be_sent_again(sqlite_url: str,
     claims_of_three(tmp_path, sqlite_url)
     ingest(tmp_path, sqlite_url, [practice(), demographics("P1"), demographics("P2")], "who.ndjson")
     first, again = tmp_path / "a.837", tmp_path / "b.837"
-    assert carelane("export-837", "--month", "2026-03", "--out", str(first), db=sqlite_url).returncode == 0
-    nothing = carelane("export-837", "--month", "2026-03", "--out", str(again), db=sqlite_url)
+    assert (
+        carelane("export-837", "--month", "2026-03", "--out", str(first), "--production", db=sqlite_url).returncode == 0
+    )
+    nothing = carelane("export-837", "--month", "2026-03", "--out", str(again), "--production", db=sqlite_url)
     assert nothing.returncode == 0 and "nothing written" in nothing.stdout and not again.exists()
     resent = carelane("export-837", "--resend", "B000000001", "--out", str(again), db=sqlite_url)
     assert resent.returncode == 0 and again.read_bytes() == first.read_bytes()
@@ -124,18 +126,25 @@ def test_a_void_of_a_paid_claim_goes_out_as_frequency_8_with_the_payers_number(s
     CLM05-3 8 with REF*F8, once; the payer's reversal completes it."""
     claims_of_three(tmp_path, sqlite_url)
     ingest(tmp_path, sqlite_url, [practice(), demographics("P1"), demographics("P2")], "who.ndjson")
-    assert carelane("export-837", "--month", "2026-03", "--out", str(tmp_path / "a.837"), db=sqlite_url).returncode == 0
+    assert (
+        carelane(
+            "export-837", "--month", "2026-03", "--out", str(tmp_path / "a.837"), "--production", db=sqlite_url
+        ).returncode
+        == 0
+    )
     paid = f.ClaimAdjudicated(claim_id="C1", outcome=f.ClaimOutcome.PAID, paid_amount=Decimal("90.94"),
                               payer_claim_number="26012345678", paid_on=date(2026, 4, 10))  # fmt: skip
     ingest(tmp_path, sqlite_url, [paid, f.ClaimVoided(claim_id="C1", reason="wrong practitioner", by="B")], "v.ndjson")
     out = tmp_path / "void.837"
-    result = carelane("export-837", "--month", "2026-03", "--out", str(out), db=sqlite_url)
+    result = carelane("export-837", "--month", "2026-03", "--out", str(out), "--production", db=sqlite_url)
     assert result.returncode == 0 and "0 claims and 1 voids" in result.stdout, result.stdout + result.stderr
     text = out.read_text()
     assert x12.validate(text) == []
     assert [(s.get(1), s.get(5)) for s in segs(text, "CLM")] == [("C1", "11:B:8")]
     assert [(s.get(1), s.get(2)) for s in segs(text, "REF", "2300")] == [("F8", "26012345678")]
-    again = carelane("export-837", "--month", "2026-03", "--out", str(tmp_path / "x.837"), db=sqlite_url)
+    again = carelane(
+        "export-837", "--month", "2026-03", "--out", str(tmp_path / "x.837"), "--production", db=sqlite_url
+    )
     assert "nothing written" in again.stdout
     reversal = f.ClaimAdjudicated(claim_id="C1", outcome=f.ClaimOutcome.REVERSED, paid_amount=Decimal("90.94"),
                                   payer_claim_number="26012345678", paid_on=date(2026, 4, 20))  # fmt: skip
@@ -163,3 +172,28 @@ def test_nothing_due_writes_nothing(sqlite_url: str, tmp_path: Path) -> None:
     ingest(tmp_path, sqlite_url, [practice()])
     result = carelane("export-837", "--month", "2026-03", "--out", str(tmp_path / "x.837"), db=sqlite_url)
     assert result.returncode == 0 and "nothing written" in result.stdout and not (tmp_path / "x.837").exists()
+
+
+def test_a_test_file_leaves_its_claims_due_and_nothing_is_recorded_without_a_file(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A test export (ISA15 T, the default) is recorded but its claims stay due: the
+    production export that follows carries them. An --out that cannot be written records no
+    batch. A batch the clearinghouse accepted is not sent again."""
+    claims_of_three(tmp_path, sqlite_url)
+    ingest(tmp_path, sqlite_url, [practice(), demographics("P1"), demographics("P2")], "who.ndjson")
+    test = carelane("export-837", "--month", "2026-03", "--out", str(tmp_path / "t.837"), db=sqlite_url)
+    assert test.returncode == 0 and "claims stay due" in test.stdout
+    lost = carelane("export-837", "--month", "2026-03", "--out", str(tmp_path / "no" / "x.837"), "--production",
+                    db=sqlite_url)  # fmt: skip
+    assert lost.returncode == 1 and "cannot be written" in lost.stderr and "Traceback" not in lost.stderr
+    real = carelane("export-837", "--month", "2026-03", "--out", str(tmp_path / "p.837"), "--production", db=sqlite_url)
+    assert real.returncode == 0 and "2 claims" in real.stdout
+    text = (tmp_path / "p.837").read_text()
+    assert segs(text, "ISA")[0].get(15) == "P" and segs(text, "ISA")[0].get(13) == "000000002"
+    from adapters.x12_fake import ack_999
+
+    (tmp_path / "p.999").write_text(ack_999(text))
+    assert carelane("receive", str(tmp_path / "p.999"), db=sqlite_url).returncode == 0
+    again = carelane("export-837", "--resend", "B000000002", "--out", str(tmp_path / "r.837"), db=sqlite_url)
+    assert again.returncode == 1 and "accepted batch B000000002" in again.stderr

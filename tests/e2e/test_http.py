@@ -118,10 +118,12 @@ def test_recording_facts_and_the_whole_billing_flow(server: Server) -> None:
     x12 = server.call("POST", "/export/837?month=2026-03", "biller")
     assert x12.status_code == 200 and x12.text.startswith("ISA*") and "CLM*C1*116" in x12.text
     assert x12.headers["x-batch-id"] == "B000000001" and "*0*T*:" in x12.text.splitlines()[0]
+    real = server.call("POST", "/export/837?month=2026-03&production=true", "biller")  # a test file left C1 due
+    assert real.status_code == 200 and "CLM*C1*116" in real.text and "*0*P*:" in real.text.splitlines()[0]
     assert server.call("GET", "/export/837?month=2026-03", "biller").status_code == 404  # sent once
-    resent = server.call("GET", "/export/837?batch=B000000001", "biller")
-    assert resent.status_code == 200 and resent.text == x12.text
-    assert server.call("GET", "/export/837?batch=B000000001", "recorder").status_code == 403
+    resent = server.call("GET", "/export/837?batch=B000000002", "biller")
+    assert resent.status_code == 200 and resent.text == real.text
+    assert server.call("GET", "/export/837?batch=B000000002", "recorder").status_code == 403
     packet = server.call("GET", "/audit/P1?from=2026-03&to=2026-03", "auditor").json()
     assert packet["sections"][0]["claims"][0]["claim_id"] == "C1"
     page = server.call("GET", "/audit/P1?from=2026-03&to=2026-03", "compliance", headers={"Accept": "text/html"})
@@ -160,7 +162,7 @@ def test_the_payers_answers_over_http(server: Server) -> None:
     recorded = server.call("POST", "/facts", "recorder", content=b"\n".join(ENC.encode(x) for x in facts[:-1]))
     assert {r["status"] for r in recorded.json()} == {"accepted"}
     assert server.call("POST", "/claims", "biller", content=ENC.encode(facts[-1])).json()[0]["status"] == "accepted"
-    sent = server.call("POST", "/export/837?month=2026-03", "biller")
+    sent = server.call("POST", "/export/837?month=2026-03&production=true", "biller")
     assert sent.status_code == 200, sent.text
     remit = remit_835(sent.text, {"C7": "denied-97"}, trace="EFT-HTTP")
     first = server.call("POST", "/remits", "biller", content=remit.encode())

@@ -32,7 +32,7 @@ def record(tmp_path: Path, url: str, lines: list[f.Fact], name: str) -> None:
 
 def export(tmp_path: Path, url: str, name: str) -> str:
     out = tmp_path / name
-    result = carelane("export-837", "--month", "2026-03", "--out", str(out), db=url)
+    result = carelane("export-837", "--month", "2026-03", "--out", str(out), "--production", db=url)
     assert result.returncode == 0, result.stderr
     return out.read_text() if out.exists() else ""
 

@@ -346,3 +346,12 @@ def test_a_stored_claim_reads_even_where_the_input_contract_refuses_it() -> None
              '"class_version":2}')  # fmt: skip
     event = mapper.to_domain_event(StoredEvent(UUID(int=1), 2, PatientMonth.ClaimSubmitted.TOPIC, state.encode()))
     assert len(event.fact.lines) == 80 and event.fact.service_month and event.fact.service_on
+
+
+def test_an_event_stored_before_a_field_with_a_default_was_added_reads_with_that_default() -> None:
+    """ClaimAcknowledged gained `batch_id` (default ""): an event stored without it reads."""
+    mapper = MsgspecMapper(transcoder=None)  # type: ignore[arg-type]
+    state = b'{"claim_id":"C1","accepted":true,"codes":["A1:20"],"source":"277CA","timestamp":' \
+            b'"2026-04-15T12:00:00+00:00","class_version":1}'  # fmt: skip
+    event = mapper.to_domain_event(StoredEvent(UUID(int=9), 3, PatientMonth.ClaimAcknowledged.TOPIC, state))
+    assert isinstance(event, PatientMonth.ClaimAcknowledged) and event.batch_id == "" and event.claim_id == "C1"

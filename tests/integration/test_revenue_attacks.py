@@ -34,7 +34,8 @@ def ready(ledger: Ledger, ids: dict[str, str], **people: f.Fact) -> None:
 
 
 def export(ledger: Ledger, **kw: object) -> str:
-    done = exporting.export(ledger, ["P1", "P2", "P3"], "2026-03", DEFAULT_FEES, now=AT, **kw)  # type: ignore[arg-type]
+    done = exporting.export(ledger, ["P1", "P2", "P3"], "2026-03", DEFAULT_FEES, now=AT, production=True,
+                            **kw)  # type: ignore[arg-type]  # fmt: skip
     return "" if done is None else done.text
 
 
@@ -198,11 +199,11 @@ def test_two_practices_export_their_own_claims(ledger: Ledger) -> None:
 
 def test_control_numbers_are_never_reused_and_wrap(ledger: Ledger) -> None:
     ready(ledger, {"P1": "C1"})
-    assert "*999999999*0*T*" in export(ledger, control=999_999_999)
+    assert "*999999999*0*P*" in export(ledger, control=999_999_999)
     ready(ledger, {"P2": "C2"})
     with pytest.raises(exporting.ExportRefused, match="999999999 was used"):
         export(ledger, control=999_999_999)
-    assert "*000000001*0*T*" in export(ledger)  # after the last number, the first free one
+    assert "*000000001*0*P*" in export(ledger)  # after the last number, the first free one
 
 
 def test_a_void_waiting_on_a_claim_the_clearinghouse_rejected_completes(ledger: Ledger) -> None:
