@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from adapters.x12 import validate
-from adapters.x12_in import Seg, _segments, day
+from adapters.x12_in import Seg, day, segments
 from domain.month import month_of_day
 from projections.self_audit import HistoricalClaim
 
@@ -78,11 +78,11 @@ def from_837(text: str, name: str) -> list[HistoricalClaim]:
     problems = validate(text)
     if problems:
         raise _fail(name, ["fails X12 validation: " + _redacted(p) for p in problems])
-    segments = _segments(text)
-    st, gs = _first(segments, "ST"), _first(segments, "GS")
+    found = segments(text)
+    st, gs = _first(found, "ST"), _first(found, "GS")
     if st is None or gs is None or st.get(1) != "837" or not gs.get(8).startswith("005010X222"):
         raise HistoryError(f"{name}: not an 837P (005010X222A1) file")
-    opened = _claims(segments)
+    opened = _claims(found)
     out: dict[str, list[HistoricalClaim]] = {}
     bad: list[str] = []
     for claim in opened:

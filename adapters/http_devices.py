@@ -26,7 +26,7 @@ class Reading(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     patient_id: Ident
     device_id: Ident
     measured_at: Instant
-    reading_kind: Text | None = None
+    reading_kind: Text | None = None  # accepted, not kept: two kinds on one day are still one device day
     manual: bool = False  # keyed by hand (not a device day, P-RPM-1)
 
 

@@ -49,18 +49,18 @@ def read(text: str) -> Interchange:
     if problems:
         shown = "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
         raise Unreadable(f"the file fails X12 validation: {shown}")
-    segments = _segments(text)
-    st = next((s for s in segments if s.id == "ST"), None)
-    gs = next((s for s in segments if s.id == "GS"), None)
-    isa = segments[0]
+    read = segments(text)
+    st = next((s for s in read if s.id == "ST"), None)
+    gs = next((s for s in read if s.id == "GS"), None)
+    isa = read[0]
     kind = None if st is None or gs is None else KINDS.get((st.get(1), gs.get(8)))
     if kind is None:
         found = "no ST segment" if st is None else f"ST*{st.get(1)} ({gs.get(8) if gs else '?'})"
         raise Unreadable(f"not a 999, 277CA or 835 file: it holds {found}")
-    return Interchange(kind, isa.get(13), segments)
+    return Interchange(kind, isa.get(13), read)
 
 
-def _segments(text: str) -> list[Seg]:
+def segments(text: str) -> list[Seg]:
     import pyx12.error_handler
     import pyx12.params
     import pyx12.x12context

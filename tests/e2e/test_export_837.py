@@ -12,7 +12,7 @@ import msgspec
 
 from adapters import x12
 from adapters.synthetic import last_full_month, months_ending
-from adapters.x12_in import Seg, _segments
+from adapters.x12_in import Seg, segments
 from domain import facts as f
 from tests.e2e.test_cli import carelane, write
 from tests.factories import GROUP_NPI, NPI, OTHER_NPI, claim, demographics, enrolled, minutes, patient, practice
@@ -27,9 +27,9 @@ def ingest(tmp_path: Path, url: str, lines: list[f.Fact], name: str = "f.ndjson"
 
 def segs(text: str, seg_id: str, loop: str = "") -> list[Seg]:
     return (
-        [s for s in _segments(text) if s.id == seg_id and f"/{loop}/" in s.loop + "/"]
+        [s for s in segments(text) if s.id == seg_id and f"/{loop}/" in s.loop + "/"]
         if loop
-        else [s for s in _segments(text) if s.id == seg_id]
+        else [s for s in segments(text) if s.id == seg_id]
     )
 
 

@@ -15,7 +15,7 @@ import msgspec
 from adapters import x12
 from adapters.x12_fake import ack_277ca, ack_999, payer_claim_number
 from adapters.x12_fake_835 import remit_835
-from adapters.x12_in import _segments
+from adapters.x12_in import segments
 from domain import facts as f
 from tests.e2e.test_cli import carelane, write
 from tests.factories import claim, demographics, enrolled, minutes, practice
@@ -83,7 +83,7 @@ def test_the_loop_from_claims_to_payments_and_denials(store_url: str, tmp_path: 
     assert statuses(store_url)["C4"] == "paid"
     report = msgspec.json.decode(carelane("report", "--month", "2026-03", "--format", "json", db=store_url).stdout)
     paid = sum(Decimal(r["paid_amount"]) for r in report)
-    remitted = sum(Decimal(s.get(4)) for s in _segments((tmp_path / "b1.835").read_text()) if s.id == "CLP")
+    remitted = sum(Decimal(s.get(4)) for s in segments((tmp_path / "b1.835").read_text()) if s.id == "CLP")
     assert paid == remitted  # C4's payment was taken back and paid again: the same total
     assert sum(Decimal(r["underpaid_amount"]) for r in report) > 0
     rows = msgspec.json.decode(carelane("denials", "--month", "2026-03", "--format", "json", db=store_url).stdout)
@@ -101,7 +101,7 @@ def test_the_loop_from_claims_to_payments_and_denials(store_url: str, tmp_path: 
     assert ledger_end(store_url) == before
     # The claim the clearinghouse rejected goes out again, as an original, alone.
     second = export(tmp_path, store_url, "b2.837")
-    assert [(s.get(1), s.get(5)) for s in _segments(second) if s.id == "CLM"] == [("C5", "11:B:1")]
+    assert [(s.get(1), s.get(5)) for s in segments(second) if s.id == "CLM"] == [("C5", "11:B:1")]
 
 
 def test_a_void_of_a_paid_claim_goes_out_as_8_and_the_payers_reversal_completes_it(
@@ -114,9 +114,9 @@ def test_a_void_of_a_paid_claim_goes_out_as_8_and_the_payers_reversal_completes_
     record(tmp_path, sqlite_url, [f.ClaimVoided(claim_id="C1", reason="billed under the wrong NPI", by="B")], "v.nd")
     assert statuses(sqlite_url)["C1"] == "paid"  # a request to the payer, for now
     voids = export(tmp_path, sqlite_url, "b2.837")
-    clm = [(s.get(1), s.get(5)) for s in _segments(voids) if s.id == "CLM"]
+    clm = [(s.get(1), s.get(5)) for s in segments(voids) if s.id == "CLM"]
     assert ("C1", "11:B:8") in clm
-    assert ("F8", payer_claim_number("C1")) in [(s.get(1), s.get(2)) for s in _segments(voids) if s.id == "REF"]
+    assert ("F8", payer_claim_number("C1")) in [(s.get(1), s.get(2)) for s in segments(voids) if s.id == "REF"]
     (tmp_path / "b2.835").write_text(remit_835(voids, {}, skip={c for c, _ in clm if c != "C1"}, trace="EFT0002"))
     assert carelane("receive", str(tmp_path / "b2.835"), db=sqlite_url).returncode == 0
     assert statuses(sqlite_url)["C1"] == "voided"
@@ -131,7 +131,7 @@ def test_a_rejected_batch_goes_out_again_and_unknown_claims_are_named(sqlite_url
     assert got.returncode == 0 and "REJECTED" in got.stdout
     assert set(statuses(sqlite_url).values()) == {"rejected"}
     again = export(tmp_path, sqlite_url, "b2.837")
-    assert len([s for s in _segments(again) if s.id == "CLM"]) == 6
+    assert len([s for s in segments(again) if s.id == "CLM"]) == 6
     stranger = remit_835(again.replace("CLM*C6*", "CLM*C-NOT-OURS*"), {}, trace="EFT0009")
     (tmp_path / "s.835").write_text(stranger)
     got = carelane("receive", str(tmp_path / "s.835"), db=sqlite_url)

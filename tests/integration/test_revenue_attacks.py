@@ -14,7 +14,7 @@ from adapters import exporting
 from adapters.receiving import Received, receive
 from adapters.x12_fake import ack_277ca, ack_999
 from adapters.x12_fake_835 import remit_835
-from adapters.x12_in import _segments
+from adapters.x12_in import segments
 from domain import facts as f
 from domain.catalog import DEFAULT_FEES
 from domain.ledger import Ledger
@@ -46,7 +46,7 @@ def status(ledger: Ledger, pid: str, claim_id: str) -> str:
 
 
 def clms(text: str) -> list[tuple[str, str]]:
-    return [(s.get(1), s.get(5)) for s in _segments(text) if s.id == "CLM"]
+    return [(s.get(1), s.get(5)) for s in segments(text) if s.id == "CLM"]
 
 
 @pytest.fixture
