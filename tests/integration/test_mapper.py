@@ -74,7 +74,7 @@ def record_scenario(ledger: Ledger) -> None:
     ledger.record(demographics("P1"))
     sent = [ExportedClaim("C3", "P1", "2026-03", "1")]
     ledger.run(partial(record_export, batch_id="B000000001", control=1, month="2026-03", practice_id="PR-1",
-                       usage="T", sha256="a" * 64, claims=sent, text="ISA*00*...~\n"))  # fmt: skip
+                       usage="P", sha256="a" * 64, claims=sent, text="ISA*00*...~\n"))  # fmt: skip
     ledger.run(partial(answer_file, group_control=1, accepted=False, errors=["IK5 R/5"]))
     ledger.run(partial(keep_receipt, kind="999", sha256="b" * 64, control="900001", claims=[], unknown=[]))
     # v4, continued: a month closed (signed) and re-opened.
