@@ -35,6 +35,7 @@ from adapters.http_revenue import REVENUE_ROUTES
 from adapters.http_self_audit import ROUTES as SELF_AUDIT_ROUTES
 from adapters.http_service import Service, bad_request, internal_error, request_log
 from adapters.ingest import BATCH, CLAIM_FACTS, NOT_CLAIMS, LineResult, ingest
+from adapters.web.app import ROUTES as WEB_ROUTES
 from domain import facts
 from domain.reasons import Reason
 from domain.rules.assess import WorklistRow
@@ -240,7 +241,7 @@ def health(request: Request[Any, Any, Any]) -> Health:
 
 ROUTES = [post_facts, post_claims, get_worklist, get_refusals, get_events, get_audit, *REVENUE_ROUTES, *PACE_ROUTES,
           *CLOSE_ROUTES, *SELF_AUDIT_ROUTES, *ELIGIBLE_ROUTES, post_readings, get_access, get_metrics,
-          health]  # fmt: skip
+          health, *WEB_ROUTES]  # fmt: skip
 
 
 def create_app(url: str | None = None) -> Litestar:
