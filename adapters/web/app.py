@@ -22,6 +22,8 @@ from adapters import output
 from adapters.http_service import Service
 from adapters.keys import ROLES
 from adapters.web import claims, pages, session as signin
+from adapters.web.auditor import ROUTES as AUDITOR_ROUTES
+from adapters.web.compliance import ROUTES as COMPLIANCE_ROUTES
 from adapters.web.errors import HANDLERS
 from adapters.web.render import HEADERS, HERE, html, is_htmx
 from domain.month import month_of_day
@@ -30,8 +32,17 @@ from projections.pace import today
 BILLER = {"web_roles": {"biller"}}
 ANYONE = {"web_roles": set(ROLES)}
 FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
-STATIC = {"htmx.min.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
-START = {"biller": "/app/month", "admin": "/app/month"}  # the page each role starts on
+STATIC = {
+    "htmx.min.js": "text/javascript; charset=utf-8",
+    "app.css": "text/css; charset=utf-8",
+    "pages.css": "text/css; charset=utf-8",
+}
+START = {
+    "biller": "/app/month",
+    "admin": "/app/month",
+    "compliance": "/app/compliance",
+    "auditor": "/app/audit",
+}  # the page each role starts on
 BAD_KEY = "That key was not accepted: it is wrong, revoked, or not a Carelane API key."
 
 
@@ -180,4 +191,4 @@ WORKBENCH = Router(
     exception_handlers=HANDLERS,
     include_in_schema=False,
 )
-ROUTES = [WORKBENCH]
+ROUTES = [WORKBENCH, *COMPLIANCE_ROUTES, *AUDITOR_ROUTES]
