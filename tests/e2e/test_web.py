@@ -7,20 +7,16 @@ are refused in words."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from adapters.keys import Keys
 from adapters.store import open_ledger
 from adapters.viewdb import open_views
+from tests.e2e.test_http import serve
 from tests.factories import enrolled, minutes
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -36,44 +32,12 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 MONTH = "2026-03"
 WAIT = 15  # seconds for any one thing to appear
-# `carelane serve`'s app with the workbench mounted: the same as the command once adapters.http lists it.
-LAUNCH = (
-    "import sys, uvicorn\n"
-    "from adapters.http import create_app\n"
-    "from adapters.http_timeouts import HeaderTimeoutProtocol\n"
-    "from adapters.web.mount import mounted\n"
-    "uvicorn.run(mounted(create_app(sys.argv[1])), host='127.0.0.1', port=int(sys.argv[2]), log_level='warning',"
-    " http=HeaderTimeoutProtocol)\n"
-)
 
 
 @dataclass
 class Site:
     base: str
     keys: dict[str, str]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(url: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = os.environ | {"CARELANE_DB": url, "PYTHONPATH": str(Path(__file__).parents[2])}
-    proc = subprocess.Popen([sys.executable, "-c", LAUNCH, url, str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/health", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("the server did not answer /health within 30 seconds")
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +49,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         ledger.record(fact)
     keys = Keys(open_views(ledger, url))
     tokens = {role: keys.add(f"e2e-{role}", role)[1] for role in ("biller", "recorder")}
-    proc, base = _start(url)
+    proc, base = serve(url, logs=False)  # `carelane serve`, on a free loopback port
     try:
         yield Site(base, tokens)
     finally:

@@ -6,58 +6,25 @@ timeline, moves the "as of" back, and sees the late fact disappear."""
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from adapters.keys import Keys
 from adapters.store import open_ledger
 from adapters.viewdb import open_views
+from tests.e2e.test_http import serve
+from tests.e2e.test_web import (
+    By,
+    WebDriver,
+    browser as browser,  # the headless Chromium fixture, shared
+    wait_for,
+)
 from tests.integration.test_web_pages import LATE, plant
 
-CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-if not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)):
-    pytest.skip(f"needs Debian's chromium and chromium-driver ({CHROMIUM}, {DRIVER})", allow_module_level=True)
-webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install selenium)")
-from selenium.webdriver.chrome.options import Options  # noqa: E402
-from selenium.webdriver.chrome.service import Service as DriverService  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-WAIT = 15  # seconds for any one thing to appear
-# `carelane serve`'s app with these pages: the same as the command once adapters.http lists them.
-LAUNCH = (
-    "import sys, uvicorn\n"
-    "from adapters.http import create_app\n"
-    "from adapters.http_timeouts import HeaderTimeoutProtocol\n"
-    "from adapters.web.auditor import AUDITOR\n"
-    "from adapters.web.compliance import COMPLIANCE\n"
-    "from adapters.web.mount import mounted\n"
-    "app = mounted(create_app(sys.argv[1]))\n"
-    "for router, path in ((COMPLIANCE, '/app/compliance'), (AUDITOR, '/app/audit')):\n"
-    "    if path not in app.route_handler_method_map:\n"
-    "        app.register(router)\n"
-    "uvicorn.run(app, host='127.0.0.1', port=int(sys.argv[2]), log_level='warning', http=HeaderTimeoutProtocol)\n"
-)
-
-
 Site = tuple[str, dict[str, str]]  # the server's address, and a key per role
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -66,49 +33,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     plant(url)
     keys = Keys(open_views(open_ledger(url), url))
     tokens = {role: keys.add(f"e2e-{role}", role)[1] for role in ("compliance", "auditor")}
-    port = _free_port()
-    env = os.environ | {"CARELANE_DB": url, "PYTHONPATH": str(Path(__file__).parents[2])}
-    proc = subprocess.Popen([sys.executable, "-c", LAUNCH, url, str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    proc, base = serve(url, logs=False)  # `carelane serve`, on a free loopback port
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("the server did not answer /health within 30 seconds")
         yield base, tokens
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 "--window-size=1280,1000", "--no-first-run", "--disable-extensions"):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=DriverService(DRIVER))
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def wait_for(driver: WebDriver, css: str, text: str = "") -> str:
-    locator = (By.CSS_SELECTOR, css)
-    if text:
-        WebDriverWait(driver, WAIT).until(ec.text_to_be_present_in_element(locator, text))
-    else:
-        WebDriverWait(driver, WAIT).until(ec.presence_of_element_located(locator))
-    return str(driver.find_element(*locator).text)
 
 
 def sign_in(driver: WebDriver, base: str, key: str, who: str) -> None:

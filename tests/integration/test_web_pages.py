@@ -21,9 +21,6 @@ from adapters.http import create_app
 from adapters.keys import ROLES, Keys
 from adapters.store import open_ledger
 from adapters.viewdb import open_views
-from adapters.web.auditor import AUDITOR
-from adapters.web.compliance import COMPLIANCE
-from adapters.web.mount import mounted
 from domain import facts as f
 from domain.reasons import Refused
 from tests.conftest import Clock
@@ -34,12 +31,8 @@ LATE = "LATE-1"  # 20 minutes on 5 March, recorded on 15 April
 
 
 def app_for(url: str) -> Litestar:
-    """`carelane serve`'s app with these pages, whether or not adapters.http lists them yet."""
-    app = mounted(create_app(url))
-    for router, path in ((COMPLIANCE, "/app/compliance"), (AUDITOR, "/app/audit")):
-        if path not in app.route_handler_method_map:
-            app.register(router)
-    return app
+    """`carelane serve`'s app: the API with the workbench."""
+    return create_app(url)
 
 
 @dataclass

@@ -19,7 +19,6 @@ from adapters.http import create_app
 from adapters.keys import ROLES, Keys
 from adapters.store import open_ledger
 from adapters.viewdb import open_views
-from adapters.web.mount import mounted
 from tests.factories import enrolled, minutes
 
 MONTH = "2026-03"
@@ -33,7 +32,7 @@ class Workbench:
     key_ids: dict[str, str]
 
     def client(self, base: str = "http://testserver.local") -> TestClient:  # type: ignore[type-arg]
-        return TestClient(app=mounted(create_app(self.url)), base_url=base)
+        return TestClient(app=create_app(self.url), base_url=base)
 
 
 @pytest.fixture
