@@ -24,6 +24,7 @@ from domain.month import month_bounds, month_of_day, shift_month
 from domain.reasons import Reason
 from domain.rules import eligibility
 from domain.rules.assess import billing_npi
+from domain.rules.codes import qmb_on
 from domain.rules.view import MonthView
 
 P = facts.Program
@@ -118,20 +119,11 @@ def _qmb(view: MonthView) -> Iterator[Found]:
     needing = sorted(s.code for s in view.rules.codes.values() if Need.QMB in s.needs)
     before = False
     for effective, qmb in changes:
-        if effective is not None and before and not _qmb_on(changes, effective) and effective >= view.first:
+        if effective is not None and before and not qmb_on(changes, effective) and effective >= view.first:
             ends = month_of_day(effective)
             codes = ", ".join(needing) or "codes needing QMB status"
             detail = f"QMB status ends {effective}"
             action = (f"confirm the QMB renewal with the state Medicaid agency; otherwise {codes} "
                       f"(QMB every day of the month) is billable through {shift_month(ends, -1)} only")  # fmt: skip
             yield "qmb_ending", None, "P-APCM-1", effective, detail, action
-        before = qmb if effective is None else _qmb_on(changes, effective)
-
-
-def _qmb_on(changes: list[tuple[date | None, bool]], day: date) -> bool:
-    """The QMB status on a day, after every change effective by then (in recorded order)."""
-    status = False
-    for effective, qmb in changes:
-        if effective is None or effective <= day:
-            status = qmb
-    return status
+        before = qmb if effective is None else qmb_on(changes, effective)

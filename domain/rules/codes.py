@@ -200,10 +200,11 @@ def _apcm(spec: CodeSpec, view: MonthView, npi: str | None, service_on: date | N
 def qmb_all_month(view: MonthView) -> bool:
     changes = sorted(view.patient.qmb, key=lambda c: c[0] or date.min)
     days = [view.first] + [d for d, _ in changes if d is not None and view.first < d <= view.last]
-    return all(_qmb_on(changes, d) for d in days)
+    return all(qmb_on(changes, d) for d in days)
 
 
-def _qmb_on(changes: list[tuple[date | None, bool]], day: date) -> bool:
+def qmb_on(changes: list[tuple[date | None, bool]], day: date) -> bool:
+    """The QMB status on a day, after every change effective by then (in recorded order)."""
     status = False
     for effective, qmb in changes:
         if effective is None or effective <= day:
