@@ -6,7 +6,6 @@ import os
 import sys
 from datetime import UTC
 from pathlib import Path
-from typing import Any
 
 import click
 import msgspec
@@ -108,30 +107,25 @@ def verify_command(settings: Settings, digest_file: str | None, check_views: boo
         sys.exit(1)
     scope = f", and passes through the digest at position {upto.position}" if upto else ""
     click.echo(f"chain intact: every event verifies{scope} (tip {chain.tip(ledger.recorder).position})")
-    _check_closes(ledger)
+    from adapters.closing import verify_closes
+
+    _verdict(verify_closes(ledger), "CLOSES DO NOT VERIFY:", "month closes verify")
     if check_views:
         from adapters.viewcheck import differences
 
         found = differences(ledger, open_views(ledger, settings.db))
-        if found:
-            click.echo("VIEWS DIFFER from the log (carelane project --rebuild repairs them):", err=True)
-            for line in found:
-                click.echo(f"  {line}", err=True)
-            sys.exit(1)
-        click.echo("views match a rebuild from the log")
+        _verdict(found, "VIEWS DIFFER from the log (carelane project --rebuild repairs them):",
+                 "views match a rebuild from the log")  # fmt: skip
 
 
-def _check_closes(ledger: Any) -> None:
-    """Every month close's signature, totals and chain position (carelane close)."""
-    from adapters.closing import verify_closes
-
-    problems = verify_closes(ledger)
+def _verdict(problems: list[str], failed: str, passed: str) -> None:
+    """A check's problems on stderr and exit 1, or its one line of success."""
     if problems:
-        click.echo("CLOSES DO NOT VERIFY:", err=True)
+        click.echo(failed, err=True)
         for line in problems:
             click.echo(f"  {line}", err=True)
         sys.exit(1)
-    click.echo("month closes verify")
+    click.echo(passed)
 
 
 @main.command("access")
