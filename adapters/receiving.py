@@ -37,6 +37,7 @@ class Received:
     unchanged: int = 0  # answers on file already
     unknown: list[str] = field(default_factory=list)  # claim ids (or a batch) the ledger does not know
     refused: list[str] = field(default_factory=list)  # answers the ledger would not record, with why
+    answered: list[str] = field(default_factory=list)  # the claim ids the file answered
     batch: str | None = None  # the batch a 999 answered
     accepted: bool | None = None  # the 999's verdict
 
@@ -52,14 +53,9 @@ def receive(ledger: Ledger, text: str, name: str) -> Received:
     {"999": _file_answer, "277CA": _claim_answers, "835": _payments}[ic.kind](ledger, ic, out)
     if out.refused or out.unknown:
         return out  # not kept as received: the same file, sent again once fixed, is answered again
-    answered = [] if ic.kind == "999" else _claim_ids(ic)
+    answered = list(dict.fromkeys(out.answered))
     ledger.run(partial(keep_receipt, kind=ic.kind, sha256=sha256, control=ic.control, claims=answered, unknown=[]))
     return out
-
-
-def _claim_ids(ic: Interchange) -> list[str]:
-    ids = [c.claim_id for c in remits.claim_answers(ic)] if ic.kind == "277CA" else []
-    return ids or list(dict.fromkeys(c.claim_id for c in remits.remittance(ic).claims))
 
 
 def _file_answer(ledger: Ledger, ic: Interchange, out: Received) -> None:
@@ -111,6 +107,7 @@ def _payments(ledger: Ledger, ic: Interchange, out: Received) -> None:
 
 
 def _count(out: Received, claim_id: str, result: str) -> None:
+    out.answered.append(claim_id)
     if result == "unknown":
         out.unknown.append(claim_id)
     elif result == "recorded":
