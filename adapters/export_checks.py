@@ -9,11 +9,10 @@ from collections.abc import Sequence
 
 from adapters.x12 import ClaimToSend as ClaimToSend, without_values as without_values
 from domain import records
-from domain.exports import ExportBatch, ExportRegister
+from domain.exports import ExportBatch, ExportRegister, still_as_sent
 from domain.keys import patient_month_key
 from domain.ledger import Ledger
 from domain.patient_month import PatientMonth
-from domain.state import VOID
 
 MAX_CONTROL = 999_999_999  # ISA13 is nine digits
 CLAIM_NUMBER = re.compile(r"[A-Za-z0-9-]{1,20}")
@@ -94,19 +93,8 @@ def resend_problems(ledger: Ledger, batch: ExportBatch) -> list[str]:
     for item in batch.claims:
         pm = ledger.load(patient_month_key(item.patient_id, item.month))
         claim = pm.claims.get(item.claim_id) if isinstance(pm, PatientMonth) else None
-        if claim is None or (claim.batches and claim.batches[-1] != batch.batch_id):
-            out.append(f"claim {item.claim_id}: sent again in a later batch")
-        elif item.frequency == VOID:
-            if claim.voided is not None or claim.void_sent != batch.batch_id:
-                out.append(f"claim {item.claim_id}: its void is settled or due again; export instead")
-        elif claim.void_requested is not None:
-            out.append(f"claim {item.claim_id}: a void was requested since this batch; export instead")
-        elif not claim.live or claim.withdrawn is not None or claim.outcome is not None:
-            out.append(f"claim {item.claim_id}: {claim.status} since this batch; export instead")
-        elif claim.clearing == "rejected":
-            out.append(f"claim {item.claim_id}: rejected since this batch; it goes out in the next export")
-        elif claim.clearing == "acknowledged":
-            out.append(
-                f"claim {item.claim_id}: acknowledged by the clearinghouse (277CA); sent again it would go twice"
-            )
+        if claim is None or not still_as_sent(claim, batch.batch_id, item.frequency):
+            now = "sent in a later batch" if claim is None or claim.batches[-1:] != [batch.batch_id] else claim.status
+            void = "; a void was requested" if claim is not None and claim.void_requested is not None else ""
+            out.append(f"claim {item.claim_id}: {now}{void} since this batch; export instead of sending it again")
     return out

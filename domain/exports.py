@@ -38,6 +38,17 @@ def frequency_due(claim: Claim) -> str | None:
     return ORIGINAL if claim.clearing in (None, "rejected") else None
 
 
+def still_as_sent(claim: Claim, batch_id: str, frequency: str) -> bool:
+    """Whether the claim stands exactly as this batch left it, so the batch may be sent again:
+    the batch is its latest, and nothing has answered, voided or withdrawn it since."""
+    if not claim.batches or claim.batches[-1] != batch_id:
+        return False
+    if frequency == VOID:
+        return claim.void_sent == batch_id and claim.voided is None
+    unanswered = claim.outcome is None and claim.withdrawn is None and claim.void_requested is None
+    return claim.live and unanswered and claim.clearing == "exported"
+
+
 class ExportedClaim(msgspec.Struct, frozen=True):
     claim_id: str
     patient_id: str
