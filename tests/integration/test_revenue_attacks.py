@@ -214,3 +214,13 @@ def test_a_void_waiting_on_a_claim_the_clearinghouse_rejected_completes(ledger: 
     receive(ledger, ack_277ca(text, rejected={"C1": "21"}, now=AT), "r.277")
     assert status(ledger, "P1", "C1") == "voided"
     ledger.record(claim("C1b", "P1"))  # its codes are free again
+
+
+def test_a_batch_the_clearinghouse_acknowledged_claim_by_claim_is_not_sent_again(ledger: Ledger) -> None:
+    """No 999 came, but the 277CA acknowledged the claims: sent again, they would go twice."""
+    ready(ledger, {"P1": "C1"})
+    text = export(ledger)
+    assert exporting.batch(ledger, "B000000001").batch_id == "B000000001"  # nothing answered yet
+    receive(ledger, ack_277ca(text, now=AT), "a.277")
+    with pytest.raises(exporting.ExportRefused, match="claim C1: acknowledged since this batch"):
+        exporting.batch(ledger, "B000000001")
