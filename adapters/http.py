@@ -33,7 +33,7 @@ from adapters.http_eligible import ROUTES as ELIGIBLE_ROUTES
 from adapters.http_pace import ROUTES as PACE_ROUTES
 from adapters.http_revenue import REVENUE_ROUTES
 from adapters.http_self_audit import ROUTES as SELF_AUDIT_ROUTES
-from adapters.http_service import Service, bad_request, internal_error, request_log
+from adapters.http_service import Service, bad_request, internal_error, request_log, service_of
 from adapters.ingest import BATCH, CLAIM_FACTS, NOT_CLAIMS, LineResult, ingest
 from adapters.web.app import ROUTES as WEB_ROUTES
 from domain import facts
@@ -62,9 +62,6 @@ class Problem(msgspec.Struct):
     detail: str
 
 
-def _service(request: Request[Any, Any, Any]) -> Service:
-    return request.app.state["service"]  # type: ignore[no-any-return]  # State is untyped
-
 
 def roles_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     allowed = handler.opt.get("roles")
@@ -73,7 +70,7 @@ def roles_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRou
     header = connection.headers.get("x-api-key") or ""
     auth = connection.headers.get("authorization") or ""
     token = header or (auth[7:] if auth.lower().startswith("bearer ") else "")
-    key = connection.app.state["service"].keys.check(token) if token else None
+    key = service_of(connection).keys.check(token) if token else None
     if key is None:
         raise NotAuthorizedException("a valid API key is required (X-API-Key header)")
     connection.state["key"] = key
@@ -112,7 +109,7 @@ async def _answer(
 ) -> Response[list[LineResult]]:
     """Record the lines in a worker thread (the event loop keeps answering), then bring the
     views up to date so the next read sees them."""
-    service = _service(request)
+    service = service_of(request)
 
     def record() -> Response[list[LineResult]]:
         lines = _lines(body)
@@ -149,7 +146,7 @@ async def post_claims(request: Request[Any, Any, Any]) -> Response[list[LineResu
 def get_worklist(
     request: Request[Any, Any, Any], month: Month, provider: str | None = None
 ) -> Response[list[WorklistRow]]:
-    service = _service(request)
+    service = service_of(request)
     rows = reads.worklist(service.ledger, service.views, month, provider, refresh=False)
     service.read(request, (row.patient_id for row in rows))
     return _json(rows)
@@ -161,7 +158,7 @@ def get_refusals(
     month: Annotated[str | None, Parameter(pattern=MONTH)] = None,
     reason: Reason | None = None,
 ) -> Response[list[RefusalRow]]:
-    service = _service(request)
+    service = service_of(request)
     rows = reads.refusals(service.ledger, service.views, month, reason.value if reason else None, refresh=False)
     service.read(request, (row.patient_id for row in rows))
     return _json(rows)
@@ -182,7 +179,7 @@ def get_events(
         raise HTTPException(status_code=400, detail=f"type: unknown fact types {unknown}")
     if recorded_after is not None and recorded_after.tzinfo is None:
         raise HTTPException(status_code=400, detail="recorded_after: needs an offset")
-    service = _service(request)
+    service = service_of(request)
     after = recorded_after.astimezone(UTC).isoformat() if recorded_after else None
     query = Query(patient, tuple(fact_type or ()), first, last, after, late)
     rows = list(events(service.ledger, service.views, query))
@@ -203,7 +200,7 @@ def get_audit(
         raise HTTPException(status_code=400, detail="to: before from")
     if as_of is not None and as_of.tzinfo is None:
         raise HTTPException(status_code=400, detail="as_of: needs an offset")
-    service = _service(request)
+    service = service_of(request)
     try:
         packet = audit.packet(service.ledger, patient_id, first, last, as_of)
     except audit.NotFound as e:
@@ -222,21 +219,21 @@ def get_access(
     164.312(b)). Reading it is not itself logged per patient."""
     if since is not None and since.tzinfo is None:
         raise HTTPException(status_code=400, detail="since: needs an offset")
-    return _json(_service(request).access.of(patient, since.astimezone(UTC).isoformat() if since else None))
+    return _json(service_of(request).access.of(patient, since.astimezone(UTC).isoformat() if since else None))
 
 
 @get("/metrics", opt={"roles": {"admin"}}, sync_to_thread=True, media_type=METRICS_TYPE)
 def get_metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Prometheus text format: requests and latency by route, facts and refusal reasons,
     projection lag, the chain's tip. Admin only."""
-    return Response(_service(request).metrics.text(), media_type=METRICS_TYPE)
+    return Response(service_of(request).metrics.text(), media_type=METRICS_TYPE)
 
 
 @get("/health", sync_to_thread=False)
 def health(request: Request[Any, Any, Any]) -> Health:
     """Answered on the event loop from memory, never waiting for the store: the log's end as
     of the views' last catch-up."""
-    return Health("ok", _service(request).position)
+    return Health("ok", service_of(request).position)
 
 
 ROUTES: list[Any] = [  # Any: the route modules' lists mix handler kinds Litestar's stubs name apart

@@ -11,7 +11,7 @@ from litestar.exceptions import HTTPException
 from litestar.params import Parameter
 
 from adapters import closing, reads
-from adapters.http_service import Service
+from adapters.http_service import Service, service_of
 from domain import facts
 from domain.catalog import DEFAULT_FEES
 from domain.decisions.closing import BadReason, CloseRefused
@@ -29,9 +29,6 @@ class MonthCloses(msgspec.Struct):
     after_close: list[AfterClose]  # facts of the month recorded while it stood closed
 
 
-def _service(request: Request[Any, Any, Any]) -> Service:
-    return request.app.state["service"]  # type: ignore[no-any-return]  # State is untyped
-
 
 def _closes(service: Service, month: str) -> MonthCloses:
     closes = closing.history(service.ledger, month)
@@ -48,7 +45,7 @@ def get_closes(request: Request[Any, Any, Any], month: Month) -> Response[MonthC
     """A month's signed closes (what was billed, the totals, the chain position signed, and
     whether each signature verifies), its re-opens with their reasons, and the facts recorded
     for it after a close."""
-    service = _service(request)
+    service = service_of(request)
     answer = _closes(service, month)
     service.read(request, _patients(answer))
     return Response(answer)
@@ -61,7 +58,7 @@ def post_close(request: Request[Any, Any, Any], month: Month, reopen: Reopen = F
     a closed month instead. 409 when the month is closed already (or, to re-open, not closed)."""
     if reopen != (reason is not None):
         raise HTTPException(status_code=400, detail="reopen=true and reason go together")
-    service = _service(request)
+    service = service_of(request)
     key = request.state["key"]
     try:
         signing = None if reopen else closing.load_key(closing.key_path(None))

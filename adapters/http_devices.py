@@ -13,7 +13,7 @@ from litestar import Request, Response, post
 from litestar.exceptions import HTTPException
 
 from adapters.feeds.items import FeedResult, Item, fact_item, record
-from adapters.http_service import Service
+from adapters.http_service import Service, service_of
 from adapters.lines import describe
 from domain.contract import Ident, Instant, Text
 from domain.timing import local_day
@@ -61,7 +61,7 @@ def items(body: bytes, service: Service) -> list[Item]:
 async def post_readings(request: Request[Any, Any, Any]) -> Response[list[FeedResult]]:
     """A reading or a JSON array of readings ({patient_id, device_id, measured_at,
     reading_kind?, manual?}); one answer per reading."""
-    service: Service = request.app.state["service"]
+    service = service_of(request)
     body = await request.body()
     if len(body) > MAX_BODY:
         raise HTTPException(status_code=413, detail=f"body over {MAX_BODY} bytes; send several requests")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from litestar import Request, Response, get
 from litestar.params import Parameter
 
-from adapters.http_service import Service
+from adapters.http_service import service_of
 from domain import facts
 from domain.catalog import DEFAULT_FEES
 from projections.eligible import Offer, candidates, eligible
@@ -21,7 +21,7 @@ def get_eligible(request: Request[Any, Any, Any], month: Month) -> Response[list
     """Offers for the month: each patient, program and starting codes, the reasons by code,
     what the record lacks to start, the monthly revenue, and `best` within each group of
     programs billed one at a time. Read from the views as they stand (writes refresh them)."""
-    service: Service = request.app.state["service"]
+    service = service_of(request)
     with service.views.reading() as cur:
         patients = candidates(cur, month)
     rows = eligible(service.ledger, patients, month, DEFAULT_FEES)

@@ -10,7 +10,7 @@ from litestar import Request, Response, get
 from litestar.params import Parameter
 
 from adapters import reads
-from adapters.http_service import Service
+from adapters.http_service import service_of
 from domain import facts
 from domain.catalog import DEFAULT_FEES
 from projections.pace import RENEWALS_WITHIN, PaceReport, pace_report, today
@@ -23,16 +23,13 @@ AsOf = Annotated[
 Within = Annotated[int, Parameter(ge=0, le=366, description="renewals due up to this many days after as_of")]
 
 
-def _service(request: Request[Any, Any, Any]) -> Service:
-    return request.app.state["service"]  # type: ignore[no-any-return]  # State is untyped
-
 
 @get("/pace", opt={"roles": {"biller"}}, sync_to_thread=True)
 def get_pace(
     request: Request[Any, Any, Any], month: Month, as_of: AsOf = None, within: Within = RENEWALS_WITHIN
 ) -> Response[PaceReport]:
     """Thresholds the month will miss at the present pace (flagged first) and renewals due."""
-    service = _service(request)
+    service = service_of(request)
     patients = reads.patients(service.ledger, service.views, month, refresh=False)
     day = as_of or today(service.ledger.policy)
     report = pace_report(service.ledger, patients, month, day, DEFAULT_FEES, within)

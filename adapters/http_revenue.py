@@ -11,7 +11,7 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import Parameter
 
 from adapters import exporting, reads
-from adapters.http_service import Service
+from adapters.http_service import service_of
 from domain import facts
 from domain.catalog import DEFAULT_FEES
 from projections.denials import DenialRow, denials
@@ -22,9 +22,6 @@ Batch = Annotated[str | None, Parameter(max_length=20, description="a batch id s
 MAX_REMIT = 20 * 1024 * 1024
 
 
-def _service(request: Request[Any, Any, Any]) -> Service:
-    return request.app.state["service"]  # type: ignore[no-any-return]  # State is untyped
-
 
 @route("/export/837", http_method=["GET", "POST"], opt={"roles": {"biller"}}, sync_to_thread=True, status_code=200,
        media_type=MediaType.TEXT)  # fmt: skip
@@ -33,7 +30,7 @@ def export_837(request: Request[Any, Any, Any], month: OptionalMonth = None, bat
     """An X12 837P of the month's due claims, billed as the registered practice, validated
     with pyx12 and recorded as a batch (X-Batch-Id); `batch=ID` sends a recorded batch again.
     A test file (ISA15 T) by default, which leaves its claims due; production=true sends them."""
-    service = _service(request)
+    service = service_of(request)
     try:
         if batch is not None:
             kept = exporting.batch(service.ledger, batch)
@@ -80,7 +77,7 @@ def post_remits(request: Request[Any, Any, Any], body: bytes) -> Response[RemitA
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise HTTPException(status_code=422, detail="the body is not UTF-8 text") from None
-    service = _service(request)
+    service = service_of(request)
     try:
         with service.writing:
             got = receive(service.ledger, text, "body")
@@ -94,7 +91,7 @@ def post_remits(request: Request[Any, Any, Any], body: bytes) -> Response[RemitA
 @get("/denials", opt={"roles": {"biller"}}, sync_to_thread=True)
 def get_denials(request: Request[Any, Any, Any], month: Month) -> Response[list[DenialRow]]:
     """Denied, partly paid, reversed and underpaid claims of a month, explained."""
-    service = _service(request)
+    service = service_of(request)
     rows = denials(service.ledger, reads.patients(service.ledger, service.views, month, refresh=False), month)
     service.read(request, (r.patient_id for r in rows))
     return Response(rows)

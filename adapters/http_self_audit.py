@@ -12,7 +12,7 @@ from litestar.params import QueryParameter
 
 from adapters import reads
 from adapters.commands.self_audit import MAX_MONTHS, rendered
-from adapters.http_service import Service
+from adapters.http_service import service_of
 from domain import facts
 from domain.month import Month
 from projections.self_audit import run
@@ -31,7 +31,7 @@ def get_self_audit(
         raise HTTPException(status_code=400, detail="to: before from")
     if len(Month(first).through(last)) > MAX_MONTHS:
         raise HTTPException(status_code=400, detail=f"at most {MAX_MONTHS} months at a time")
-    service: Service = request.app.state["service"]
+    service = service_of(request)
     audit = run(service.ledger, first, last, lambda m: reads.patients(service.ledger, service.views, m, refresh=False))
     service.read(request, dict.fromkeys([*(f.patient_id for f in audit.findings),
                                          *(x.patient_id for x in audit.not_judged)]))  # fmt: skip

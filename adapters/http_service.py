@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 import structlog
 from litestar import MediaType, Request, Response
+from litestar.connection import ASGIConnection
 
 from adapters import chain
 from adapters.access import AccessLog
@@ -104,6 +105,11 @@ class Service:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def service_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Service:
+    """The service of the practice a request is for (a Request is an ASGIConnection)."""
+    return connection.app.state["service"]  # type: ignore[no-any-return]  # State is untyped
 
 
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

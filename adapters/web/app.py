@@ -19,7 +19,7 @@ from litestar.params import Body, FromPath, FromQuery as Q
 from litestar.response import Redirect
 
 from adapters import output
-from adapters.http_service import Service
+from adapters.http_service import service_of
 from adapters.keys import ROLES
 from adapters.web import claims, pages, session as signin
 from adapters.web.auditor import ROUTES as AUDITOR_ROUTES
@@ -55,9 +55,6 @@ class CsrfForm(msgspec.Struct):
     csrf_token: str = ""
 
 
-def _service(request: Request[Any, Any, Any]) -> Service:
-    return request.app.state["service"]  # type: ignore[no-any-return]  # State is untyped
-
 
 def _login_page(request: Request[Any, Any, Any], status: int = 200, **notice: str) -> Response[str]:
     """The sign-in form with a fresh token, matched by a cookie of its own."""
@@ -78,7 +75,7 @@ def login(request: Request[Any, Any, Any], data: Annotated[LoginForm, FORM]) -> 
     """A valid, unrevoked key opens a session: a new id each time (never one the browser
     brought), the old one closed."""
     signin.check_login_csrf(request, data.csrf_token)
-    key = _service(request).keys.check(data.key.strip()) if data.key.strip() else None
+    key = service_of(request).keys.check(data.key.strip()) if data.key.strip() else None
     if key is None:
         return _login_page(request, 401, error=BAD_KEY if data.key.strip() else "Enter your API key.")
     store = signin.sessions_of(request)
@@ -108,7 +105,7 @@ def home(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 def _filters(request: Request[Any, Any, Any], **given: str | None) -> pages.Filters:
-    default = month_of_day(today(_service(request).ledger.policy))
+    default = month_of_day(today(service_of(request).ledger.policy))
     try:
         return pages.parse_filters(default, given.get("month"), *(given.get(k) or "" for k in pages.FILTERS))
     except pages.BadFilter as e:
@@ -122,7 +119,7 @@ def month_page(request: Request[Any, Any, Any], month: Q[str | None] = None, pro
     f = _filters(request, month=month, program=program, provider=provider, status=status, sort=sort)
     session = signin.current(request)
     answers = session.flash.pop(f.month, {})
-    service = _service(request)
+    service = service_of(request)
     page = pages.page(service, f, answers)
     service.read(request, (line.row.patient_id for line in page.lines))
     return html("month.html", session=session, page=page, statuses=pages.STATUSES, sorts=pages.SORTS,
@@ -134,7 +131,7 @@ def month_csv(request: Request[Any, Any, Any], month: Q[str | None] = None, prog
               provider: Q[str] = "", status: Q[str] = "", sort: Q[str] = "") -> Response[str]:  # fmt: skip
     """The worklist CSV (`carelane worklist --format csv`) of the rows the page shows."""
     f = _filters(request, month=month, program=program, provider=provider, status=status, sort=sort)
-    service = _service(request)
+    service = service_of(request)
     _, lines = pages.rows(service, f)
     service.read(request, (line.row.patient_id for line in lines))
     text = output.worklist([line.row for line in lines], "csv") + "\n"
@@ -148,7 +145,7 @@ def send_claim(request: Request[Any, Any, Any], data: Annotated[claims.ClaimForm
     a plain form post gets the month page back (post, redirect, get) with the answer on it."""
     signin.check_csrf(request, data.csrf_token)
     session = signin.current(request)
-    service = _service(request)
+    service = service_of(request)
     result = claims.submit(service, claims.fact_line(data, session.key))
     answer = claims.answer_of(data, result)
     if not is_htmx(request.headers):

@@ -17,7 +17,7 @@ from litestar import Request, Response, Router, get
 from litestar.exceptions import HTTPException
 from litestar.params import QueryParameter
 
-from adapters.http_service import Service
+from adapters.http_service import Service, service_of
 from adapters.web import pages, session as signin
 from adapters.web.errors import HANDLERS
 from adapters.web.render import html
@@ -136,9 +136,6 @@ def timeline(service: Service, q: AuditQuery) -> Timeline:
     return Timeline(q, packet, rows(packet, zone), local(packet.as_of, zone), str(zone))
 
 
-def _service(request: Request[Any, Any, Any]) -> Service:
-    return request.app.state["service"]  # type: ignore[no-any-return]  # State is untyped
-
 
 Text = Annotated[str, QueryParameter(max_length=300)]
 From = Annotated[str, QueryParameter(name="from", max_length=20)]
@@ -149,7 +146,7 @@ To = Annotated[str, QueryParameter(name="to", max_length=20)]
 def audit_page(request: Request[Any, Any, Any], patient: Text = "", first: From = "", last: To = "",
                as_of: Text = "") -> Response[str]:  # fmt: skip
     """The picker; with a patient, the timeline as of the instant asked (now by default)."""
-    service = _service(request)
+    service = service_of(request)
     zone = service.ledger.policy.zone
     current = month_of_day(today(service.ledger.policy))
     try:

@@ -24,7 +24,7 @@ from litestar.response import Redirect
 
 from adapters import chain, reads
 from adapters.closing import verify_closes
-from adapters.http_service import Service
+from adapters.http_service import Service, service_of
 from adapters.web import pages, session as signin
 from adapters.web.errors import HANDLERS
 from adapters.web.render import HEADERS, html, is_htmx
@@ -201,13 +201,10 @@ class VerifyForm(msgspec.Struct):
     program: str = ""
 
 
-def _service(request: Request[Any, Any, Any]) -> Service:
-    return request.app.state["service"]  # type: ignore[no-any-return]  # State is untyped
-
 
 def _filters(request: Request[Any, Any, Any], through: str | None, provider: str, program: str) -> Filters:
     try:
-        return parse(month_of_day(today(_service(request).ledger.policy)), through, provider, program)
+        return parse(month_of_day(today(service_of(request).ledger.policy)), through, provider, program)
     except pages.BadFilter as e:
         raise HTTPException(status_code=400, detail=str(e)) from None
 
@@ -217,7 +214,7 @@ def compliance_page(request: Request[Any, Any, Any], through: Q[str | None] = No
                     program: Q[str] = "") -> Response[str]:  # fmt: skip
     f = _filters(request, through, provider, program)
     session = signin.current(request)
-    service = _service(request)
+    service = service_of(request)
     board = dashboard(service, f)
     board.verified = session.flash.pop("verify", None)
     patients = {r.patient_id for r in board.refusals} | {u[0] for u in board.unsupported}
@@ -229,7 +226,7 @@ def compliance_page(request: Request[Any, Any, Any], through: Q[str | None] = No
 def run_verify(request: Request[Any, Any, Any], data: Annotated[VerifyForm, FORM]) -> Response[Any]:
     """htmx gets the result in place; a plain form post returns to the dashboard showing it once."""
     signin.check_csrf(request, data.csrf_token)
-    result = verify(_service(request))
+    result = verify(service_of(request))
     if is_htmx(request.headers):
         return html("compliance_verify.html", verified=result)
     f = _filters(request, data.through, data.provider, data.program)

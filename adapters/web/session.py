@@ -23,6 +23,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
+from adapters.http_service import service_of
 from adapters.keys import KeyInfo
 
 COOKIE = "carelane_session"
@@ -92,7 +93,7 @@ def sessions_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Sessions:
 
 def key_live(connection: ASGIConnection[Any, Any, Any, Any], key_id: str) -> bool:
     """The key still exists and is not revoked."""
-    db = connection.app.state["service"].keys.db
+    db = service_of(connection).keys.db
     with db.reading() as cur:
         cur.execute("SELECT revoked_at FROM api_keys WHERE id = %s", (key_id,))
         row = cur.fetchone()
