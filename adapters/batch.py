@@ -18,7 +18,7 @@ from uuid import UUID
 import msgspec
 import structlog
 
-from domain import fact_ids, facts
+from domain import elsewhere, fact_ids, facts
 from domain.answered import Sent, memory_key
 from domain.base import LedgerAggregate
 from domain.decisions import Remembered, decision_for, recall, remember, settle
@@ -29,6 +29,7 @@ from domain.timing import refuse_future
 
 log = structlog.get_logger("carelane.batch")
 
+ANSWERS = (facts.ClaimVoided, facts.ClaimAdjudicated)
 Positions = dict[tuple[UUID | str, int], int]
 
 
@@ -85,7 +86,12 @@ def judge(
         try:
             memory = recall(w, sent)
             refuse_future(fact, w.at, ledger.policy)
-            home_id, version = decision_for(fact).decide(w, fact, digest)
+            home_id, version = ledger.decide(decision_for(fact).decide, w, fact, digest)
+            if ledger.elsewhere is not None and isinstance(fact, facts.ClaimSubmitted):
+                try:
+                    elsewhere.hold(ledger.elsewhere, w, fact)
+                except Refused:
+                    return None  # held by another practice: judged again fact by fact, and refused there
             settle(w, memory)
         except AlreadyRecorded as seen:
             decided.append(Recorded(seen.originator_id, seen.version, None, duplicate=True))
@@ -132,6 +138,9 @@ def write(ledger: Ledger, judged: Judged) -> Positions:
         return {}
     stored = [ledger.mapper.to_stored_event(e) for e in judged.events]  # type: ignore[arg-type]  # our events
     ids = ledger.recorder.insert_events(stored) or ()
+    if ledger.elsewhere is not None and any(isinstance(f, ANSWERS) for f in judged.batch):
+        # a void, or a payer's answer completing one, frees the claim's slots across practices
+        ledger.elsewhere.release(elsewhere.freed(judged.aggregates.values()))
     return {(s.originator_id, s.originator_version): n for s, n in zip(stored, ids, strict=True)}
 
 

@@ -11,6 +11,7 @@ from adapters.commands import (
     ingesting,
     integrity,
     pace,
+    practices,
     reading,
     revenue,
     self_audit,
@@ -19,7 +20,7 @@ from adapters.commands import (
 from adapters.commands.base import main
 
 # Imported for their registrations on `main`.
-COMMANDS = (close, eligible, feeds, hl7, ingesting, integrity, pace, reading, revenue, self_audit, tools)
+COMMANDS = (close, eligible, feeds, hl7, ingesting, integrity, pace, practices, reading, revenue, self_audit, tools)
 
 __all__ = ["main"]
 

@@ -62,7 +62,6 @@ class Problem(msgspec.Struct):
     detail: str
 
 
-
 def roles_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     allowed = handler.opt.get("roles")
     if allowed is None:

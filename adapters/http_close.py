@@ -29,7 +29,6 @@ class MonthCloses(msgspec.Struct):
     after_close: list[AfterClose]  # facts of the month recorded while it stood closed
 
 
-
 def _closes(service: Service, month: str) -> MonthCloses:
     closes = closing.history(service.ledger, month)
     closed = bool(closes) and closes[-1].reopened_at is None

@@ -23,7 +23,6 @@ AsOf = Annotated[
 Within = Annotated[int, Parameter(ge=0, le=366, description="renewals due up to this many days after as_of")]
 
 
-
 @get("/pace", opt={"roles": {"biller"}}, sync_to_thread=True)
 def get_pace(
     request: Request[Any, Any, Any], month: Month, as_of: AsOf = None, within: Within = RENEWALS_WITHIN

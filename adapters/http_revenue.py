@@ -22,7 +22,6 @@ Batch = Annotated[str | None, Parameter(max_length=20, description="a batch id s
 MAX_REMIT = 20 * 1024 * 1024
 
 
-
 @route("/export/837", http_method=["GET", "POST"], opt={"roles": {"biller"}}, sync_to_thread=True, status_code=200,
        media_type=MediaType.TEXT)  # fmt: skip
 def export_837(request: Request[Any, Any, Any], month: OptionalMonth = None, batch: Batch = None,

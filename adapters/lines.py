@@ -93,6 +93,15 @@ def _one_of_each_key(raw: bytes | str) -> None:
 _ENCODE, _UNTYPED = msgspec.json.Encoder().encode, msgspec.json.Decoder().decode
 
 
+def has_duplicate_key(raw: bytes | str) -> bool:
+    """Whether an object in the line gives a key twice (the line is then answered invalid)."""
+    try:
+        _one_of_each_key(raw)
+    except (_DuplicateKey, ValueError, RecursionError):
+        return True
+    return False
+
+
 def describe(message: str, raw: bytes | str) -> str:
     """msgspec's 'Expected `int` >= 1 - at `$.minutes`' as '$.minutes: expected int >= 1, got -5':
     a field's value is repeated only when it cannot be PHI, and a pattern is said in words."""

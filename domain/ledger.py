@@ -21,13 +21,14 @@ from uuid import UUID
 import msgspec
 import structlog
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, Recording, StoredEvent
 
-from domain import fact_ids, facts
+from domain import elsewhere, fact_ids, facts
 from domain.answered import Sent
 from domain.base import LedgerAggregate
 from domain.decisions import Remembered, decision_for, recall, remember, settle
-from domain.decisions.work import AlreadyRecorded, Context, Work
+from domain.decisions.work import AlreadyRecorded, Context, Home, Work
+from domain.elsewhere import ClaimsElsewhere
 from domain.keys import patient_key, patient_month_key
 from domain.month import Month
 from domain.patient import Patient
@@ -44,6 +45,7 @@ log = structlog.get_logger("carelane.ledger")
 Locate = Callable[[Sequence[tuple[UUID, int]]], dict[tuple[UUID, int], int]]
 Fetch = Callable[[list[UUID]], dict[UUID, list[StoredEvent]]]  # aggregate id -> its stored events, in order
 
+Decide = Callable[[Work, Any, str], Home]
 MAX_ATTEMPTS = 8
 T = TypeVar("T")
 
@@ -84,8 +86,10 @@ class Ledger(Application):  # type: ignore[type-arg]  # the library generic take
         clock: Callable[[], datetime] | None = None,
         rulebook: Rulebook = DEFAULT_RULEBOOK,
         ports: Callable[[Ledger], Ports] | None = None,
+        elsewhere: ClaimsElsewhere | None = None,
     ) -> None:
         super().__init__(env)
+        self.elsewhere = elsewhere  # the other practices' claims, where one ledger serves several
         self.policy = policy
         self.rulebook = rulebook
         self.context = Context(policy, rulebook)
@@ -106,9 +110,9 @@ class Ledger(Application):  # type: ignore[type-arg]  # the library generic take
             try:
                 memory = recall(w, sent)
                 refuse_future(fact, w.at, self.policy)
-                home_id, version = decide(w, fact, digest)
+                home_id, version = self.decide(decide, w, fact, digest)
                 settle(w, memory)
-                recordings = self.save(*w.touched.values())
+                recordings = self._save(w, fact)
             except AlreadyRecorded as seen:
                 bound.debug("fact.duplicate", aggregate=str(seen.originator_id))
                 key = (seen.originator_id, seen.version)
@@ -132,6 +136,34 @@ class Ledger(Application):  # type: ignore[type-arg]  # the library generic take
             return Recorded(home_id, version, position)
         raise Contention(f"{type(fact).__name__} lost {MAX_ATTEMPTS} races; send it again")
 
+    def decide(self, decide: Decide, w: Work, fact: facts.Fact, digest: str) -> Home:
+        """The fact's decision, and for a claim where one ledger serves several practices,
+        the same rules across them (domain.elsewhere)."""
+        try:
+            home = decide(w, fact, digest)
+        except Refused as refusal:
+            if self.elsewhere is None or isinstance(refusal, Remembered):
+                raise
+            raise elsewhere.refused_too(self.elsewhere, w, fact, refusal) from None
+        return home
+
+    def _save(self, w: Work, fact: facts.Fact) -> list[Recording[UUID]]:
+        """Save the unit of work; across practices, a claim's slots are reserved first (and
+        released if it is not saved), and a voided claim's released after."""
+        if self.elsewhere is None:
+            return self.save(*w.touched.values())
+        claim = fact if isinstance(fact, facts.ClaimSubmitted) else None
+        reserved = claim is not None and elsewhere.hold(self.elsewhere, w, claim)
+        try:
+            recordings = self.save(*w.touched.values())
+        except BaseException:
+            if reserved and claim is not None:
+                self.elsewhere.release([claim.claim_id])
+            raise
+        if isinstance(fact, facts.ClaimVoided | facts.ClaimAdjudicated):
+            self.elsewhere.release(elsewhere.freed(w.touched.values()))
+        return recordings
+
     def run(self, command: Callable[[Work], T]) -> T:
         """A command that is not a fact of the contract (an export, a clearinghouse answer),
         decided in one unit of work and saved atomically; run again when another writer
@@ -144,6 +176,8 @@ class Ledger(Application):  # type: ignore[type-arg]  # the library generic take
             except IntegrityError:
                 log.info("command.conflict_retry", attempt=attempt)
                 continue
+            if self.elsewhere is not None:
+                self.elsewhere.release(elsewhere.freed(w.touched.values()))  # a payer's answer can complete a void
             return result
         raise Contention(f"lost {MAX_ATTEMPTS} races with other writers; try again")
 
@@ -190,6 +224,9 @@ class Ledger(Application):  # type: ignore[type-arg]  # the library generic take
         return found, set(keys) - set(found)
 
     # Queries the rules need (read-only; nothing is recorded)
+
+    def claim_stands(self, claim_id: str) -> bool:
+        return elsewhere.stands(Work(self.load, self.context, self.clock()), claim_id)
 
     def month_view(self, patient_id: str, month: str) -> MonthView | None:
         """The rules' view of one patient-month, or None for an unknown patient."""

@@ -2,26 +2,55 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date, datetime
 
 import click
 from eventsourcing.persistence import PersistenceError
 
-from adapters import fees as fee_file, logs
+from adapters import fees as fee_file, logs, tenancy
 from adapters.store import StoreError, open_ledger, redact, store_url
+from adapters.tenancy import Resolved
+from adapters.tenants import Catalog, TenantError
 from domain import facts
 from domain.catalog import DEFAULT_FEES, FeeSchedule
 from domain.ledger import Ledger
 
 
 class Settings:
-    def __init__(self, db: str | None) -> None:
-        self.db = db
+    """The store a command works on: `--db` (the home store), and with several practices
+    the one `--practice` names (adapters.tenants)."""
+
+    def __init__(self, home: str | None, practice: str | None = None) -> None:
+        self.home, self.practice = home, practice
+        self._resolved: Resolved | None = None
+
+    @property
+    def resolved(self) -> Resolved:
+        if self._resolved is None:
+            try:
+                self._resolved = tenancy.resolve(self.home, self.practice)
+            except (TenantError, StoreError) as e:
+                raise click.ClickException(str(e)) from None
+        return self._resolved
+
+    @property
+    def db(self) -> str | None:
+        """The practice's store URL; with no catalog, `--db` as given (None: the default)."""
+        resolved = self.resolved
+        return self.home if resolved.practice_id is None else resolved.url
+
+    def catalog(self, *, create: bool = False) -> Catalog | None:
+        """The home store's tenant catalog; None when there is none and `create` is false."""
+        try:
+            return Catalog.open(self.home, create=create)
+        except StoreError as e:
+            raise click.ClickException(str(e)) from None
 
     def ledger(self) -> Ledger:
         try:
-            return open_ledger(self.db)
+            return tenancy.attach(open_ledger(self.db), self.resolved)
         except StoreError as e:
             raise click.ClickException(str(e)) from None
         except PersistenceError as e:  # the store answered, but not as asked (locked, gone)
@@ -31,6 +60,9 @@ class Settings:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", metavar="URL", help="Store URL (default $CARELANE_DB or sqlite:///carelane.db).")
 @click.option(
+    "--practice", envvar="CARELANE_PRACTICE", metavar="ID", help="The practice, where the ledger serves several."
+)
+@click.option(
     "--log-level",
     envvar="CARELANE_LOG_LEVEL",
     default="WARNING",
@@ -38,7 +70,7 @@ class Settings:
     help="JSON logs on stderr at this level.",
 )
 @click.pass_context
-def main(ctx: click.Context, db: str | None, log_level: str) -> None:
+def main(ctx: click.Context, db: str | None, practice: str | None, log_level: str) -> None:
     """Carelane: the compliance ledger for Medicare care-management billing."""
     if (
         ctx.invoked_subcommand == "serve"
@@ -46,7 +78,8 @@ def main(ctx: click.Context, db: str | None, log_level: str) -> None:
     ):
         log_level = "INFO"  # a server logs each request line by default (access log)
     logs.configure(log_level)
-    ctx.obj = Settings(db)
+    os.environ["CARELANE_LOG_LEVEL"] = log_level  # worker processes log at the same level
+    ctx.obj = Settings(db, practice)
 
 
 def month_param(_: click.Context, __: click.Parameter, value: str) -> str:

@@ -32,6 +32,8 @@ def _file_options(command: Any) -> Any:
         click.option("--reconsider", is_flag=True,
                      help="Judge afresh the lines refused when this same file was sent before "
                           "(by default they get the same answer)."),
+        click.option("--workers", type=click.IntRange(1, 64), metavar="N",
+                     help="Practices recorded at once, in worker processes (default: one per core)."),
         click.pass_obj,
     ]  # fmt: skip
     for decorate in reversed(decorators):
@@ -41,28 +43,43 @@ def _file_options(command: Any) -> Any:
 
 @main.command("ingest")
 @_file_options
-def ingest_command(settings: Settings, files: tuple[str, ...], report: str | None, reconsider: bool) -> None:
-    """Record NDJSON facts (FILE '-' reads stdin). Exit 0 all accepted, 3 some refused, 2 some invalid."""
-    sys.exit(_ingest(settings, files, report, only=(), reconsider=reconsider))
+def ingest_command(
+    settings: Settings, files: tuple[str, ...], report: str | None, reconsider: bool, workers: int | None
+) -> None:
+    """Record NDJSON facts (FILE '-' reads stdin). Exit 0 all accepted, 3 some refused, 2 some invalid.
+    Where the ledger serves several practices, each line goes to its `practice_id`."""
+    sys.exit(_ingest(settings, files, report, (), reconsider, workers))
 
 
 @main.command("claim")
 @_file_options
-def claim_command(settings: Settings, files: tuple[str, ...], report: str | None, reconsider: bool) -> None:
+def claim_command(
+    settings: Settings, files: tuple[str, ...], report: str | None, reconsider: bool, workers: int | None
+) -> None:
     """Submit a billing service's batch of ClaimSubmitted lines through the claim gate."""
-    sys.exit(_ingest(settings, files, report, only=(facts.ClaimSubmitted,), reconsider=reconsider))
+    sys.exit(_ingest(settings, files, report, (facts.ClaimSubmitted,), reconsider, workers))
 
 
 def _ingest(
-    settings: Settings, files: tuple[str, ...], report: str | None, only: tuple[type[facts.Fact], ...], reconsider: bool
+    settings: Settings,
+    files: tuple[str, ...],
+    report: str | None,
+    only: tuple[type[facts.Fact], ...],
+    reconsider: bool,
+    workers: int | None,
 ) -> int:
+    catalog = settings.catalog()
+    if catalog is not None and catalog.tenants():
+        from adapters.commands import routed
+
+        return routed.ingest(settings, catalog, files, report, only, reconsider, workers)
     ledger = settings.ledger()
     tally = Tally()
     shown = 0
-    with _report_sink(report) as sink:
+    with report_sink(report) as sink:
         try:
             for name in files:
-                with _open_lines(name) as (lines, submission):
+                with open_lines(name) as (lines, submission):
 
                     def on_result(result: LineResult, name: str = name) -> None:
                         nonlocal shown
@@ -72,9 +89,9 @@ def _ingest(
                         tally.add(result)  # counted as answered, so an interrupt reports them
                         if result.status != "accepted" and shown < SHOWN_PROBLEMS:
                             shown += 1
-                            tqdm.write(_problem(name, result), file=sys.stderr)
+                            tqdm.write(problem_line(name, result), file=sys.stderr)
 
-                    ingest(ledger, lines, on_result, only, _batch_size(), submission, reconsider)
+                    ingest(ledger, lines, on_result, only, batch_size(), submission, reconsider)
         except KeyboardInterrupt:
             click.echo(f"interrupted; every line answered so far is recorded\n{tally.summary()}", err=True)
             return 130
@@ -87,7 +104,7 @@ def _ingest(
     return tally.exit_code
 
 
-def _problem(name: str, result: LineResult) -> str:
+def problem_line(name: str, result: LineResult) -> str:
     where = f"{name}:{result.line}" if name != "-" else f"line {result.line}"
     if result.status == "invalid":
         return f"{name}: {result.error}" if name != "-" else str(result.error)
@@ -96,7 +113,7 @@ def _problem(name: str, result: LineResult) -> str:
 
 
 @contextlib.contextmanager
-def _report_sink(path: str | None) -> Iterator[Any]:
+def report_sink(path: str | None) -> Iterator[Any]:
     if path is None:
         yield lambda _result: None
         return
@@ -110,7 +127,7 @@ def _report_sink(path: str | None) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def _open_lines(name: str) -> Iterator[tuple[Any, str | None]]:
+def open_lines(name: str) -> Iterator[tuple[Any, str | None]]:
     """The file's lines, and its SHA-256: the submission whose answers a resend repeats.
     Standard input streams as it comes, with no digest (its lines are judged afresh: keeping
     a copy to hash first would hold patient data in a temporary file, and a feed piped in
@@ -137,7 +154,7 @@ def _count_and_hash(handle: Any) -> tuple[int, str]:
     return lines, digest.hexdigest()[:32]
 
 
-def _batch_size() -> int:
+def batch_size() -> int:
     """Facts judged and written together; CARELANE_BATCH overrides it (tests use small ones)."""
     value = os.environ.get("CARELANE_BATCH", "")
     return int(value) if value.isdigit() and int(value) > 0 else BATCH

@@ -21,16 +21,13 @@ from adapters.viewdb import open_views
     "--month", callback=lambda c, p, v: None if v is None else month_param(c, p, v), help="YYYY-MM: the service month."
 )
 @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True), help="The X12 file to write.")
-@click.option(
-    "--practice", "practice_id", envvar="CARELANE_PRACTICE", help="The practice (when several are registered)."
-)
 @click.option("--production", is_flag=True, help="Mark the file for production (ISA15 P); test (T) otherwise.")
 @click.option("--resend", "resend", metavar="BATCH", help="Write a recorded batch again, byte for byte.")
 @click.option("--fees", type=click.Path(exists=True, dir_okay=False), help="A practice fee schedule (CSV).")
 @click.option("--control", type=click.IntRange(1, 999_999_999), help="ISA13 (default: the next free one).")
 @click.pass_obj
 def export_837_command(
-    settings: Settings, month: str | None, out: str, practice_id: str | None, production: bool, resend: str | None,
+    settings: Settings, month: str | None, out: str, production: bool, resend: str | None,
     fees: str | None, control: int | None,
 ) -> None:  # fmt: skip
     """Write an X12 837P of the month's due claims, validated with pyx12, and record the
@@ -50,7 +47,7 @@ def export_837_command(
         if month is None:
             raise click.UsageError("give --month (or --resend BATCH)")
         patients = reads.patients(ledger, open_views(ledger, settings.db), month)
-        done = exporting.export(ledger, patients, month, fee_schedule(fees), practice_id=practice_id,
+        done = exporting.export(ledger, patients, month, fee_schedule(fees), practice_id=settings.practice,
                                 production=production, control=control)  # fmt: skip
     except exporting.ExportRefused as e:
         raise click.ClickException("no 837P was written; complete these first:\n  " + "\n  ".join(e.problems)) from None

@@ -1,0 +1,79 @@
+"""`carelane practices add FILE` and `list`: the practices a billing company serves, each
+with a store of its own (adapters.tenants)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from adapters import tenancy
+from adapters.commands.base import Settings, main
+from adapters.commands.ingesting import open_lines
+from adapters.ingest import numbered
+from adapters.lines import Invalid, decode_only
+from adapters.store import StoreError, open_ledger, redact
+from adapters.table import render
+from adapters.tenants import Catalog, TenantError
+from domain import facts
+from domain.reasons import Refused
+
+
+@main.group("practices")
+def practices_group() -> None:
+    """The practices this ledger serves: add, list."""
+
+
+@practices_group.command("add")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option(
+    "--at",
+    "template",
+    metavar="URL",
+    help="Where a new practice's store goes: a store URL with {practice} in it "
+    "(default: beside the home store; the first practice keeps the home store).",
+)
+@click.pass_obj
+def practices_add(settings: Settings, file: str, template: str | None) -> None:
+    """Register practices from PracticeRegistered lines (NDJSON), each in its own store.
+    Exit 0 all registered, 3 some refused, 2 some invalid."""
+    catalog = settings.catalog(create=True)
+    assert catalog is not None
+    worst = 0
+    with open_lines(file) as (lines, _):
+        for lineno, raw in numbered(lines):
+            try:
+                fact = decode_only(raw, lineno, (facts.PracticeRegistered,))
+                assert isinstance(fact, facts.PracticeRegistered)
+                click.echo(_register(catalog, fact, template, lineno))
+            except Invalid as e:
+                click.echo(str(e), err=True)
+                worst = 2
+            except (Refused, TenantError, StoreError) as e:
+                click.echo(f"line {lineno}: refused: {e}", err=True)
+                worst = worst or 3
+    sys.exit(worst)
+
+
+def _register(catalog: Catalog, fact: facts.PracticeRegistered, template: str | None, lineno: int) -> str:
+    tenant = catalog.add(fact.practice_id, template)
+    resolved = tenancy.Resolved(tenant.url, tenant.practice_id, catalog.home)
+    ledger = tenancy.attach(open_ledger(tenant.url), resolved)
+    try:
+        ledger.record(fact)
+    finally:
+        ledger.close()
+    return f"line {lineno}: practice {fact.practice_id} registered; store {redact(tenant.url)}"
+
+
+@practices_group.command("list")
+@click.pass_obj
+def practices_list(settings: Settings) -> None:
+    """Every practice and where its store is (passwords hidden)."""
+    catalog = settings.catalog()
+    tenants = [] if catalog is None else catalog.tenants()
+    if not tenants:
+        click.echo("No practices added: this ledger is one practice's (add several with `carelane practices add`).")
+        return
+    rows = [[t.practice_id, redact(t.url)] for t in tenants]
+    click.echo(render(["practice", "store"], rows, f"{len(rows)} practices"))

@@ -1,0 +1,123 @@
+"""Ingest across practices: each line goes to its practice's store (its `practice_id`, or
+the command's `--practice`), and practices are recorded in parallel worker processes.
+
+Each practice's ledger sees the whole file's line numbers: the lines of other practices
+are blank to it (numbered, never answered), so its answers, refusal memory and resend
+policy (domain.answered) name the same lines as the file, and a resend to one practice
+repeats its answers whatever the other practices did.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+import msgspec
+
+from adapters import logs, tenancy
+from adapters.ingest import BATCH, LineResult, ingest, numbered
+from adapters.lines import has_duplicate_key
+from adapters.store import analyse, open_ledger
+from adapters.tenants import Catalog, Tenant
+from domain import facts
+
+FIELD = b'"practice_id"'
+
+
+@dataclass
+class Job:
+    """One practice's share of a file."""
+
+    tenant: Tenant
+    home: str
+    lines: list[tuple[int, bytes]] = field(default_factory=list)
+    only: tuple[type[facts.Fact], ...] = ()
+    submission: str | None = None
+    reconsider: bool = False
+    batch: int = BATCH
+
+
+def split(
+    lines: Iterable[bytes], catalog: Catalog, default: str | None, on_invalid: Callable[[LineResult], None]
+) -> dict[str, list[tuple[int, bytes]]]:
+    """Each line's practice: its own `practice_id` (taken off the line, except on a
+    PracticeRegistered, where it is the fact's own field), or the default. A line whose
+    practice is unknown or unnamed is answered invalid here."""
+    known = {t.practice_id for t in catalog.tenants()}
+    out: dict[str, list[tuple[int, bytes]]] = {}
+    for lineno, raw in numbered(lines):
+        practice, line = _practice_of(raw, default)
+        problem = _problem(practice, known)
+        if problem is not None:
+            on_invalid(LineResult(lineno, "invalid", error=f"line {lineno}: $.practice_id: {problem}"))
+            continue
+        assert practice is not None
+        out.setdefault(practice, []).append((lineno, line))
+    return out
+
+
+def _practice_of(raw: bytes, default: str | None) -> tuple[str | None, bytes]:
+    if FIELD not in raw:
+        return default, raw
+    try:
+        data = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return default, raw  # not JSON: the practice's decoder answers it invalid
+    if not isinstance(data, dict) or not isinstance(data.get("practice_id"), str):
+        return default, raw
+    if data.get("type") == "PracticeRegistered":
+        return str(data["practice_id"]), raw
+    practice = str(data.pop("practice_id"))
+    if has_duplicate_key(raw):
+        return practice, raw  # kept whole, so the decoder refuses its duplicate keys
+    return practice, msgspec.json.encode(data)
+
+
+def _problem(practice: str | None, known: set[str]) -> str | None:
+    if practice is None:
+        return "this ledger serves several practices; give practice_id on the line or --practice"
+    if practice not in known:
+        return f"no practice {practice[:64]!r} here (see `carelane practices list`)"
+    return None
+
+
+def run(jobs: list[Job], workers: int, on_done: Callable[[str, list[LineResult]], None]) -> None:
+    """Record each job; with more than one worker, in that many processes (spawned: a
+    forked child would share the parent's database connections)."""
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            on_done(job.tenant.practice_id, record(job))
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context) as pool:
+        futures = {pool.submit(record, job): job.tenant.practice_id for job in jobs}
+        for future in as_completed(futures):
+            on_done(futures[future], future.result())
+
+
+def record(job: Job) -> list[LineResult]:
+    """One practice's lines, recorded in its own store with the cross-practice check."""
+    logs.configure(os.environ.get("CARELANE_LOG_LEVEL", "WARNING"))  # a spawned worker starts unconfigured
+    resolved = tenancy.Resolved(job.tenant.url, job.tenant.practice_id, job.home)
+    ledger = tenancy.attach(open_ledger(job.tenant.url), resolved)
+    results: list[LineResult] = []
+    try:
+        ingest(ledger, _with_gaps(job.lines), results.append, job.only, job.batch, job.submission, job.reconsider)
+        analyse(ledger)
+    finally:
+        ledger.close()
+    return results
+
+
+def _with_gaps(lines: list[tuple[int, bytes]]) -> Iterator[bytes]:
+    """The practice's lines at their own line numbers, blank lines between."""
+    at = 1
+    for lineno, raw in lines:
+        while at < lineno:
+            yield b""
+            at += 1
+        yield raw
+        at += 1

@@ -1,0 +1,48 @@
+"""Which store a command or request works on, and the cross-practice check attached to its
+ledger: the composition of adapters.tenants (where practices live) and adapters.claim_index
+(what they claim)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from adapters.claim_index import ClaimIndex
+from adapters.store import store_url
+from adapters.tenants import Catalog, TenantError
+from domain.ledger import Ledger
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The store to open (`url`) and, under a catalog, the practice it belongs to."""
+
+    url: str
+    practice_id: str | None = None
+    home: str | None = None  # the catalog's store, when there is one
+
+
+def resolve(home: str | None, practice: str | None) -> Resolved:
+    """The practice named (or the only one) and its store; with no catalog, the home store
+    itself, as a single-practice ledger always was. A read never creates a catalog."""
+    url = store_url(home)
+    catalog = Catalog.open(url)
+    if catalog is None:
+        if practice is not None:
+            raise TenantError(
+                f"UNKNOWN_PRACTICE: no practice {practice[:64]!r} here; add it with `carelane practices add FILE`"
+            )
+        return Resolved(url)
+    try:
+        tenant = catalog.resolve(practice)
+    finally:
+        catalog.close()
+    return Resolved(url) if tenant is None else Resolved(tenant.url, tenant.practice_id, url)
+
+
+def attach(ledger: Ledger, resolved: Resolved) -> Ledger:
+    """Give the practice's ledger the cross-practice claim index (G-07, L-01 across practices)."""
+    if resolved.practice_id is not None and resolved.home is not None:
+        catalog = Catalog.open(resolved.home)
+        if catalog is not None:
+            ledger.elsewhere = ClaimIndex(catalog, resolved.practice_id)
+    return ledger

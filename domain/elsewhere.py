@@ -1,0 +1,149 @@
+"""G-07 and L-01 across practices (rules.md G-07, last sentence): where one ledger serves
+several practices of a billing company, a patient is matched across them by Medicare id
+(MBI), and a patient-month billed in a one-practitioner program, or in the CCM/PCM/APCM lane,
+by one practice is refused to every other.
+
+Each practice keeps its own store, so the check needs one shared index: which practice holds
+which (MBI, slot, month). The domain says what a claim would hold and what a hold elsewhere
+means; the index itself (adapters.claim_index) reserves a slot for one practice at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple, Protocol
+
+from domain import facts
+from domain.catalog import LANE, ONE_PRACTITIONER, lookup
+from domain.decisions.claims import claim_month
+from domain.decisions.work import Work
+from domain.keys import patient_key
+from domain.patient import Patient
+from domain.patient_month import PatientMonth
+from domain.reasons import Because, Reason, Refused
+
+LANE_SLOT = "CCM|PCM|APCM"  # L-01: the lane is one slot when it holds whichever practitioner bills
+
+
+class Slot(NamedTuple):
+    """What a claim holds across practices: a patient (by MBI), a program's slot, a month."""
+
+    medicare_id: str
+    slot: str
+    program: str
+    month: str
+
+
+class Held(NamedTuple):
+    """A slot another practice holds: who, and for which program."""
+
+    practice_id: str
+    slot: str
+    program: str
+    month: str
+
+
+class ClaimsElsewhere(Protocol):
+    """The shared index of the slots each practice's live claims hold (adapters.claim_index)."""
+
+    practice_id: str
+
+    def peek(self, slots: Sequence[Slot]) -> list[Held]:
+        """The slots among these that another practice holds (nothing is reserved)."""
+        ...
+
+    def reserve(self, claim_id: str, slots: Sequence[Slot]) -> list[Held]:
+        """Reserve every slot for this practice's claim, or none: the holds of other
+        practices when any slot is taken. Reserving what this claim holds already is a no-op."""
+        ...
+
+    def release(self, claim_ids: Sequence[str]) -> None:
+        """These claims of this practice no longer hold their slots (voided, or never saved)."""
+        ...
+
+
+def slots(w: Work, fact: facts.ClaimSubmitted) -> list[Slot]:
+    """The slots the claim would hold: one per one-practitioner program among its codes, the
+    lane as one slot when the policy holds it across practitioners. None for a patient
+    without a Medicare id (nothing to match on) or an unknown one."""
+    patient = w.get(patient_key(fact.patient_id), Patient)
+    if patient is None or not patient.medicare_id:
+        return []
+    month = claim_month(fact, w.ctx, w.at)
+    out: dict[str, Slot] = {}
+    for line in fact.lines:
+        spec = lookup(line.code)  # a code's program is the same in every rule year
+        program = None if spec is None else spec.program
+        if program is None or program not in ONE_PRACTITIONER:
+            continue
+        slot = LANE_SLOT if program in LANE and w.ctx.policy.lane_across_practitioners else program.value
+        out.setdefault(slot, Slot(_mbi(patient.medicare_id), slot, program.value, month))
+    return list(out.values())
+
+
+def reasons(mine: Sequence[Slot], held: Sequence[Held]) -> list[Because]:
+    """G-07 for every hold elsewhere, and L-01 where the other practice's program in the lane
+    differs from this claim's."""
+    programs = {s.slot: s.program for s in mine}
+    out: list[Because] = []
+    for h in held:
+        out.append(
+            Because(
+                Reason.PROVIDER_CONFLICT,
+                f"{h.program} for this patient in {h.month} is already billed by practice {h.practice_id}",
+            )
+        )
+        if h.slot == LANE_SLOT and programs.get(h.slot, h.program) != h.program:
+            out.append(
+                Because(
+                    Reason.LANE_CONFLICT,
+                    f"{programs[h.slot]} cannot join {h.program}, billed by practice {h.practice_id}, in one month",
+                )
+            )
+    return out
+
+
+def _mbi(medicare_id: str) -> str:
+    """MBIs compare without case, spaces or dashes (they are printed with dashes)."""
+    return "".join(ch for ch in medicare_id.upper() if ch.isalnum())
+
+
+def hold(port: ClaimsElsewhere, w: Work, fact: facts.ClaimSubmitted) -> bool:
+    """Reserve the claim's slots across practices, or refuse it naming who holds them.
+    True when something was reserved (to release if the claim is then not saved)."""
+    mine = slots(w, fact)
+    if not mine:
+        return False
+    held = port.reserve(fact.claim_id, mine)
+    if held:
+        raise Refused(*reasons(mine, held))
+    return True
+
+
+def refused_too(port: ClaimsElsewhere, w: Work, fact: facts.Fact, refusal: Refused) -> Refused:
+    """A claim refused here is also told of the holds elsewhere (G-14: every reason)."""
+    if not isinstance(fact, facts.ClaimSubmitted):
+        return refusal
+    mine = slots(w, fact)
+    extra = [r for r in reasons(mine, port.peek(mine) if mine else []) if r not in refusal.reasons]
+    return Refused(*refusal.reasons, *extra) if extra else refusal
+
+
+def freed(aggregates: Iterable[object]) -> list[str]:
+    """The claims among these patient-months that no longer stand (voided)."""
+    return [
+        claim_id
+        for agg in aggregates
+        if isinstance(agg, PatientMonth)
+        for claim_id, claim in agg.claims.items()
+        if not claim.live
+    ]
+
+
+def stands(w: Work, claim_id: str) -> bool:
+    """Whether this practice's claim is on file and live (a hold whose claim is not, because
+    a process stopped between reserving and saving, is released by reconciling)."""
+    ident = w.identity_of(facts.ClaimSubmitted, claim_id)
+    pm = None if ident is None else w.get(ident.home_id, PatientMonth)
+    claim = None if pm is None else pm.claims.get(claim_id)
+    return claim is not None and claim.live
