@@ -33,7 +33,8 @@ from adapters.http_eligible import ROUTES as ELIGIBLE_ROUTES
 from adapters.http_pace import ROUTES as PACE_ROUTES
 from adapters.http_revenue import REVENUE_ROUTES
 from adapters.http_self_audit import ROUTES as SELF_AUDIT_ROUTES
-from adapters.http_service import Service, bad_request, internal_error, request_log, service_of
+from adapters.http_service import bad_request, internal_error, practice_named, request_log, service_of
+from adapters.http_tenants import Tenancy, practice_paths
 from adapters.ingest import BATCH, CLAIM_FACTS, NOT_CLAIMS, LineResult, ingest
 from adapters.web.app import ROUTES as WEB_ROUTES
 from domain import facts
@@ -69,9 +70,9 @@ def roles_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRou
     header = connection.headers.get("x-api-key") or ""
     auth = connection.headers.get("authorization") or ""
     token = header or (auth[7:] if auth.lower().startswith("bearer ") else "")
-    key = service_of(connection).keys.check(token) if token else None
-    if key is None:
+    if not token:
         raise NotAuthorizedException("a valid API key is required (X-API-Key header)")
+    key = connection.app.state["tenancy"].key(practice_named(connection), token)
     connection.state["key"] = key
     if key.role not in allowed and key.role != "admin":
         raise PermissionDeniedException(f"role {key.role} may not call this; needs one of {', '.join(sorted(allowed))}")
@@ -232,7 +233,7 @@ def get_metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
 def health(request: Request[Any, Any, Any]) -> Health:
     """Answered on the event loop from memory, never waiting for the store: the log's end as
     of the views' last catch-up."""
-    return Health("ok", service_of(request).position)
+    return Health("ok", request.app.state["tenancy"].any_service().position)
 
 
 ROUTES: list[Any] = [  # Any: the route modules' lists mix handler kinds Litestar's stubs name apart
@@ -241,17 +242,18 @@ ROUTES: list[Any] = [  # Any: the route modules' lists mix handler kinds Litesta
 ]  # fmt: skip
 
 
-def create_app(url: str | None = None) -> Litestar:
-    service = Service(url)
-
-    return Litestar(
+def create_app(url: str | None = None, practice: str | None = None) -> Litestar:
+    """The API on the store at `url`; where it is a billing company's home store, on every
+    practice in its catalog, each under `/practices/{id}` (adapters.http_tenants)."""
+    tenants = Tenancy(url, practice)
+    app = Litestar(
         route_handlers=ROUTES,
         guards=[roles_guard],
-        state=State({"service": service}),
+        state=State({"tenancy": tenants}),
         middleware=[request_log],
         exception_handlers={500: internal_error, 400: bad_request},
-        on_startup=[lambda: service.start()],
-        on_shutdown=[lambda: service.stop()],
+        on_startup=[tenants.start],
+        on_shutdown=[tenants.stop],
         openapi_config=OpenAPIConfig(
             title="Carelane",
             version="0.1.0",
@@ -264,3 +266,5 @@ def create_app(url: str | None = None) -> Litestar:
             security=[{"apiKey": []}],
         ),
     )
+    app.asgi_handler = practice_paths(app.asgi_handler)  # the prefix comes off before routing
+    return app

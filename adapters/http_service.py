@@ -12,6 +12,7 @@ import anyio.to_thread
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.connection import ASGIConnection
+from litestar.exceptions import HTTPException
 
 from adapters import chain
 from adapters.access import AccessLog
@@ -108,8 +109,14 @@ class Service:
 
 
 def service_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Service:
-    """The service of the practice a request is for (a Request is an ASGIConnection)."""
-    return connection.app.state["service"]  # type: ignore[no-any-return]  # State is untyped
+    """The service of the practice a request is for (adapters.http_tenants; a Request is an
+    ASGIConnection)."""
+    return connection.app.state["tenancy"].service(practice_named(connection))  # type: ignore[no-any-return]
+
+
+def practice_named(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The practice in the request's `/practices/{id}` prefix, if it had one."""
+    return connection.scope.get("state", {}).get("practice")
 
 
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -180,6 +187,11 @@ def request_log(app: Any) -> Any:
 
 
 def _measured(scope: Any, route: str, status: int, seconds: float) -> None:
-    service = scope["app"].state.get("service") if "app" in scope else None
-    if service is not None:
-        service.metrics.request(scope["method"], route, status, seconds)
+    tenants = scope["app"].state.get("tenancy") if "app" in scope else None
+    if tenants is None:
+        return
+    try:
+        service = tenants.service(scope.get("state", {}).get("practice"))
+    except HTTPException:
+        return  # a request for no practice here: nothing to count it against
+    service.metrics.request(scope["method"], route, status, seconds)

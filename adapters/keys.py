@@ -28,6 +28,8 @@ class KeyInfo(msgspec.Struct):
 
 
 class Keys:
+    TABLE = "api_keys"
+
     def __init__(self, db: ViewDB, *, create: bool = True) -> None:
         """`create=False` for a connection of a process that created the table already (the
         server's threads): creating takes the write lock, which a reader must never wait for."""
@@ -36,8 +38,8 @@ class Keys:
             return
         with db.transaction() as cur:
             cur.execute(
-                "CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, "
-                "hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)"
+                f"CREATE TABLE IF NOT EXISTS {self.TABLE} (id TEXT PRIMARY KEY, name TEXT NOT NULL, "
+                "role TEXT NOT NULL, hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)"
             )
 
     def add(self, name: str, role: str) -> tuple[KeyInfo, str]:
@@ -47,20 +49,20 @@ class Keys:
         info = KeyInfo(key_id, name, role, datetime.now(UTC).isoformat(timespec="seconds"))
         with self.db.transaction() as cur:
             cur.execute(
-                "INSERT INTO api_keys (id, name, role, hash, created_at) VALUES (%s, %s, %s, %s, %s)",
+                f"INSERT INTO {self.TABLE} (id, name, role, hash, created_at) VALUES (%s, %s, %s, %s, %s)",
                 (key_id, name, role, _hash(secret), info.created_at),
             )
         return info, f"cl_{key_id}_{secret}"
 
     def all(self) -> list[KeyInfo]:
         with self.db.transaction() as cur:
-            cur.execute("SELECT id, name, role, created_at, revoked_at FROM api_keys ORDER BY created_at, id")
+            cur.execute(f"SELECT id, name, role, created_at, revoked_at FROM {self.TABLE} ORDER BY created_at, id")
             return [KeyInfo(*row) for row in cur.fetchall()]
 
     def revoke(self, key_id: str) -> bool:
         with self.db.transaction() as cur:
             cur.execute(
-                "UPDATE api_keys SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL",
+                f"UPDATE {self.TABLE} SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL",
                 (datetime.now(UTC).isoformat(timespec="seconds"), key_id),
             )
             return cur.rowcount == 1
@@ -71,7 +73,9 @@ class Keys:
         if len(parts) != 3 or parts[0] != "cl":
             return None
         with self.db.reading() as cur:
-            cur.execute("SELECT id, name, role, created_at, revoked_at, hash FROM api_keys WHERE id = %s", (parts[1],))
+            cur.execute(
+                f"SELECT id, name, role, created_at, revoked_at, hash FROM {self.TABLE} WHERE id = %s", (parts[1],)
+            )
             row = cur.fetchone()
         if row is None or row[4] is not None or not hmac.compare_digest(row[5], _hash(parts[2])):
             return None

@@ -13,6 +13,7 @@ from adapters import reads
 from adapters.commands.base import Settings, fee_schedule, main, month_param
 from adapters.store import StoreError
 from adapters.table import render
+from adapters.tenants import TenantError
 from adapters.viewdb import open_views
 
 
@@ -81,8 +82,8 @@ def serve_command(settings: Settings, host: str, port: int) -> None:
     from adapters.http import create_app
 
     try:
-        app = create_app(settings.db)
-    except StoreError as e:
+        app = create_app(settings.home, settings.practice)
+    except (StoreError, TenantError) as e:
         raise click.ClickException(str(e)) from None
     from adapters.http_timeouts import HeaderTimeoutProtocol
 
@@ -104,12 +105,38 @@ def _keys(settings: Settings) -> Any:
 @keys_group.command("add")
 @click.option("--role", required=True, type=click.Choice(["recorder", "biller", "auditor", "compliance", "admin"]))
 @click.option("--name", required=True, help="Who or what holds the key.")
+@click.option(
+    "--practices",
+    metavar="ID,ID|all",
+    help="A billing company's key for these practices (or all of them); default: the --practice's own key.",
+)
 @click.pass_obj
-def keys_add(settings: Settings, role: str, name: str) -> None:
+def keys_add(settings: Settings, role: str, name: str, practices: str | None) -> None:
     """Create a key; it is printed once and stored only as a hash."""
-    info, token = _keys(settings).add(name, role)
+    if practices is not None:
+        info, token = _spanning_key(settings, name, role, practices)
+    else:
+        info, token = _keys(settings).add(name, role)
+        practice = settings.resolved.practice_id
+        catalog = settings.catalog() if practice is not None else None
+        if catalog is not None and practice is not None:
+            catalog.note_key(info.id, practice)  # so its use on another practice is a 403
     click.echo(f"key {info.id} ({info.role}, {info.name}); keep it now, it is not shown again:")
     click.echo(token)
+
+
+def _spanning_key(settings: Settings, name: str, role: str, practices: str) -> Any:
+    from adapters.tenant_keys import SpanningKeys
+
+    catalog = settings.catalog()
+    if catalog is None:
+        raise click.ClickException("--practices needs practices: add them with `carelane practices add FILE`")
+    known = {t.practice_id for t in catalog.tenants()}
+    wanted = None if practices == "all" else [p.strip() for p in practices.split(",") if p.strip()]
+    unknown = sorted(set(wanted or ()) - known)
+    if unknown or wanted == []:
+        raise click.ClickException(f"UNKNOWN_PRACTICE: {', '.join(unknown) or '(none named)'}")
+    return SpanningKeys(catalog.db).add_for(name, role, wanted)
 
 
 @keys_group.command("list")

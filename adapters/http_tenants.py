@@ -1,0 +1,133 @@
+"""The HTTP API across practices: `/practices/{id}/...` is any route for that practice; a
+route without the prefix is for the only practice (or the one `serve --practice` names).
+Each practice has its own Service (ledger, views, keys, access log, follower), made on its
+first request; a key reaches its own practice, or the practices a billing company's key was
+given, and gets 403 on any other."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, PermissionDeniedException
+
+from adapters import tenancy
+from adapters.http_service import Service
+from adapters.keys import KeyInfo
+from adapters.store import store_url
+from adapters.tenant_keys import SpanningKeys
+from adapters.tenants import Catalog, Tenant, TenantError
+
+PREFIX = "/practices/"
+
+
+class Tenancy:
+    def __init__(self, home: str | None, practice: str | None = None) -> None:
+        self.home, self.named = home, practice
+        self._lock = threading.Lock()
+        self._services: dict[str | None, Service] = {}
+        self._started = False
+        self.catalog = Catalog.open(store_url(home))
+        self.tenants = self._tenants()
+        if not self.tenants:
+            self._services[None] = Service(home)  # one practice's ledger, as before tenancy
+        elif practice is not None and practice not in self.tenants:
+            raise TenantError(f"UNKNOWN_PRACTICE: no practice {practice[:64]!r} here")
+        self.spanning = None if self.catalog is None else SpanningKeys(self.catalog.db)
+
+    def _tenants(self) -> dict[str, Tenant]:
+        return {} if self.catalog is None else {t.practice_id: t for t in self.catalog.tenants()}
+
+    def practice_of(self, named: str | None) -> str | None:
+        """The practice a request is for: its prefix, `serve --practice`, or the only one."""
+        if not self.tenants:
+            if named is not None:
+                raise NotFoundException(f"no practice {named[:64]!r} here")
+            return None
+        chosen = named or self.named or (next(iter(self.tenants)) if len(self.tenants) == 1 else None)
+        if chosen is None:
+            raise HTTPException(status_code=400, detail="this server serves several practices: use /practices/{id}/...")
+        if chosen not in self.tenants:
+            with self._lock:
+                self.tenants = self._tenants()  # added since start-up?
+            if chosen not in self.tenants:
+                raise NotFoundException(f"no practice {chosen[:64]!r} here")
+        return chosen
+
+    def service(self, named: str | None) -> Service:
+        practice = self.practice_of(named)
+        with self._lock:
+            found = self._services.get(practice)
+            if found is None:
+                assert practice is not None
+                found = self._services[practice] = self._open(self.tenants[practice])
+            return found
+
+    def _open(self, tenant: Tenant) -> Service:
+        service = Service(tenant.url)
+        resolved = tenancy.Resolved(tenant.url, tenant.practice_id, store_url(self.home))
+        tenancy.attach(service.ledger, resolved)
+        if self._started:
+            service.start()
+        return service
+
+    def any_service(self) -> Service:
+        """For /health: the default practice's service, or the first one open."""
+        try:
+            return self.service(None)
+        except HTTPException:
+            with self._lock:
+                if self._services:
+                    return next(iter(self._services.values()))
+            return self.service(next(iter(self.tenants)))
+
+    def key(self, named: str | None, token: str) -> KeyInfo:
+        """The key's id and role on this practice: 401 for no valid key, 403 for a key of
+        another practice, or a billing company's key not given this one."""
+        service = self.service(named)
+        found = service.keys.check(token)
+        if found is not None:
+            return found
+        if self.catalog is None or self.spanning is None:
+            raise NotAuthorizedException("a valid API key is required (X-API-Key header)")
+        practice = self.practice_of(named)
+        assert practice is not None
+        with self._lock:
+            spanning = self.spanning.check(token)
+            reaches = spanning is not None and self.spanning.reaches(spanning.id, practice)
+            home = None if spanning is not None else self.catalog.key_home(_key_id(token))
+        if spanning is not None and reaches:
+            return spanning
+        if spanning is not None or (home is not None and home != practice):
+            raise PermissionDeniedException(f"this key is not for practice {practice}")
+        raise NotAuthorizedException("a valid API key is required (X-API-Key header)")
+
+    def start(self) -> None:
+        self._started = True
+        for service in list(self._services.values()):
+            service.start()
+
+    def stop(self) -> None:
+        for service in list(self._services.values()):
+            service.stop()
+
+
+def _key_id(token: str) -> str:
+    parts = token.split("_", 2)
+    return parts[1] if len(parts) == 3 else ""
+
+
+def practice_paths(app: Any) -> Any:
+    """ASGI: take `/practices/{id}` off the path (before routing), keeping the id for
+    service_of; every route is then the same route for that practice."""
+
+    async def handler(scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] in ("http", "websocket") and path.startswith(PREFIX):
+            practice, _, rest = path[len(PREFIX) :].partition("/")
+            scope = dict(scope, path="/" + rest, raw_path=("/" + rest).encode())
+            scope.setdefault("state", {})
+            scope["state"] = dict(scope["state"], practice=practice)
+        await app(scope, receive, send)
+
+    return handler

@@ -1,0 +1,121 @@
+"""Practices as tenants, on both stores: each practice's store holds only its own record;
+G-07 and L-01 hold across practices through the claim index (rules.md G-07, last sentence),
+which holds no clinical facts; a void frees the patient-month for another practice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+import pytest
+
+from adapters import reads
+from adapters.claim_index import ClaimIndex
+from adapters.tenants import Catalog
+from adapters.viewdb import open_views
+from domain import facts as f
+from domain.elsewhere import Slot
+from domain.ledger import Ledger
+from domain.reasons import Refused
+from projections.events import Query, events
+from projections.refusals import RefusalRow
+from tests.factories import claim, enrolled, minutes
+from tests.tenants import add_practices, home, with_index
+
+__all__ = ["home"]
+
+
+def _refusals(ledger: Ledger, url: str) -> list[RefusalRow]:
+    return reads.refusals(ledger, open_views(ledger, url))
+
+
+def _patients(ledger: Ledger, url: str) -> set[str]:
+    db = open_views(ledger, url)
+    reads.ready(ledger, db, True)
+    return {e.patient_id for e in events(ledger, db, Query())}
+
+
+def _refused(ledger: object, fact: f.Fact) -> Refused:
+    with pytest.raises(Refused) as caught:
+        ledger.record(fact)  # type: ignore[attr-defined]
+    return caught.value
+
+
+def test_a_claim_another_practice_holds_is_refused_naming_it(home: str) -> None:
+    urls = add_practices(home, "A", "B")
+    a, b = with_index(urls["A"], "A", home), with_index(urls["B"], "B", home)
+    for ledger in (a, b):
+        for fact in [*enrolled("R1"), *minutes(45, "R1")]:
+            ledger.record(fact)
+    a.record(claim("CA", "R1"))
+    refusal = _refused(b, claim("CB", "R1"))
+    assert [r.code.value for r in refusal.reasons] == ["PROVIDER_CONFLICT"]
+    assert "practice A" in refusal.reasons[0].message and "R1" not in refusal.reasons[0].message
+    # PCM beside A's CCM: the lane (L-01) and G-07 across practices, with B's own reasons too
+    codes = [r.code.value for r in _refused(b, claim("CB2", "R1", codes=("99424",))).reasons]
+    assert {"PROVIDER_CONFLICT", "LANE_CONFLICT"} <= set(codes) and len(codes) > 2
+    for fact in minutes(45, "R1", month="2026-04"):
+        b.record(fact)
+    b.record(claim("CB3", "R1", service_month="2026-04"))  # another month is B's to bill
+    # The refusal is B's: in B's refusal log, not A's.
+    assert {r.claim_id for r in _refusals(b, urls["B"])} == {"CB", "CB2"}
+    assert _refusals(a, urls["A"]) == []
+
+
+def test_a_void_frees_the_month_for_the_other_practice(home: str) -> None:
+    urls = add_practices(home, "A", "B")
+    a, b = with_index(urls["A"], "A", home), with_index(urls["B"], "B", home)
+    for ledger in (a, b):
+        for fact in [*enrolled("R2"), *minutes(45, "R2")]:
+            ledger.record(fact)
+    a.record(claim("CA", "R2"))
+    assert _refused(b, claim("CB", "R2")).codes
+    a.record(f.ClaimVoided(claim_id="CA", reason="billed in error", by="BILLER-1"))
+    b.record(claim("CB", "R2"))  # the same claim again, now accepted
+    assert _refused(a, claim("CA2", "R2")).codes[0].value == "PROVIDER_CONFLICT"
+
+
+def test_each_practice_store_holds_only_its_own_record(home: str) -> None:
+    urls = add_practices(home, "A", "B")
+    a, b = with_index(urls["A"], "A", home), with_index(urls["B"], "B", home)
+    for fact in enrolled("ONLY-A"):
+        a.record(fact)
+    for fact in enrolled("ONLY-B"):
+        b.record(fact)
+    patients_a, patients_b = _patients(a, urls["A"]), _patients(b, urls["B"])
+    assert patients_a == {"ONLY-A"} and patients_b == {"ONLY-B"}
+    assert urls["A"] != urls["B"]
+
+
+def test_the_index_holds_only_what_the_check_needs(home: str) -> None:
+    urls = add_practices(home, "A", "B")
+    a = with_index(urls["A"], "A", home)
+    for fact in [*enrolled("R3"), *minutes(45, "R3")]:
+        a.record(fact)
+    a.record(claim("CA", "R3"))
+    catalog = Catalog.open(home)
+    assert catalog is not None
+    with catalog.db.reading() as cur:
+        cur.execute("SELECT * FROM carelane_claim_slots")
+        slots = [tuple(r) for r in cur.fetchall()]
+        columns = [d[0] for d in cur.description]
+        cur.execute("SELECT * FROM carelane_claim_holds")
+        holds = [tuple(r) for r in cur.fetchall()]
+    assert columns == ["mbi_hash", "slot", "month", "practice_id", "program"]
+    assert len(slots) == 1 and len(holds) == 1
+    text = msgspec.json.encode([slots, holds]).decode()
+    assert "TE5" not in text and "R3" not in text  # neither the MBI nor the patient id
+
+
+def test_a_hold_lost_to_a_crash_is_released_by_reconciling(home: str) -> None:
+    urls = add_practices(home, "A", "B")
+    a = with_index(urls["A"], "A", home)
+    catalog = Catalog.open(home)
+    assert catalog is not None
+    index_a, index_b = ClaimIndex(catalog, "A"), ClaimIndex(catalog, "B")
+    slot = Slot("1EG4TE5R4", "CCM|PCM|APCM", "CCM", "2026-03")
+    assert index_a.reserve("NEVER-SAVED", [slot]) == []  # reserved, then the process died
+    assert [h.practice_id for h in index_b.reserve("CB", [slot])] == ["A"]
+    assert index_a.reconcile(a) == 0  # too recent: it may still be being recorded
+    assert index_a.reconcile(a, datetime.now(UTC) + timedelta(minutes=11)) == 1
+    assert index_b.reserve("CB", [slot]) == []
