@@ -77,9 +77,8 @@ def judge(
     digests = [fact_ids.digest(fact) for fact in batch]
     where: list[Sent | None] = list(sents) if sents is not None else [None] * len(batch)
     changed, absent = ledger.load_many(_reads(ledger, batch, where))
-    if carried:
-        changed.update(carried)
-        absent.difference_update(carried)
+    changed.update(carried or {})
+    absent.difference_update(carried or {})
     decided: list[Recorded | Refused] = []
     for fact, digest, sent in zip(batch, digests, where, strict=True):
         w = BatchWork(ledger, changed, absent)
@@ -87,11 +86,8 @@ def judge(
             memory = recall(w, sent)
             refuse_future(fact, w.at, ledger.policy)
             home_id, version = ledger.decide(decision_for(fact).decide, w, fact, digest)
-            if ledger.elsewhere is not None and isinstance(fact, facts.ClaimSubmitted):
-                try:
-                    elsewhere.hold(ledger.elsewhere, w, fact)
-                except Refused:
-                    return None  # held by another practice: judged again fact by fact, and refused there
+            if not _held(ledger, w, fact):
+                return None  # held by another practice: judged again fact by fact, and refused there
             settle(w, memory)
         except AlreadyRecorded as seen:
             decided.append(Recorded(seen.originator_id, seen.version, None, duplicate=True))
@@ -109,6 +105,18 @@ def judge(
         decided.append(Recorded(home_id, version, None))
     dirty = {key: agg for key, agg in changed.items() if agg.pending_events}  # most were only read
     return Judged(batch, decided, [e for agg in dirty.values() for e in agg.collect_events()], dirty)
+
+
+def _held(ledger: Ledger, w: Work, fact: facts.Fact) -> bool:
+    """A claim's slots across practices reserved (domain.elsewhere); False when another
+    practice holds one. The claim's own decision has changed the batch's state by then."""
+    if ledger.elsewhere is None or not isinstance(fact, facts.ClaimSubmitted):
+        return True
+    try:
+        elsewhere.hold(ledger.elsewhere, w, fact)
+    except Refused:
+        return False
+    return True
 
 
 def _reads(ledger: Ledger, batch: Sequence[facts.Fact], sents: list[Sent | None]) -> list[UUID]:

@@ -101,7 +101,11 @@ class Service:
                 log.exception("http.follower_failed")
 
     def start(self) -> None:
+        """On the event loop, at start-up: the worker threads' limit, and the follower."""
         anyio.to_thread.current_default_thread_limiter().total_tokens = self.WORKERS
+        self.start_following()
+
+    def start_following(self) -> None:
         threading.Thread(target=self.follow, name="carelane-follower", daemon=True).start()
 
     def stop(self) -> None:

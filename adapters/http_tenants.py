@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import anyio.to_thread
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, PermissionDeniedException
 
 from adapters import tenancy
@@ -68,7 +69,7 @@ class Tenancy:
         resolved = tenancy.Resolved(tenant.url, tenant.practice_id, store_url(self.home))
         tenancy.attach(service.ledger, resolved)
         if self._started:
-            service.start()
+            service.start_following()  # made on a request, after start-up
         return service
 
     def any_service(self) -> Service:
@@ -104,8 +105,9 @@ class Tenancy:
 
     def start(self) -> None:
         self._started = True
+        anyio.to_thread.current_default_thread_limiter().total_tokens = Service.WORKERS
         for service in list(self._services.values()):
-            service.start()
+            service.start_following()
 
     def stop(self) -> None:
         for service in list(self._services.values()):

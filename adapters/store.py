@@ -30,6 +30,8 @@ from domain.rulebook import DEFAULT_RULEBOOK, Rulebook
 
 DEFAULT_URL = "sqlite:///carelane.db"
 MAPPER_TOPIC = "adapters.mapper:MsgspecMapper"
+READ_ONLY_RECORDERS = {"sqlite": "adapters.replica:ReadOnlySQLiteRecorder",  # refuse writes in one line
+                       "postgres": "adapters.replica:ReadOnlyPostgresRecorder"}  # fmt: skip
 
 
 class StoreError(Exception):
@@ -107,14 +109,19 @@ def open_ledger(
     policy: Policy = DEFAULT_POLICY,
     clock: Callable[[], datetime] | None = None,
     rulebook: Rulebook = DEFAULT_RULEBOOK,
+    read_only: bool = False,
 ) -> Ledger:
-    """The ledger on the store at `url` (or CARELANE_DB, or ./carelane.db)."""
+    """The ledger on the store at `url` (or CARELANE_DB, or ./carelane.db). On a PostgreSQL
+    hot standby, or when `read_only`, it creates nothing, writes no key check, and refuses
+    every write (adapters.replica.ReadOnlyStore)."""
     store = parse(store_url(url))
-    with _initialising(store):
-        ledger = Ledger(store.env, policy=policy, clock=clock, rulebook=rulebook, ports=lambda made: ports(made, store))
+    with _initialising(store, read_only) as read_only:
+        env = store.env | ({"CREATE_TABLE": "false", "APPLICATION_RECORDER_TOPIC": READ_ONLY_RECORDERS[store.kind]}
+                           if read_only else {})  # fmt: skip
+        ledger = Ledger(env, policy=policy, clock=clock, rulebook=rulebook, ports=lambda made: ports(made, store))
     try:
-        keycheck.check(ledger)
-    except keycheck.WrongKey as e:
+        keycheck.check(ledger, write=not read_only)
+    except (keycheck.WrongKey, keycheck.NoLedger) as e:
         ledger.close()
         raise StoreError(f"{redact(store.url)}: {e}") from None
     return ledger
@@ -126,22 +133,23 @@ def ports(ledger: Ledger, store: Store) -> Ports:
 
 
 @contextlib.contextmanager
-def _initialising(store: Store) -> Iterator[None]:
+def _initialising(store: Store, read_only: bool) -> Iterator[bool]:
     """Create the schema and let the library create its tables, one process at a time:
     PostgreSQL's CREATE ... IF NOT EXISTS fails ("tuple concurrently updated") when workers
     start together, so an advisory lock serialises start-up; on SQLite, switching a new file
     to WAL fails at once ("database is locked") when another process does the same, so a
-    lock on a file beside it does."""
-    if store.kind == "sqlite" and store.sqlite_path and store.sqlite_path != ":memory:":
+    lock on a file beside it does. Yields whether the store is read-only (asked to be, or a hot
+    standby, which refuses even CREATE ... IF NOT EXISTS): then nothing is created."""
+    if store.kind == "sqlite" and store.sqlite_path and store.sqlite_path != ":memory:" and not read_only:
         with open(f"{store.sqlite_path}.init-lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                yield
+                yield False
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
         return
     if store.kind != "postgres":
-        yield
+        yield read_only
         return
     assert store.pg_conninfo is not None
     try:
@@ -149,15 +157,24 @@ def _initialising(store: Store) -> Iterator[None]:
     except psycopg.OperationalError as e:
         raise StoreError(f"cannot reach PostgreSQL for {redact(store.url)}: {e}") from e
     with conn:
+        if read_only or in_recovery(conn):
+            yield True
+            return
         conn.execute("SELECT pg_advisory_lock(%s)", (_INIT_LOCK,))
         try:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(store.pg_schema)))
-            yield
+            yield False
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_INIT_LOCK,))
 
 
 _INIT_LOCK = 0x6361726C656E65  # "carelane"
+
+
+def in_recovery(conn: psycopg.Connection[Any]) -> bool:
+    """The server is a hot standby replaying its primary's WAL: it takes reads only."""
+    row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+    return bool(row and row[0])
 
 
 def events_table(ledger: Ledger) -> str:
@@ -244,8 +261,8 @@ def analyse(ledger: Ledger) -> list[str]:
     chain are measured exactly by their last position; other tables by the server's running
     counts. SQLite's plans here need no statistics (every read is by key or named index)."""
     recorder: Any = ledger.recorder
-    if not isinstance(recorder, PostgresApplicationRecorder):
-        return []
+    if not isinstance(recorder, PostgresApplicationRecorder) or getattr(recorder, "read_only", False):
+        return []  # nothing to measure, or a standby: it refuses ANALYZE and replicates the primary's statistics
     schema, events = recorder.datastore.schema, events_table(ledger)
     exact = {events: "notification_id", "carelane_chain": "position"}
     stale = []

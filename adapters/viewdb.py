@@ -1,5 +1,6 @@
 """Connections for the projections' views, in the ledger's own database: the SQLite file, or
-the PostgreSQL schema. SQL is written once with %s placeholders."""
+the PostgreSQL schema. SQL is written once with %s placeholders. On a PostgreSQL hot standby
+the views are the primary's, replicated: they are read as they are, never created or written."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from adapters.store import Store, events_table, parse, store_url
+from adapters.replica import ReadOnlyStore
+from adapters.store import Store, events_table, in_recovery, parse, store_url
 from domain.ledger import Ledger
 from projections.runner import Cursor, ViewDB
 
@@ -77,6 +79,40 @@ class SQLiteViews:
         self.conn.close()
 
 
+class _ReplicaCursor:
+    """A cursor on a hot standby: CREATE statements are skipped (the standby refuses even
+    CREATE ... IF NOT EXISTS, and the primary's tables replicate); the rest go through."""
+
+    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
+        self._cur = cur
+
+    @property
+    def rowcount(self) -> int:
+        return self._cur.rowcount
+
+    @property
+    def description(self) -> Any:
+        return self._cur.description
+
+    def execute(self, text: str, params: Sequence[Any] = ()) -> Any:
+        if text.lstrip().upper().startswith("CREATE "):
+            return None
+        return self._cur.execute(text, params)
+
+    def executemany(self, text: str, params: Sequence[Sequence[Any]]) -> Any:
+        return self._cur.executemany(text, params)
+
+    def fetchall(self) -> list[Any]:
+        return self._cur.fetchall()
+
+    def fetchone(self) -> Any:
+        return self._cur.fetchone()
+
+
+BEHIND = "this store is a read-only replica and its views are behind the log: run `carelane project` on the primary"
+UNBUILT = "this store is a read-only replica and its views are not built: run `carelane project` on the primary"
+
+
 class PostgresViews:
     row_locks = True
 
@@ -84,6 +120,9 @@ class PostgresViews:
         assert store.pg_conninfo is not None
         self.conninfo, self.options, self.channel = store.pg_conninfo, f"-c search_path={store.pg_schema}", channel
         self.conn = psycopg.connect(self.conninfo, options=self.options)
+        with self.conn.transaction():  # closed at once: a transaction left open would hold every later one
+            self.read_only = in_recovery(self.conn)
+        self.row_locks = not self.read_only  # a standby takes no row locks (SELECT ... FOR UPDATE)
         self._listener: psycopg.Connection[Any] | None = None  # opened by the first wait: readers never need it
 
     @property
@@ -96,12 +135,22 @@ class PostgresViews:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Cursor]:
         with self.conn.transaction(), self.conn.cursor() as cur:
-            yield cur
+            if not self.read_only:
+                yield cur
+                return
+            try:
+                yield _ReplicaCursor(cur)
+            except psycopg.errors.ReadOnlySqlTransaction:  # a write: the views lag the log here
+                raise ReadOnlyStore(BEHIND) from None
+            except psycopg.errors.UndefinedTable:
+                raise ReadOnlyStore(UNBUILT) from None
 
     reading = transaction  # PostgreSQL readers never wait for writers
 
     def wait_for_events(self, timeout: float) -> None:
         """Wake on the library's NOTIFY of new events, or after `timeout` seconds."""
+        if self.read_only:  # a standby takes no LISTEN, and could apply nothing it heard of
+            raise ReadOnlyStore("this store is a read-only replica: run `carelane project --follow` on the primary")
         for _ in self.listener.notifies(timeout=timeout, stop_after=1):
             pass
 

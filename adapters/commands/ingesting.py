@@ -69,13 +69,12 @@ def _ingest(
     workers: int | None,
 ) -> int:
     catalog = settings.catalog()
-    if catalog is not None and catalog.tenants():
+    if catalog is not None and catalog.tenants():  # several practices' lines, each to its own
         from adapters.commands import routed
 
         return routed.ingest(settings, catalog, files, report, only, reconsider, workers)
     ledger = settings.ledger()
-    tally = Tally()
-    shown = 0
+    tally, shown = Tally(), 0
     with report_sink(report) as sink:
         try:
             for name in files:
@@ -96,12 +95,16 @@ def _ingest(
             click.echo(f"interrupted; every line answered so far is recorded\n{tally.summary()}", err=True)
             return 130
     analyse(ledger)
+    summarise(tally, shown)
+    click.echo(f"store: {redact(store_url(settings.db))}")
+    return tally.exit_code
+
+
+def summarise(tally: Tally, shown: int) -> None:
     problems = tally.status["refused"] + tally.status["invalid"]
     if problems > shown:
         click.echo(f"... {problems - shown} more; see --report for every line", err=True)
     click.echo(tally.summary())
-    click.echo(f"store: {redact(store_url(settings.db))}")
-    return tally.exit_code
 
 
 def problem_line(name: str, result: LineResult) -> str:

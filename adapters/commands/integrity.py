@@ -27,6 +27,7 @@ from domain import facts
 @click.option("--to", "last", help="Facts that happened on or before this date (YYYY-MM-DD or YYYY-MM).")
 @click.option("--recorded-after", help="Facts recorded after this instant (ISO 8601 with offset).")
 @click.option("--late", is_flag=True, help="Only facts recorded late, or after a claim they count toward.")
+@click.option("--no-refresh", is_flag=True, help="Read the event index as it is (on a replica, say).")
 @click.pass_obj
 def events_command(
     settings: Settings,
@@ -36,6 +37,7 @@ def events_command(
     last: str | None,
     recorded_after: str | None,
     late: bool,
+    no_refresh: bool,
 ) -> None:
     """Stream matching facts as NDJSON, oldest first, with when they happened and were recorded."""
     from projections.events import Query, events
@@ -50,7 +52,7 @@ def events_command(
         late=late,
     )
     ledger = settings.ledger()
-    db = reads.ready(ledger, open_views(ledger, settings.db))
+    db = reads.ready(ledger, open_views(ledger, settings.db), refresh=not no_refresh)
     encoder = msgspec.json.Encoder()
     out = sys.stdout.buffer
     for row in events(ledger, db, query):

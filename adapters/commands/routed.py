@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from adapters import routing
 from adapters.commands.base import Settings
-from adapters.commands.ingesting import SHOWN_PROBLEMS, batch_size, open_lines, problem_line, report_sink
+from adapters.commands.ingesting import SHOWN_PROBLEMS, batch_size, open_lines, problem_line, report_sink, summarise
 from adapters.ingest import LineResult, Tally
 from adapters.tenants import Catalog, TenantError
 from domain import facts
@@ -50,10 +50,7 @@ def ingest(
         except KeyboardInterrupt:
             click.echo(f"interrupted; every line answered so far is recorded\n{tally.summary()}", err=True)
             return 130
-    problems = tally.status["refused"] + tally.status["invalid"]
-    if problems > shown:
-        click.echo(f"... {problems - shown} more; see --report for every line", err=True)
-    click.echo(tally.summary())
+    summarise(tally, shown)
     return tally.exit_code
 
 
