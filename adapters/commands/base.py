@@ -10,7 +10,7 @@ import click
 from eventsourcing.persistence import PersistenceError
 
 from adapters import fees as fee_file, logs, tenancy
-from adapters.store import StoreError, open_ledger, redact, store_url
+from adapters.store import StoreError, open_ledger, parse, redact, store_url
 from adapters.tenancy import Resolved
 from adapters.tenants import Catalog, TenantError
 from domain import facts
@@ -22,8 +22,8 @@ class Settings:
     """The store a command works on: `--db` (the home store), and with several practices
     the one `--practice` names (adapters.tenants)."""
 
-    def __init__(self, home: str | None, practice: str | None = None) -> None:
-        self.home, self.practice = home, practice
+    def __init__(self, home: str | None, practice: str | None = None, command: str | None = None) -> None:
+        self.home, self.practice, self.command = home, practice, command
         self._resolved: Resolved | None = None
 
     @property
@@ -49,6 +49,8 @@ class Settings:
             raise click.ClickException(str(e)) from None
 
     def ledger(self) -> Ledger:
+        if self.command in READS:
+            missing(self.db)
         try:
             return tenancy.attach(open_ledger(self.db), self.resolved)
         except StoreError as e:
@@ -57,7 +59,50 @@ class Settings:
             raise click.ClickException(f"{redact(store_url(self.db))}: the store could not be opened ({e})") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands that only read: on a store that does not exist they say so, never create it.
+READS = frozenset({"worklist", "report", "refusals", "events", "audit", "verify", "digest", "access", "backup",
+                   "denials", "eligible", "forecast", "pace", "self-audit"})  # fmt: skip
+
+
+def missing(url: str | None) -> None:
+    """One line, and no store made, when a read names a store that is not there."""
+    store = parse(store_url(url))
+    if store.kind == "sqlite" and store.sqlite_path and not os.path.exists(store.sqlite_path):
+        raise click.ClickException(f"{store.sqlite_path}: no such store (record facts first, or give --db)")
+
+
+GLOBAL_OPTIONS = ("--db", "--practice", "--log-level")
+
+
+def hoisted(args: list[str]) -> list[str]:
+    """The arguments with `--db`, `--practice` and `--log-level` moved before the command
+    when they were given after it (`carelane worklist --month M --db URL`)."""
+    front: list[str] = []
+    after: list[str] = []
+    command_seen, i = False, 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            after += args[i:]
+            break
+        takes_value = arg in GLOBAL_OPTIONS
+        if takes_value or arg.split("=", 1)[0] in GLOBAL_OPTIONS:
+            front += args[i : i + (2 if takes_value else 1)]
+            i += 2 if takes_value else 1
+            continue
+        if not arg.startswith("-") and not command_seen:
+            command_seen = True
+        (after if command_seen else front).append(arg)
+        i += 1
+    return front + after
+
+
+class CarelaneGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoisted(args))
+
+
+@click.group(cls=CarelaneGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", metavar="URL", help="Store URL (default $CARELANE_DB or sqlite:///carelane.db).")
 @click.option(
     "--practice", envvar="CARELANE_PRACTICE", metavar="ID", help="The practice, where the ledger serves several."
@@ -79,7 +124,7 @@ def main(ctx: click.Context, db: str | None, practice: str | None, log_level: st
         log_level = "INFO"  # a server logs each request line by default (access log)
     logs.configure(log_level)
     os.environ["CARELANE_LOG_LEVEL"] = log_level  # worker processes log at the same level
-    ctx.obj = Settings(db, practice)
+    ctx.obj = Settings(db, practice, ctx.invoked_subcommand)
 
 
 def month_param(_: click.Context, __: click.Parameter, value: str) -> str:

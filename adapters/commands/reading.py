@@ -9,7 +9,8 @@ import click
 import msgspec
 from tqdm import tqdm
 
-from adapters import output, reads
+from adapters import followers, output, reads
+from adapters.claim_index import ClaimIndex
 from adapters.commands.base import Settings, fee_schedule, main, month_param, parse_instant
 from adapters.ingest import fewer_collections
 from adapters.store import analyse
@@ -67,13 +68,20 @@ def refusals_command(settings: Settings, month: str | None, reason: str | None, 
 @main.command("project")
 @click.option("--follow", is_flag=True, help="Keep the projections current until stopped (SIGINT/SIGTERM).")
 @click.option("--rebuild", is_flag=True, help="Empty the views and build them again from the first event.")
+@click.option(
+    "--all-practices", "every", is_flag=True, help="One process per practice of the catalog, each on its own store."
+)
 @click.pass_obj
-def project_command(settings: Settings, follow: bool, rebuild: bool) -> None:
+def project_command(settings: Settings, follow: bool, rebuild: bool, every: bool) -> None:
     """Bring every projection (worklist, refusal log, event index) up to date."""
     import signal
     import threading
 
+    if every:
+        sys.exit(followers.run_all(settings.catalog(), settings.home, follow=follow, rebuild=rebuild))
     ledger = settings.ledger()
+    if isinstance(ledger.elsewhere, ClaimIndex) and (lost := ledger.elsewhere.reconcile(ledger)):
+        click.echo(f"released {lost} cross-practice holds of claims not on file", err=True)
     db = open_views(ledger, settings.db)
     runner.create(db, views.ALL)
     if rebuild:
@@ -85,7 +93,9 @@ def project_command(settings: Settings, follow: bool, rebuild: bool) -> None:
     ):
         applied = runner.catch_up(ledger, db, views.ALL, progress=lambda _name, n: bar.update(n))
     analyse(ledger)
-    click.echo(", ".join(f"{name}: {n} events" for name, n in applied.items()))
+    practice = settings.resolved.practice_id
+    where = "" if practice is None else f"practice {practice}: "
+    click.echo(where + ", ".join(f"{name}: {n} events" for name, n in applied.items()))
     if not follow:
         return
     stop = threading.Event()
