@@ -11,7 +11,10 @@ means; the index itself (adapters.claim_index) reserves a slot for one practice 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import NamedTuple, Protocol
+
+import msgspec
 
 from domain import facts
 from domain.catalog import LANE, ONE_PRACTITIONER, lookup
@@ -20,7 +23,9 @@ from domain.decisions.work import Work
 from domain.keys import patient_key
 from domain.patient import Patient
 from domain.patient_month import PatientMonth
+from domain.policy import Policy
 from domain.reasons import Because, Reason, Refused
+from domain.rules.assess import Blocked, WorklistRow
 
 LANE_SLOT = "CCM|PCM|APCM"  # L-01: the lane is one slot when it holds whichever practitioner bills
 
@@ -41,6 +46,7 @@ class Held(NamedTuple):
     slot: str
     program: str
     month: str
+    medicare_id: str = ""  # the slot's patient, as matched (in memory only; the index keeps a hash)
 
 
 class ClaimsElsewhere(Protocol):
@@ -63,22 +69,49 @@ class ClaimsElsewhere(Protocol):
 
 
 def slots(w: Work, fact: facts.ClaimSubmitted) -> list[Slot]:
-    """The slots the claim would hold: one per one-practitioner program among its codes, the
-    lane as one slot when the policy holds it across practitioners. None for a patient
-    without a Medicare id (nothing to match on) or an unknown one."""
+    """The slots the claim would hold. None for a patient without a Medicare id (nothing to
+    match on) or an unknown one."""
     patient = w.get(patient_key(fact.patient_id), Patient)
     if patient is None or not patient.medicare_id:
         return []
     month = claim_month(fact, w.ctx, w.at)
+    return slots_of(patient.medicare_id, [line.code for line in fact.lines], month, w.ctx.policy)
+
+
+def slots_of(medicare_id: str, codes: Iterable[str], month: str, policy: Policy) -> list[Slot]:
+    """One slot per one-practitioner program among the codes; the CCM/PCM/APCM lane as one
+    slot when the policy holds it across practitioners (L-01)."""
     out: dict[str, Slot] = {}
-    for line in fact.lines:
-        spec = lookup(line.code)  # a code's program is the same in every rule year
+    for code in codes:
+        spec = lookup(code)  # a code's program is the same in every rule year
         program = None if spec is None else spec.program
         if program is None or program not in ONE_PRACTITIONER:
             continue
-        slot = LANE_SLOT if program in LANE and w.ctx.policy.lane_across_practitioners else program.value
-        out.setdefault(slot, Slot(_mbi(patient.medicare_id), slot, program.value, month))
+        slot = LANE_SLOT if program in LANE and policy.lane_across_practitioners else program.value
+        out.setdefault(slot, Slot(_mbi(medicare_id), slot, program.value, month))
     return list(out.values())
+
+
+def withheld(row: WorklistRow, medicare_id: str | None, held: Sequence[Held], policy: Policy) -> WorklistRow:
+    """The worklist row with the codes another practice's claims hold moved from billable
+    to blocked (PROVIDER_CONFLICT), so a biller is not offered a claim the gate would refuse."""
+    if not medicare_id or not held:
+        return row
+    mbi = _mbi(medicare_id)
+    taken = {(h.slot, h.month): h for h in held if h.medicare_id == mbi}
+    keep, blocked = [], list(row.blocked)
+    for line in row.billable:
+        hit = next((taken[(s.slot, s.month)] for s in slots_of(medicare_id, [line.code], row.month, policy)
+                    if (s.slot, s.month) in taken), None)  # fmt: skip
+        if hit is None:
+            keep.append(line)
+        else:
+            detail = f"{hit.program} this month is already billed by practice {hit.practice_id}"
+            blocked.append(Blocked(line.code, Reason.PROVIDER_CONFLICT.value, detail))
+    if len(keep) == len(row.billable):
+        return row
+    total = sum((Decimal(b.amount) for b in keep), Decimal(0))
+    return msgspec.structs.replace(row, billable=keep, blocked=blocked, estimated_total=f"{total:.2f}")
 
 
 def reasons(mine: Sequence[Slot], held: Sequence[Held]) -> list[Because]:

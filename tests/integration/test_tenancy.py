@@ -119,3 +119,18 @@ def test_a_hold_lost_to_a_crash_is_released_by_reconciling(home: str) -> None:
     assert index_a.reconcile(a) == 0  # too recent: it may still be being recorded
     assert index_a.reconcile(a, datetime.now(UTC) + timedelta(minutes=11)) == 1
     assert index_b.reserve("CB", [slot]) == []
+
+
+def test_the_worklist_holds_back_what_another_practice_claimed(home: str) -> None:
+    urls = add_practices(home, "A", "B")
+    a, b = with_index(urls["A"], "A", home), with_index(urls["B"], "B", home)
+    for ledger in (a, b):
+        for fact in [*enrolled("R5"), *minutes(45, "R5")]:
+            ledger.record(fact)
+    a.record(claim("CA", "R5"))
+    (row,) = reads.worklist(b, open_views(b, urls["B"]), "2026-03")
+    assert row.billable == [] and row.estimated_total == "0.00"
+    held = [x for x in row.blocked if x.reason == "PROVIDER_CONFLICT"]
+    assert {x.code for x in held} == {"99490", "99439"} and "practice A" in held[0].detail
+    (row_a,) = reads.worklist(a, open_views(a, urls["A"]), "2026-03")
+    assert [x.code for x in row_a.billable] == ["99439"]  # A's own add-on is still A's to bill
