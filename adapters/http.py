@@ -25,7 +25,7 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import Parameter
 
-from adapters import audit_html, reads
+from adapters import audit_html, reads, routing
 from adapters.access import Access
 from adapters.http_close import ROUTES as CLOSE_ROUTES
 from adapters.http_devices import post_readings
@@ -110,6 +110,7 @@ async def _answer(
     """Record the lines in a worker thread (the event loop keeps answering), then bring the
     views up to date so the next read sees them."""
     service = service_of(request)
+    practice = request.app.state["tenancy"].practice_of(practice_named(request))
 
     def record() -> Response[list[LineResult]]:
         lines = _lines(body)
@@ -117,8 +118,10 @@ async def _answer(
         # lost answer) gets the same answers (domain.answered).
         submission = hashlib.sha256(b"\n".join(lines)).hexdigest()[:32]
         results: list[LineResult] = []
+        own = routing.own_lines(lines, practice, results.append)  # each line's practice_id: this one
         with service.writing:
-            ingest(service.ledger, lines, results.append, only, BATCH, submission)
+            ingest(service.ledger, own, results.append, only, BATCH, submission)
+        results.sort(key=lambda r: r.line)
         service.metrics.answered(results)
         service.refresh()
         return _json(results)

@@ -59,6 +59,26 @@ def split(
     return out
 
 
+def own_lines(lines: list[bytes], practice: str | None, on_invalid: Callable[[LineResult], None]) -> list[bytes]:
+    """The lines of one practice's request (HTTP): `practice_id` taken off the lines that
+    name this practice; a line naming another is answered invalid here, and left blank so
+    the others keep their line numbers. With no practices (`practice` None) lines are as sent."""
+    if practice is None:
+        return lines
+    out = []
+    for lineno, raw in enumerate(lines, start=1):
+        named, line = _practice_of(raw, practice)
+        if named != practice:
+            on_invalid(
+                LineResult(
+                    lineno, "invalid", error=f"line {lineno}: $.practice_id: this route is for practice {practice}"
+                )
+            )
+            line = b""
+        out.append(line)
+    return out
+
+
 def _practice_of(raw: bytes, default: str | None) -> tuple[str | None, bytes]:
     if FIELD not in raw:
         return default, raw

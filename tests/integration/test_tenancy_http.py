@@ -108,3 +108,13 @@ def test_views_audit_events_and_refusals_are_each_practices_own(site: Site) -> N
         site.call(p, "GET", f"/practices/{p}/audit/R1?from=2026-03&to=2026-03").json()["digest"] for p in ("A", "B")
     ]
     assert packets[0] != packets[1]  # each practice's chain, its own digest
+
+
+def test_a_line_naming_another_practice_is_invalid_on_this_practices_route(site: Site) -> None:
+    line = msgspec.json.decode(ENCODE(enrolled("R9")[0]))
+    mine, theirs = ENCODE(line | {"practice_id": "B"}), ENCODE(line | {"practice_id": "A"})
+    answers = site.call("B", "POST", "/practices/B/facts", theirs + b"\n" + mine).json()
+    assert [a["status"] for a in answers] == ["invalid", "accepted"]
+    assert answers[0]["line"] == 1 and "$.practice_id" in answers[0]["error"]
+    events_a = site.call("A", "GET", "/practices/A/events").json()
+    assert "R9" not in {e["patient_id"] for e in events_a}
