@@ -14,6 +14,7 @@ import msgspec
 
 from adapters import output, reads
 from adapters.ingest import LineResult, answer
+from adapters.keys import Keys
 from adapters.store import open_ledger, parse
 from adapters.synthetic import PRACTICE_NPI, SPECIALIST_NPI, last_full_month, months_ending, practice_lines
 from adapters.table import render
@@ -53,7 +54,19 @@ def run(url: str, *, patients: int, seed: int, echo: Callable[[str], None]) -> N
     echo(f"Claims for {months[0]} from its worklist: {accepted} accepted, {len(claims) - accepted} refused")
     echo(_problems(claimed, "Claims the gate refused") + "\n")
     echo(output.worklist(worklist(months[0]), "table") + "\n")
-    echo(output.worklist(worklist(months[1]), "table"))
+    echo(output.worklist(worklist(months[1]), "table") + "\n")
+    echo(_open_in_app(url, Keys(views).add("demo", "admin")[1]))
+
+
+def _open_in_app(url: str, token: str) -> str:
+    """How to see this ledger in the workbench: one command, the address, a key to sign in
+    with (an admin key of this demo ledger only; revoke it with `carelane keys revoke`)."""
+    return (
+        "Open this ledger in the workbench:\n"
+        f"  carelane serve --db {url}\n"
+        "  then http://127.0.0.1:8000/app, and sign in with this demo key (admin, this demo\n"
+        f"  ledger only):\n  {token}"
+    )
 
 
 DEMO_GROUP_NPI = "1999999018"  # a valid check digit, in no registry: the demo practice is fictional

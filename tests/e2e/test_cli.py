@@ -14,6 +14,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from adapters.keys import Keys
+from adapters.store import open_ledger
+from adapters.viewdb import open_views
 from tests.factories import EST, one_of_each, patient, time_entry
 
 ENC = msgspec.json.Encoder()
@@ -114,6 +117,12 @@ def test_demo_builds_a_practice_and_shows_what_happened(tmp_path: Path) -> None:
     for code in ("TIME_OVERLAP", "ID_REUSED", "UNKNOWN_PATIENT", "FUTURE_DATED", "CODE_UNKNOWN"):
         assert code in out
     assert (tmp_path / "carelane-demo.db").exists()
+    # It ends with the way into the workbench, and the key it prints signs in there.
+    token = out.rstrip().splitlines()[-1].strip()
+    assert "carelane serve --db sqlite:///carelane-demo.db" in out and "/app" in out
+    url = f"sqlite:///{tmp_path / 'carelane-demo.db'}"
+    key = Keys(open_views(open_ledger(url), url)).check(token)
+    assert key is not None and key.role == "admin"
     again = carelane("demo", "--patients", "12", db="", cwd=tmp_path)
     assert again.returncode == 0 and again.stdout.count("TIME_OVERLAP") == out.count("TIME_OVERLAP")
 
