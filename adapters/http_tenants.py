@@ -23,14 +23,15 @@ PREFIX = "/practices/"
 
 
 class Tenancy:
-    def __init__(self, home: str | None, practice: str | None = None) -> None:
+    def __init__(self, home: str | None, practice: str | None = None, *, service: Service | None = None) -> None:
+        """The practices of the home store; `service`: one ledger's service, as it is."""
         self.home, self.named = home, practice
         self._lock = threading.Lock()
-        self._services: dict[str | None, Service] = {}
+        self._services: dict[str | None, Service] = {} if service is None else {None: service}
         self._started = False
-        self.catalog = Catalog.open(store_url(home))
+        self.catalog = None if service is not None else Catalog.open(store_url(home))
         self.tenants = self._tenants()
-        if not self.tenants:
+        if not self.tenants and service is None:
             self._services[None] = Service(home)  # one practice's ledger, as before tenancy
         elif practice is not None and practice not in self.tenants:
             raise TenantError(f"UNKNOWN_PRACTICE: no practice {practice[:64]!r} here")

@@ -12,15 +12,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from litestar import Litestar
-from litestar.datastructures import State
 from litestar.testing import TestClient
 
 import adapters.commands.close  # noqa: F401 (registers the command until adapters.cli imports it)
 from adapters import closing
 from adapters.commands.base import main
-from adapters.http import roles_guard
-from adapters.http_close import ROUTES
-from adapters.http_service import Service
+from adapters.http import create_app
 from adapters.keys import Keys
 from adapters.store import open_ledger
 from tests.factories import EST, claim, enrolled, minutes, time_entry
@@ -94,13 +91,11 @@ def test_mistakes_are_one_line_answers(url: str, tmp_path: Path) -> None:
 
 @pytest.fixture
 def client(url: str) -> Iterator[tuple[TestClient[Litestar], dict[str, str]]]:
-    service = Service(url)
-    keys = Keys(service.views)
+    app = create_app(url)
+    keys = Keys(app.state["tenancy"].service(None).views)
     tokens = {role: keys.add(role, role)[1] for role in ("biller", "auditor", "compliance", "admin")}
-    app = Litestar(route_handlers=ROUTES, guards=[roles_guard], state=State({"service": service}))
     with TestClient(app) as test_client:
         yield test_client, tokens
-    service.ledger.close()
 
 
 def test_closes_over_http(client: tuple[TestClient[Litestar], dict[str, str]], tmp_path: Path,

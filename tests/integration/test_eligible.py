@@ -21,6 +21,7 @@ from adapters.commands.base import main
 from adapters.http import roles_guard
 from adapters.http_eligible import ROUTES
 from adapters.http_service import Service
+from adapters.http_tenants import Tenancy
 from adapters.keys import Keys
 from adapters.viewdb import open_views
 from domain import facts as f
@@ -169,7 +170,8 @@ def test_http_eligible_for_billers_only(filled: str) -> None:
     service = Service(filled)
     keys = Keys(open_views(service.ledger, filled))
     biller, recorder = keys.add("b", "biller")[1], keys.add("r", "recorder")[1]
-    app = Litestar(route_handlers=ROUTES, guards=[roles_guard], state=State({"service": service}))
+    state = State({"tenancy": Tenancy(None, service=service)})
+    app = Litestar(route_handlers=ROUTES, guards=[roles_guard], state=state)
     with TestClient(app) as client:
         ok = client.get("/eligible", params={"month": MARCH}, headers={"X-API-Key": biller})
         assert ok.status_code == 200

@@ -241,11 +241,13 @@ def client(stocked: str) -> Iterator[tuple[TestClient[Litestar], dict[str, str]]
     from adapters.http import roles_guard
     from adapters.http_pace import ROUTES
     from adapters.http_service import Service
+    from adapters.http_tenants import Tenancy
     from adapters.keys import Keys
 
     service = Service(stocked)
     keys = {role: Keys(service.views).add(role, role)[1] for role in ("biller", "recorder")}
-    app = Litestar(route_handlers=ROUTES, guards=[roles_guard], state=State({"service": service}))
+    state = State({"tenancy": Tenancy(None, service=service)})
+    app = Litestar(route_handlers=ROUTES, guards=[roles_guard], state=state)
     with TestClient(app) as c:
         yield c, keys
     service.ledger.close()

@@ -225,13 +225,15 @@ def test_http_self_audit_for_compliance_as_json_or_a_page(sqlite_url: str, open_
     from adapters.http import roles_guard
     from adapters.http_self_audit import ROUTES
     from adapters.http_service import Service
+    from adapters.http_tenants import Tenancy
     from adapters.keys import Keys
 
     other_system(Book(open_at(sqlite_url)), clock)
     service = Service(sqlite_url)
     keys = Keys(service.views)
     tokens = {role: keys.add(f"t-{role}", role)[1] for role in ("compliance", "biller")}
-    app = Litestar(route_handlers=ROUTES, guards=[roles_guard], state=State({"service": service}))
+    state = State({"tenancy": Tenancy(None, service=service)})
+    app = Litestar(route_handlers=ROUTES, guards=[roles_guard], state=state)
     with TestClient(app) as client:
 
         def get(role: str, query: str, **headers: str) -> Any:
