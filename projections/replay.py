@@ -19,14 +19,16 @@ class Stream:
     events: list[Any]
 
     def as_of(self, instant: datetime, *, leave_out: Callable[[Any], bool] | None = None) -> Any:
-        """The aggregate as of the instant, without the events `leave_out` names (a claim is
-        judged on the state it found, not the state its own recording made)."""
+        """The aggregate as of the instant, up to the first event `leave_out` names (a claim is
+        judged on the state it found, not the state its own recording made; skipping only
+        that event would replay the next one onto the wrong version)."""
         aggregate = None
         for event in self.events:
             if event.timestamp > instant:
                 break
-            if leave_out is None or not leave_out(event):
-                aggregate = event.mutate(aggregate)
+            if leave_out is not None and leave_out(event):
+                break  # what follows it in the stream came with it or after it: never half a stream
+            aggregate = event.mutate(aggregate)
         return aggregate
 
 

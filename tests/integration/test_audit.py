@@ -89,3 +89,27 @@ def test_event_queries_and_late_facts(ledger: Ledger, clock: Clock, store_url: s
     voids = list(events(ledger, db, Query(types=["TimeEntryVoided"], recorded_after="2026-04-10T00:00:00+00:00")))
     assert len(voids) == 1 and voids[0].fact["reason"] == "wrong patient"
     assert date.fromisoformat(march[0].happened or "") == date(2026, 3, 2)
+
+
+def test_every_patients_packet_builds_on_the_demo_practice(tmp_path: object) -> None:
+    """The demo's generated practice (claims sent after the rest of the record): the packet
+    of every patient builds. Before, a claim's evidence replayed the patient's stream past the
+    claim's own event and failed on the version that followed."""
+    from pathlib import Path
+
+    from adapters import demo
+    from adapters.store import open_ledger
+    from adapters.synthetic import last_full_month
+    from domain.month import Month
+
+    url = f"sqlite:///{Path(str(tmp_path)) / 'demo.db'}"
+    demo.run(url, patients=12, seed=7, echo=lambda _text: None)
+    ledger = open_ledger(url)
+    db = ready(ledger, open_views(ledger, url))
+    last = last_full_month(date.today())
+    first = Month(last).shifted(-2)
+    patients = sorted({e.patient_id for e in events(ledger, db, Query(types=["ClaimSubmitted"]))})
+    assert len(patients) >= 5
+    for patient_id in patients:
+        built = packet(ledger, patient_id, first, last)
+        assert any(s.claims for s in built.sections) and built.digest
