@@ -35,7 +35,7 @@ def worklist(rows: Sequence[WorklistRow], fmt: str) -> str:
         return csv_of(flat, list(flat[0]) if flat else ["patient_id"])
     total = sum(float(r.estimated_total) for r in rows)
     schedule = rows[0].fee_schedule if rows else "-"
-    out = [f"Worklist: {len(rows)} patient-months, ${total:,.2f} billable now (fees: {schedule})"]
+    out = _wrapped(f"Worklist: {len(rows)} patient-months, ${total:,.2f} billable now (fees: {schedule})", "")
     for r in rows:  # a block per patient-month: six columns of codes and reasons never fit 80
         head = f"{r.patient_id}  {r.lane or '-'}  NPI {r.billing_provider_npi or '-'}  ${r.estimated_total}"
         out.append("")

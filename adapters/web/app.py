@@ -21,8 +21,9 @@ from litestar.response import Redirect
 from adapters import output
 from adapters.http_service import service_of
 from adapters.keys import ROLES
-from adapters.web import claims, pages, session as signin
+from adapters.web import claims, pages, reports, revenue, session as signin
 from adapters.web.auditor import ROUTES as AUDITOR_ROUTES
+from adapters.web.binder import ROUTES as BINDER_ROUTES
 from adapters.web.compliance import ROUTES as COMPLIANCE_ROUTES
 from adapters.web.errors import HANDLERS
 from adapters.web.render import HEADERS, HERE, html, is_htmx
@@ -53,7 +54,6 @@ class LoginForm(msgspec.Struct):
 
 class CsrfForm(msgspec.Struct):
     csrf_token: str = ""
-
 
 
 def _login_page(request: Request[Any, Any, Any], status: int = 200, **notice: str) -> Response[str]:
@@ -123,7 +123,8 @@ def month_page(request: Request[Any, Any, Any], month: Q[str | None] = None, pro
     page = pages.page(service, f, answers)
     service.read(request, (line.row.patient_id for line in page.lines))
     return html("month.html", session=session, page=page, statuses=pages.STATUSES, sorts=pages.SORTS,
-                programs=pages.PROGRAMS)  # fmt: skip
+                programs=pages.PROGRAMS, denials=revenue.denied(service, page.lines, f.month),
+                export_problems=session.flash.pop(revenue.flash_key(f.month), None))  # fmt: skip
 
 
 @get("/app/month.csv", opt=BILLER, sync_to_thread=True)
@@ -188,4 +189,4 @@ WORKBENCH = Router(
     exception_handlers=HANDLERS,
     include_in_schema=False,
 )
-ROUTES = [WORKBENCH, *COMPLIANCE_ROUTES, *AUDITOR_ROUTES]
+ROUTES = [WORKBENCH, *revenue.ROUTES, *reports.ROUTES, *COMPLIANCE_ROUTES, *AUDITOR_ROUTES, *BINDER_ROUTES]

@@ -136,7 +136,6 @@ def timeline(service: Service, q: AuditQuery) -> Timeline:
     return Timeline(q, packet, rows(packet, zone), local(packet.as_of, zone), str(zone))
 
 
-
 Text = Annotated[str, QueryParameter(max_length=300)]
 From = Annotated[str, QueryParameter(name="from", max_length=20)]
 To = Annotated[str, QueryParameter(name="to", max_length=20)]

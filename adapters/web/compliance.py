@@ -1,7 +1,7 @@
 """The compliance officer's dashboard at /app/compliance: the refusal log over the last 12
-months as charts (inline SVG drawn here: the page's CSP allows no inline style, and there is no
-chart library), attempted double billing picked out, claims left unsupported with their
-overpayment deadlines, facts recorded late, and `verify` run from the page.
+months as charts (adapters.web.charts), attempted double billing picked out, claims left
+unsupported with their overpayment deadlines, facts recorded late, and `verify` run from the
+page.
 
 Filters (provider, program) narrow the refusals and the unsupported claims; late facts are
 listed for the whole practice. The refusal log also lists claims left unsupported (G-16, led by
@@ -11,7 +11,7 @@ SUPPORT_WITHDRAWN): those are shown as unsupported claims, not counted as refusa
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -25,7 +25,7 @@ from litestar.response import Redirect
 from adapters import chain, reads
 from adapters.closing import verify_closes
 from adapters.http_service import Service, service_of
-from adapters.web import pages, session as signin
+from adapters.web import charts, pages, session as signin
 from adapters.web.errors import HANDLERS
 from adapters.web.render import HEADERS, html, is_htmx
 from domain.catalog import lookup
@@ -41,6 +41,7 @@ MONTHS = 12
 LATE_SHOWN = 200  # the newest late facts listed; the count says how many there are
 ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 OFFICER = {"web_roles": {"compliance"}}
+RED, BLUE = "#a11d1d", "#0b5cad"  # double billing, other reasons (app.css --bad, --accent)
 FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
 
 
@@ -55,36 +56,12 @@ class Filters:
         return [shift_month(self.through, d) for d in range(1 - MONTHS, 1)]
 
 
-@dataclass(frozen=True)
-class ReasonBar:
-    """One reason's bar in the chart (SVG units: the chart is 640 wide)."""
-
-    code: str
-    count: int
-    double: bool
-    y: int
-    width: float
-
-
-@dataclass(frozen=True)
-class MonthBar:
-    """One month's column: refusals, the double-billing attempts among them at the bottom."""
-
-    month: str
-    label: str
-    total: int
-    double: int
-    x: float
-    top: float  # y of the column's top
-    split: float  # y where the double-billing part begins
-
-
 @dataclass
 class Dashboard:
     filters: Filters
     refusals: list[RefusalRow]
-    reasons: list[ReasonBar]
-    columns: list[MonthBar]
+    reason_chart: charts.Chart
+    month_chart: charts.Chart
     attempts: list[RefusalRow]  # refusals with a double-billing reason
     unsupported: list[tuple[str, str, Any]]  # (patient, month, worklist Claimed)
     late: list[EventRow]
@@ -93,7 +70,6 @@ class Dashboard:
     double_count: int = 0
     programs: tuple[str, ...] = pages.PROGRAMS
     verified: Any = None
-    chart_height: int = field(default=0)
 
 
 @dataclass(frozen=True)
@@ -127,24 +103,25 @@ def in_program(codes: list[str], program: str) -> bool:
                               for c in codes)  # fmt: skip
 
 
-def reason_bars(rows: list[RefusalRow]) -> list[ReasonBar]:
+def reason_chart(rows: list[RefusalRow], f: Filters) -> charts.Chart:
+    """Refusals by reason, the most frequent first; double billing in red."""
     counts = Counter(code for row in rows for code in codes_of(row))
-    most = max(counts.values(), default=1)
-    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return [ReasonBar(c, n, c in DOUBLE, 8 + 30 * i, round(380 * n / most, 1)) for i, (c, n) in enumerate(ordered)]
+    items = [charts.Bar(code, n, RED, "reason-bar double", (("reason", code), ("count", str(n))), "double billing")
+             if code in DOUBLE else charts.Bar(code, n, BLUE, "reason-bar", (("reason", code), ("count", str(n))))
+             for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]  # fmt: skip
+    return charts.bars("reason-chart", f"Refusals by reason, {f.months[0]} to {f.through}", items)
 
 
-def month_bars(rows: list[RefusalRow], months: list[str]) -> list[MonthBar]:
+def month_chart(rows: list[RefusalRow], months: list[str]) -> charts.Chart:
+    """Refused claims per month of service, the double-billing attempts at the foot."""
     total = Counter(row.service_month for row in rows)
     double = Counter(row.service_month for row in rows if DOUBLE.intersection(codes_of(row)))
-    most = max([total[m] for m in months] + [1])
-    out = []
-    for i, m in enumerate(months):
-        top = 170 - 150 * total[m] / most
-        split = 170 - 150 * double[m] / most
-        out.append(MonthBar(m, f"{ABBR[int(m[5:]) - 1]} {m[2:4]}", total[m], double[m], 60 + 48 * i, round(top, 1),
-                            round(split, 1)))  # fmt: skip
-    return out
+    items = [charts.Column(m, f"{ABBR[int(m[5:]) - 1]} {m[2:4]}", (double[m], total[m] - double[m]), "month-bar",
+                           (("month", m), ("total", str(total[m])), ("double", str(double[m]))))
+             for m in months]  # fmt: skip
+    series = [charts.Series("attempted double billing", RED), charts.Series("other refusals", BLUE)]
+    title = "Refused claims per month, attempted double billing in red at the foot of each column"
+    return charts.columns("month-chart", title, items, series, stacked=True, show=str)
 
 
 def refusals(every: list[RefusalRow], f: Filters) -> list[RefusalRow]:
@@ -177,10 +154,8 @@ def dashboard(service: Service, f: Filters) -> Dashboard:
     rows = refusals(every, f)
     attempts = [r for r in rows if DOUBLE.intersection(codes_of(r))]
     late, count = late_facts(service, f)
-    bars = reason_bars(rows)
-    return Dashboard(f, rows, bars, month_bars(rows, f.months), attempts, unsupported(service, f), late, count,
-                     sorted({r.billing_provider_npi for r in every}), len(attempts),
-                     chart_height=16 + 30 * max(len(bars), 1))  # fmt: skip
+    return Dashboard(f, rows, reason_chart(rows, f), month_chart(rows, f.months), attempts, unsupported(service, f),
+                     late, count, sorted({r.billing_provider_npi for r in every}), len(attempts))  # fmt: skip
 
 
 def verify(service: Service) -> Verified:
@@ -199,7 +174,6 @@ class VerifyForm(msgspec.Struct):
     through: str = ""
     provider: str = ""
     program: str = ""
-
 
 
 def _filters(request: Request[Any, Any, Any], through: str | None, provider: str, program: str) -> Filters:

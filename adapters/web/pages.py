@@ -94,11 +94,12 @@ class Bar:
     def outlook(self) -> str:
         """Whether the present pace will make it, in words."""
         if self.pace == "on pace":
-            return f"on pace: projected {self.projected} {self.unit}, will make it"
+            return f"will make it at this pace: projected {self.projected} {self.unit}"
         if self.pace == "behind":
-            return f"behind: projected {self.projected} of {self.need} {self.unit}; needs {self.per_day} a day"
+            return (f"will miss at this pace: projected {self.projected} of {self.need} {self.unit}; "
+                    f"needs {self.per_day} a day")  # fmt: skip
         if self.pace == "out of reach":
-            return "out of reach: too few days left in the period"
+            return "will miss: too few days left in the period"
         if self.pace == "missed":
             return "missed: the period is over"
         return "the period has not started"

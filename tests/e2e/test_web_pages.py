@@ -2,17 +2,19 @@
 chromium and chromium-driver, driven by selenium) against a real server on 127.0.0.1 and a
 SQLite store planted as the integration tests plant it: a compliance officer sees the refusal
 chart with the double billing picked out and runs verify; an auditor opens a patient's
-timeline, moves the "as of" back, and sees the late fact disappear."""
+timeline, downloads the claim's ADR binder (a PDF holding the claim and the digest the page
+shows), moves the "as of" back, and sees the late fact disappear."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from adapters.keys import Keys
+from adapters.keys import ROLES, Keys
 from adapters.store import open_ledger
 from adapters.viewdb import open_views
 from tests.e2e.test_http import serve
@@ -20,8 +22,11 @@ from tests.e2e.test_web import (
     By,
     WebDriver,
     browser as browser,  # the headless Chromium fixture, shared
+    downloaded,
+    downloads_to,
     wait_for,
 )
+from tests.factories import enrolled, minutes, practice
 from tests.integration.test_web_pages import LATE, plant
 
 Site = tuple[str, dict[str, str]]  # the server's address, and a key per role
@@ -29,10 +34,14 @@ Site = tuple[str, dict[str, str]]  # the server's address, and a key per role
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The planted store, the practice registered, and P5 billable (a claim button to reach)."""
     url = f"sqlite:///{tmp_path_factory.mktemp('pages') / 'ledger.db'}"
     plant(url)
-    keys = Keys(open_views(open_ledger(url), url))
-    tokens = {role: keys.add(f"e2e-{role}", role)[1] for role in ("compliance", "auditor")}
+    ledger = open_ledger(url)
+    for fact in (practice(), *enrolled("P5"), *minutes(25, "P5", staff="RN-5", day=6)):
+        ledger.record(fact)
+    keys = Keys(open_views(ledger, url))
+    tokens = {role: keys.add(f"e2e-{role}", role)[1] for role in ROLES}
     proc, base = serve(url, logs=False)  # `carelane serve`, on a free loopback port
     try:
         yield base, tokens
@@ -94,6 +103,7 @@ def test_an_auditor_replays_a_timeline_as_of_an_earlier_instant(site: Site, brow
     assert browser.find_elements(By.CSS_SELECTOR, "#claim-C1")
     assert fits(browser, 800) and fits(browser, 1280)
     browser.save_screenshot(str(tmp_path / "timeline.png"))
+    download_the_binder(browser, tmp_path)
     before = len(entries(browser))
     browser.execute_script("document.getElementById('as_of').value = '2026-04-01T00:00:00';")
     browser.find_element(By.ID, "show-timeline").click()
@@ -101,3 +111,16 @@ def test_an_auditor_replays_a_timeline_as_of_an_earlier_instant(site: Site, brow
     after = entries(browser)
     assert len(after) == before - 1 and not [text for text in after if f"entry id: {LATE}" in text]
     browser.save_screenshot(str(tmp_path / "timeline-as-of.png"))
+
+
+def download_the_binder(browser: WebDriver, tmp_path: Path) -> None:
+    """The claim's ADR binder from its link: a PDF naming the claim, with the page's digest."""
+    pypdf = pytest.importorskip("pypdf", reason="needs pypdf (a dev dependency) to read the binder's text")
+    digest = browser.find_element(By.CSS_SELECTOR, ".packet code.digest").text
+    folder = downloads_to(browser, tmp_path / "downloads")
+    browser.find_element(By.ID, "binder-C1").click()
+    name, pdf = downloaded(folder, ".pdf")
+    assert name == "adr-binder-claim-C1.pdf" and pdf.startswith(b"%PDF-")
+    text = " ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+    assert "Claim C1: 99490 x1, 99439 x1" in " ".join(text.split()) and digest in "".join(text.split())
+    assert browser.find_element(By.ID, "binder-form").is_displayed()  # the page stayed where it was
