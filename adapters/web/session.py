@@ -23,7 +23,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
-from adapters.http_service import service_of
+from adapters.http_service import practice_named, service_of
 from adapters.keys import KeyInfo
 
 COOKIE = "carelane_session"
@@ -41,6 +41,7 @@ class Session:
     csrf: str
     expires: float
     flash: dict[str, Any] = field(default_factory=dict)  # answers shown once on the next page (no-JS claims)
+    practice: str | None = None  # the practice signed in to (several practices: adapters.http_tenants)
 
 
 class Sessions:
@@ -50,10 +51,10 @@ class Sessions:
         self._lock = threading.Lock()
         self._by_hash: dict[str, Session] = {}
 
-    def open(self, key: KeyInfo) -> tuple[str, Session]:
+    def open(self, key: KeyInfo, practice: str | None = None) -> tuple[str, Session]:
         """A new session id (the cookie's value) and its session."""
         sid = secrets.token_urlsafe(32)
-        session = Session(key, secrets.token_urlsafe(32), time.time() + LIFETIME)
+        session = Session(key, secrets.token_urlsafe(32), time.time() + LIFETIME, practice=practice)
         with self._lock:
             now = time.time()
             for gone in [h for h, s in self._by_hash.items() if s.expires <= now]:
@@ -91,6 +92,12 @@ def sessions_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Sessions:
     return found
 
 
+def practice_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The practice the request is for (None: a ledger of one practice, no catalog)."""
+    practice: str | None = connection.app.state["tenancy"].practice_of(practice_named(connection))
+    return practice
+
+
 def key_live(connection: ASGIConnection[Any, Any, Any, Any], key_id: str) -> bool:
     """The key still exists and is not revoked."""
     db = service_of(connection).keys.db
@@ -108,6 +115,8 @@ def session_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseR
     if allowed is None:
         return
     session = sessions_of(connection).get(connection.cookies.get(COOKIE))
+    if session is not None and session.practice != practice_of(connection):
+        session = None  # signed in to another practice: its cookie opens nothing here
     if session is None or not key_live(connection, session.key.id):
         raise NotAuthorizedException("Sign in to continue.")
     connection.state["key"] = session.key

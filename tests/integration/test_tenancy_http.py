@@ -118,3 +118,26 @@ def test_a_line_naming_another_practice_is_invalid_on_this_practices_route(site:
     assert answers[0]["line"] == 1 and "$.practice_id" in answers[0]["error"]
     events_a = site.call("A", "GET", "/practices/A/events").json()
     assert "R9" not in {e["patient_id"] for e in events_a}
+
+
+def test_a_workbench_session_opens_nothing_at_another_practice(site: Site, home: str) -> None:
+    urls = site.urls
+    token = Keys(open_views(open_ledger(urls["A"]), urls["A"])).add("biller-A", "biller")[1]
+    form = site.client.get("/practices/A/app/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert csrf is not None
+    login = {"Cookie": f"carelane_login={form.cookies.get('carelane_login')}"}  # its path is /app
+    signed = site.client.post(
+        "/practices/A/app/login",
+        data={"key": token, "csrf_token": csrf.group(1)},
+        headers=login,
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303
+    cookie = signed.cookies.get("carelane_session") or ""
+    assert cookie
+    headers = {"Cookie": f"carelane_session={cookie}"}
+    mine = site.client.get("/practices/A/app/month?month=2026-03", headers=headers, follow_redirects=False)
+    theirs = site.client.get("/practices/B/app/month?month=2026-03", headers=headers, follow_redirects=False)
+    assert mine.status_code == 200
+    assert theirs.status_code in (302, 303, 401) and "R1" not in theirs.text
