@@ -29,7 +29,6 @@ from domain.timing import refuse_future
 
 log = structlog.get_logger("carelane.batch")
 
-ANSWERS = (facts.ClaimVoided, facts.ClaimAdjudicated)
 Positions = dict[tuple[UUID | str, int], int]
 
 
@@ -50,7 +49,7 @@ class Judged:
     """A batch decided in memory: each fact's answer but its position, the events to
     write, and the aggregates they change (at their new versions)."""
 
-    __slots__ = ("aggregates", "batch", "decided", "events")
+    __slots__ = ("aggregates", "attempts", "batch", "decided", "events")
 
     def __init__(
         self,
@@ -58,11 +57,20 @@ class Judged:
         decided: list[Recorded | Refused],
         events: list[object],
         aggregates: dict[UUID, LedgerAggregate],
+        attempts: list[str] | None = None,
     ) -> None:
         self.batch = batch
         self.decided = decided
         self.events = events
         self.aggregates = aggregates
+        self.attempts = attempts or []  # the claims' reservations across practices (domain.elsewhere)
+
+
+def abandon(ledger: Ledger, attempts: Sequence[str]) -> None:
+    """A judgement not written: its claims' reservations go (a redo reserves again)."""
+    if ledger.elsewhere is not None:
+        for attempt in attempts:
+            ledger.elsewhere.abandon(attempt)
 
 
 def judge(
@@ -80,13 +88,15 @@ def judge(
     changed.update(carried or {})
     absent.difference_update(carried or {})
     decided: list[Recorded | Refused] = []
+    attempts: list[str] = []
     for fact, digest, sent in zip(batch, digests, where, strict=True):
         w = BatchWork(ledger, changed, absent)
         try:
             memory = recall(w, sent)
             refuse_future(fact, w.at, ledger.policy)
             home_id, version = ledger.decide(decision_for(fact).decide, w, fact, digest)
-            if not _held(ledger, w, fact):
+            if not _held(ledger, w, fact, attempts):
+                abandon(ledger, attempts)
                 return None  # held by another practice: judged again fact by fact, and refused there
             settle(w, memory)
         except AlreadyRecorded as seen:
@@ -97,6 +107,7 @@ def judge(
             continue
         except Refused as refusal:
             if not _refused(ledger, w, sent, fact, digest, refusal):
+                abandon(ledger, attempts)
                 return None
             changed.update(w.touched)
             decided.append(refusal)
@@ -104,18 +115,20 @@ def judge(
         changed.update(w.touched)
         decided.append(Recorded(home_id, version, None))
     dirty = {key: agg for key, agg in changed.items() if agg.pending_events}  # most were only read
-    return Judged(batch, decided, [e for agg in dirty.values() for e in agg.collect_events()], dirty)
+    return Judged(batch, decided, [e for agg in dirty.values() for e in agg.collect_events()], dirty, attempts)
 
 
-def _held(ledger: Ledger, w: Work, fact: facts.Fact) -> bool:
-    """A claim's slots across practices reserved (domain.elsewhere); False when another
-    practice holds one. The claim's own decision has changed the batch's state by then."""
+def _held(ledger: Ledger, w: Work, fact: facts.Fact, attempts: list[str]) -> bool:
+    """A claim's slots across practices reserved (domain.elsewhere), the attempt kept on
+    `attempts`; False when another practice holds one. The claim's own decision has changed
+    the batch's state by then."""
     if ledger.elsewhere is None or not isinstance(fact, facts.ClaimSubmitted):
         return True
     try:
-        elsewhere.hold(ledger.elsewhere, w, fact)
+        attempt = elsewhere.hold(ledger.elsewhere, w, fact)
     except Refused:
         return False
+    attempts += [attempt] if attempt is not None else []
     return True
 
 
@@ -146,9 +159,8 @@ def write(ledger: Ledger, judged: Judged) -> Positions:
         return {}
     stored = [ledger.mapper.to_stored_event(e) for e in judged.events]  # type: ignore[arg-type]  # our events
     ids = ledger.recorder.insert_events(stored) or ()
-    if ledger.elsewhere is not None and any(isinstance(f, ANSWERS) for f in judged.batch):
-        # a void, or a payer's answer completing one, frees the claim's slots across practices
-        ledger.elsewhere.release(elsewhere.freed(judged.aggregates.values()))
+    if any(isinstance(f, elsewhere.FREES) for f in judged.batch):
+        ledger.release_freed(judged.aggregates.values())
     return {(s.originator_id, s.originator_version): n for s, n in zip(stored, ids, strict=True)}
 
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from adapters.store import StoreError
 from adapters.tenants import Catalog, CatalogDB, open_catalog_db
-from domain.elsewhere import Held, Slot
+from domain.elsewhere import Held, Reservation, Slot
 from domain.ledger import Ledger
 from projections.runner import Cursor
 
@@ -44,6 +45,7 @@ class ClaimIndex:
         self._lock = " FOR UPDATE" if catalog.db.row_locks else ""  # SQLite's writer lock does it
         self._local = threading.local()
         self._local.db = catalog.db
+        self._opened = [catalog.db]  # every thread's connection, closed with the ledger
 
     @property
     def db(self) -> CatalogDB:
@@ -55,7 +57,13 @@ class ClaimIndex:
             if found is None:
                 raise StoreError("the tenant catalog is gone from the home store")
             self._local.db = found
+            self._opened.append(found)
         return found
+
+    def close(self) -> None:
+        for db in self._opened:
+            db.close()
+        self._opened.clear()
 
     def _hash(self, medicare_id: str) -> str:
         return hmac.new(self._secret, medicare_id.encode(), hashlib.sha256).hexdigest()
@@ -78,67 +86,74 @@ class ClaimIndex:
                         out.append(Held(str(practice), slot, str(program), month, s.medicare_id))
         return out
 
-    def reserve(self, claim_id: str, slots: Sequence[Slot]) -> list[Held]:
+    def reserve(self, claim_id: str, slots: Sequence[Slot]) -> Reservation:
         ordered = sorted(slots, key=lambda s: (self._hash(s.medicare_id), s.slot, s.month))  # one lock order
         now = datetime.now(UTC).isoformat(timespec="seconds")
+        attempt = secrets.token_hex(8)
         try:
             with self.db.transaction() as cur:
-                held = []
-                for s in ordered:
-                    cur.execute(
-                        "INSERT INTO carelane_claim_slots (mbi_hash, slot, month, practice_id, program) "
-                        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                        (self._hash(s.medicare_id), s.slot, s.month, self.practice_id, s.program),
-                    )
-                    owner = self._owner(cur, s, self._lock)
-                    if owner is not None:
-                        held.append(owner)
+                held = [h for s in ordered if (h := self._claim_slot(cur, s)) is not None]
                 if held:
                     raise _Taken(held)  # rolls back what this claim inserted
                 cur.executemany(
-                    "INSERT INTO carelane_claim_holds (practice_id, claim_id, mbi_hash, slot, month, held_at) "
-                    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                    [(self.practice_id, claim_id, self._hash(s.medicare_id), s.slot, s.month, now) for s in ordered],
-                )
+                    "INSERT INTO carelane_claim_holds (practice_id, claim_id, mbi_hash, slot, month, attempt, "
+                    "held_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    [(self.practice_id, claim_id, self._hash(s.medicare_id), s.slot, s.month, attempt, now)
+                     for s in ordered],
+                )  # fmt: skip
         except _Taken as taken:
-            return taken.held
-        return []
+            return Reservation(taken.held, None)
+        return Reservation([], attempt)
 
-    def _owner(self, cur: Cursor, s: Slot, lock: str) -> Held | None:
-        """Who holds the slot, when it is another practice."""
+    def _claim_slot(self, cur: Cursor, s: Slot) -> Held | None:
+        """Take the slot for this practice, or name the practice holding it. DO UPDATE, not
+        DO NOTHING: it locks the row, and on PostgreSQL inserts again if a release deleted
+        the row meanwhile (DO NOTHING then a SELECT would find no row and take it as free)."""
         cur.execute(
-            "SELECT practice_id, program FROM carelane_claim_slots WHERE mbi_hash = %s AND slot = %s AND month = %s"
-            + lock,
-            (self._hash(s.medicare_id), s.slot, s.month),
+            "INSERT INTO carelane_claim_slots (mbi_hash, slot, month, practice_id, program) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (mbi_hash, slot, month) "
+            "DO UPDATE SET practice_id = carelane_claim_slots.practice_id RETURNING practice_id, program",
+            (self._hash(s.medicare_id), s.slot, s.month, self.practice_id, s.program),
         )
-        row = cur.fetchone()
-        if row is None or row[0] == self.practice_id:
+        practice, program = cur.fetchone()
+        if practice == self.practice_id:
             return None
-        return Held(str(row[0]), s.slot, str(row[1]), s.month, s.medicare_id)
+        return Held(str(practice), s.slot, str(program), s.month, s.medicare_id)
 
     def release(self, claim_ids: Sequence[str]) -> None:
-        if not claim_ids:
-            return
-        with self.db.transaction() as cur:
-            for claim_id in dict.fromkeys(claim_ids):
-                cur.execute(
-                    "SELECT mbi_hash, slot, month FROM carelane_claim_holds WHERE practice_id = %s AND claim_id = %s",
-                    (self.practice_id, claim_id),
-                )
-                for key in cur.fetchall():
-                    self._drop(cur, claim_id, tuple(key))
+        """Every hold of these claims (voided, or never saved)."""
+        self._release("claim_id", list(dict.fromkeys(claim_ids)))
 
-    def _drop(self, cur: Cursor, claim_id: str, key: tuple[str, str, str]) -> None:
-        cur.execute(
-            "SELECT practice_id FROM carelane_claim_slots WHERE mbi_hash = %s AND slot = %s AND month = %s"
-            + self._lock,
-            key,
-        )
-        cur.execute(
-            "DELETE FROM carelane_claim_holds WHERE practice_id = %s AND claim_id = %s "
-            "AND mbi_hash = %s AND slot = %s AND month = %s",
-            (self.practice_id, claim_id, *key),
-        )
+    def abandon(self, attempt: str) -> None:
+        """The holds of one reservation whose claim was not saved by it (a concurrent writer
+        of the same claim may have saved it, under holds of its own)."""
+        self._release("attempt", [attempt])
+
+    def _release(self, column: str, values: list[str]) -> None:
+        if not values:
+            return
+        marks = ", ".join(["%s"] * len(values))
+        with self.db.transaction() as cur:
+            cur.execute(
+                f"SELECT DISTINCT mbi_hash, slot, month FROM carelane_claim_holds WHERE practice_id = %s "
+                f"AND {column} IN ({marks}) ORDER BY mbi_hash, slot, month",  # the lock order of reserve
+                (self.practice_id, *values),
+            )
+            keys = [tuple(row) for row in cur.fetchall()]
+            for key in keys:  # lock each slot before its holds change
+                cur.execute(
+                    "SELECT practice_id FROM carelane_claim_slots WHERE mbi_hash = %s AND slot = %s AND month = %s"
+                    + self._lock,
+                    key,
+                )
+            cur.execute(
+                f"DELETE FROM carelane_claim_holds WHERE practice_id = %s AND {column} IN ({marks})",
+                (self.practice_id, *values),
+            )
+            for key in keys:
+                self._free_if_unheld(cur, key)
+
+    def _free_if_unheld(self, cur: Cursor, key: tuple[str, ...]) -> None:
         cur.execute(
             "SELECT COUNT(*) FROM carelane_claim_holds WHERE practice_id = %s AND mbi_hash = %s AND slot = %s "
             "AND month = %s",
@@ -150,6 +165,17 @@ class ClaimIndex:
                 "AND practice_id = %s",
                 (*key, self.practice_id),
             )
+
+    def backfill(self, ledger: Ledger, claim_ids: Sequence[str]) -> list[tuple[str, list[Held]]]:
+        """Put the store's own standing claims in the index (a store with history joining a
+        catalog): each claim, and the other practices' holds it meets, if any. Such a
+        conflict was billed before the ledger could see it; it is reported, not undone."""
+        met = []
+        for claim_id in claim_ids:
+            slots = ledger.claim_slots(claim_id)
+            if slots and (held := self.reserve(claim_id, slots).held):
+                met.append((claim_id, held))
+        return met
 
     def reconcile(self, ledger: Ledger, now: datetime | None = None) -> int:
         """Release this practice's holds whose claim is not on file or no longer stands (a

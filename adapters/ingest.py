@@ -141,6 +141,7 @@ def record_batches(
                 pending = None
                 yield answers
                 if not written:
+                    batching.abandon(ledger, judged.attempts if judged else [])
                     judged = batching.judge(ledger, batch, None, sents)
             if judged is None:
                 yield [ledger.outcome(fact, sent) for fact, sent in zip(batch, sents, strict=True)]
@@ -166,6 +167,7 @@ def _finish(
         positions = write.result()
     except IntegrityError:
         log.info("batch.conflict_fallback", facts=len(judged.batch))
+        batching.abandon(ledger, judged.attempts)
         return [ledger.outcome(fact, sent) for fact, sent in zip(judged.batch, sents, strict=True)], False
     return batching.answers(ledger, judged, positions), True
 

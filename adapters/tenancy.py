@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from adapters.claim_index import ClaimIndex
 from adapters.store import store_url
-from adapters.tenants import Catalog, TenantError
+from adapters.tenants import Catalog
 from domain.elsewhere import slots_of, withheld
 from domain.keys import patient_key
 from domain.ledger import Ledger
@@ -30,11 +30,7 @@ def resolve(home: str | None, practice: str | None) -> Resolved:
     url = store_url(home)
     catalog = Catalog.open(url)
     if catalog is None:
-        if practice is not None:
-            raise TenantError(
-                f"UNKNOWN_PRACTICE: no practice {practice[:64]!r} here; add it with `carelane practices add FILE`"
-            )
-        return Resolved(url)
+        return Resolved(url)  # one store: --practice names a PracticeRegistered in it (export-837)
     try:
         tenant = catalog.resolve(practice)
     finally:

@@ -36,8 +36,8 @@ TABLES = (
     "CREATE TABLE IF NOT EXISTS carelane_claim_slots (mbi_hash TEXT NOT NULL, slot TEXT NOT NULL, "
     "month TEXT NOT NULL, practice_id TEXT NOT NULL, program TEXT NOT NULL, PRIMARY KEY (mbi_hash, slot, month))",
     "CREATE TABLE IF NOT EXISTS carelane_claim_holds (practice_id TEXT NOT NULL, claim_id TEXT NOT NULL, "
-    "mbi_hash TEXT NOT NULL, slot TEXT NOT NULL, month TEXT NOT NULL, held_at TEXT NOT NULL, "
-    "PRIMARY KEY (practice_id, claim_id, mbi_hash, slot, month))",
+    "mbi_hash TEXT NOT NULL, slot TEXT NOT NULL, month TEXT NOT NULL, attempt TEXT NOT NULL, "
+    "held_at TEXT NOT NULL, PRIMARY KEY (practice_id, claim_id, mbi_hash, slot, month, attempt))",
 )
 
 
@@ -154,7 +154,12 @@ class Catalog:
         return tenants[0] if tenants else None
 
     def secret(self) -> bytes:
-        """The catalog's own salt for MBI hashes (made once)."""
+        """The catalog's own key for MBI hashes (made once; read without a write lock)."""
+        with self.db.reading() as cur:
+            cur.execute("SELECT secret FROM carelane_catalog_secret WHERE id = 1")
+            found = cur.fetchone()
+        if found is not None:
+            return bytes.fromhex(found[0])
         with self.db.transaction() as cur:
             cur.execute("SELECT secret FROM carelane_catalog_secret WHERE id = 1")
             row = cur.fetchone()
@@ -197,7 +202,10 @@ def place(home: str, practice_id: str, template: str | None) -> str:
     parts = urlparse(home)
     query = {k: v[0] for k, v in parse_qs(parts.query).items()}
     base = store.pg_schema if store.pg_schema != "public" else "practice"
-    query["schema"] = f"{base}_{slug}"[:63]
+    name = f"{base}_{slug}"
+    if len(name) > 63:  # PostgreSQL's limit: keep a digest of the id, so two ids never share a schema
+        name = name[:54] + "_" + hashlib.sha256(practice_id.encode()).hexdigest()[:8]
+    query["schema"] = name
     return parts._replace(query=urlencode(query)).geturl()
 
 

@@ -49,6 +49,14 @@ class Held(NamedTuple):
     medicare_id: str = ""  # the slot's patient, as matched (in memory only; the index keeps a hash)
 
 
+class Reservation(NamedTuple):
+    """A reservation's answer: the holds of other practices (nothing reserved then), or the
+    attempt that reserved, to abandon if its claim is not saved."""
+
+    held: list[Held]
+    attempt: str | None
+
+
 class ClaimsElsewhere(Protocol):
     """The shared index of the slots each practice's live claims hold (adapters.claim_index)."""
 
@@ -58,13 +66,21 @@ class ClaimsElsewhere(Protocol):
         """The slots among these that another practice holds (nothing is reserved)."""
         ...
 
-    def reserve(self, claim_id: str, slots: Sequence[Slot]) -> list[Held]:
+    def reserve(self, claim_id: str, slots: Sequence[Slot]) -> Reservation:
         """Reserve every slot for this practice's claim, or none: the holds of other
-        practices when any slot is taken. Reserving what this claim holds already is a no-op."""
+        practices when any slot is taken."""
         ...
 
     def release(self, claim_ids: Sequence[str]) -> None:
-        """These claims of this practice no longer hold their slots (voided, or never saved)."""
+        """These claims of this practice no longer hold their slots (voided)."""
+        ...
+
+    def abandon(self, attempt: str) -> None:
+        """One reservation's holds, whose claim it did not save."""
+        ...
+
+    def close(self) -> None:
+        """Its connections, with the ledger's."""
         ...
 
 
@@ -141,16 +157,21 @@ def _mbi(medicare_id: str) -> str:
     return "".join(ch for ch in medicare_id.upper() if ch.isalnum())
 
 
-def hold(port: ClaimsElsewhere, w: Work, fact: facts.ClaimSubmitted) -> bool:
-    """Reserve the claim's slots across practices, or refuse it naming who holds them.
-    True when something was reserved (to release if the claim is then not saved)."""
+def hold(port: ClaimsElsewhere, w: Work, fact: facts.ClaimSubmitted) -> str | None:
+    """Reserve the claim's slots across practices, or refuse it naming who holds them. The
+    attempt that reserved (to abandon if the claim is then not saved), or None when the
+    claim holds nothing across practices."""
     mine = slots(w, fact)
     if not mine:
-        return False
-    held = port.reserve(fact.claim_id, mine)
-    if held:
-        raise Refused(*reasons(mine, held))
-    return True
+        return None
+    reserved = port.reserve(fact.claim_id, mine)
+    if reserved.held:
+        raise Refused(*reasons(mine, reserved.held))
+    return reserved.attempt
+
+
+# A claim's answers that can free its slots: a void, or a payer's answer completing one.
+FREES = (facts.ClaimVoided, facts.ClaimAdjudicated)
 
 
 def refused_too(port: ClaimsElsewhere, w: Work, fact: facts.Fact, refusal: Refused) -> Refused:
@@ -180,3 +201,15 @@ def stands(w: Work, claim_id: str) -> bool:
     pm = None if ident is None else w.get(ident.home_id, PatientMonth)
     claim = None if pm is None else pm.claims.get(claim_id)
     return claim is not None and claim.live
+
+
+def slots_on_file(w: Work, claim_id: str) -> list[Slot]:
+    """The slots a claim on file holds while it stands (a store's claims entering the index
+    when its practice joins a catalog)."""
+    ident = w.identity_of(facts.ClaimSubmitted, claim_id)
+    pm = None if ident is None else w.get(ident.home_id, PatientMonth)
+    claim = None if pm is None else pm.claims.get(claim_id)
+    patient = None if pm is None else w.get(patient_key(pm.patient_id), Patient)
+    if pm is None or claim is None or not claim.live or patient is None or not patient.medicare_id:
+        return []
+    return slots_of(patient.medicare_id, claim.codes, pm.month, w.ctx.policy)

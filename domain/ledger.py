@@ -13,7 +13,7 @@ uses the library's public reads instead, which are slower but give the same answ
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
@@ -136,11 +136,11 @@ class Ledger(Application):  # type: ignore[type-arg]  # the library generic take
             return Recorded(home_id, version, position)
         raise Contention(f"{type(fact).__name__} lost {MAX_ATTEMPTS} races; send it again")
 
-    def decide(self, decide: Decide, w: Work, fact: facts.Fact, digest: str) -> Home:
+    def decide(self, decision: Decide, w: Work, fact: facts.Fact, digest: str) -> Home:
         """The fact's decision, and for a claim where one ledger serves several practices,
         the same rules across them (domain.elsewhere)."""
         try:
-            home = decide(w, fact, digest)
+            home = decision(w, fact, digest)
         except Refused as refusal:
             if self.elsewhere is None or isinstance(refusal, Remembered):
                 raise
@@ -149,20 +149,34 @@ class Ledger(Application):  # type: ignore[type-arg]  # the library generic take
 
     def _save(self, w: Work, fact: facts.Fact) -> list[Recording[UUID]]:
         """Save the unit of work; across practices, a claim's slots are reserved first (and
-        released if it is not saved), and a voided claim's released after."""
+        abandoned if it is not saved), and a voided claim's released after."""
         if self.elsewhere is None:
             return self.save(*w.touched.values())
-        claim = fact if isinstance(fact, facts.ClaimSubmitted) else None
-        reserved = claim is not None and elsewhere.hold(self.elsewhere, w, claim)
+        attempt = elsewhere.hold(self.elsewhere, w, fact) if isinstance(fact, facts.ClaimSubmitted) else None
         try:
             recordings = self.save(*w.touched.values())
         except BaseException:
-            if reserved and claim is not None:
-                self.elsewhere.release([claim.claim_id])
+            if attempt is not None:
+                self.elsewhere.abandon(attempt)
             raise
-        if isinstance(fact, facts.ClaimVoided | facts.ClaimAdjudicated):
-            self.elsewhere.release(elsewhere.freed(w.touched.values()))
+        if isinstance(fact, elsewhere.FREES):
+            self.release_freed(w.touched.values())
         return recordings
+
+    def release_freed(self, aggregates: Iterable[object]) -> None:
+        """Free the slots of the voided claims among these, after they are saved. A failure
+        here is logged, not raised: the fact is recorded, and `carelane project` reconciles."""
+        if self.elsewhere is None:
+            return
+        try:
+            self.elsewhere.release(elsewhere.freed(aggregates))
+        except Exception as e:
+            log.warning("elsewhere.release_failed", error=type(e).__name__)
+
+    def close(self) -> None:
+        if self.elsewhere is not None:
+            self.elsewhere.close()
+        super().close()
 
     def run(self, command: Callable[[Work], T]) -> T:
         """A command that is not a fact of the contract (an export, a clearinghouse answer),
@@ -176,8 +190,7 @@ class Ledger(Application):  # type: ignore[type-arg]  # the library generic take
             except IntegrityError:
                 log.info("command.conflict_retry", attempt=attempt)
                 continue
-            if self.elsewhere is not None:
-                self.elsewhere.release(elsewhere.freed(w.touched.values()))  # a payer's answer can complete a void
+            self.release_freed(w.touched.values())  # a payer's answer can complete a void
             return result
         raise Contention(f"lost {MAX_ATTEMPTS} races with other writers; try again")
 
@@ -224,6 +237,9 @@ class Ledger(Application):  # type: ignore[type-arg]  # the library generic take
         return found, set(keys) - set(found)
 
     # Queries the rules need (read-only; nothing is recorded)
+
+    def claim_slots(self, claim_id: str) -> list[elsewhere.Slot]:
+        return elsewhere.slots_on_file(Work(self.load, self.context, self.clock()), claim_id)
 
     def claim_stands(self, claim_id: str) -> bool:
         return elsewhere.stands(Work(self.load, self.context, self.clock()), claim_id)

@@ -7,7 +7,8 @@ import sys
 
 import click
 
-from adapters import tenancy
+from adapters import reads, tenancy
+from adapters.claim_index import ClaimIndex
 from adapters.commands.base import Settings, main
 from adapters.commands.ingesting import open_lines
 from adapters.ingest import numbered
@@ -15,8 +16,12 @@ from adapters.lines import Invalid, decode_only
 from adapters.store import StoreError, open_ledger, redact
 from adapters.table import render
 from adapters.tenants import Catalog, TenantError
+from adapters.viewdb import open_views
 from domain import facts
+from domain.elsewhere import Held
+from domain.ledger import Ledger
 from domain.reasons import Refused
+from projections.events import Query, events
 
 
 @main.group("practices")
@@ -61,9 +66,24 @@ def _register(catalog: Catalog, fact: facts.PracticeRegistered, template: str | 
     ledger = tenancy.attach(open_ledger(tenant.url), resolved)
     try:
         ledger.record(fact)
+        met = _backfill(ledger, tenant.url)
     finally:
         ledger.close()
-    return f"line {lineno}: practice {fact.practice_id} registered; store {redact(tenant.url)}"
+    shown = [f"line {lineno}: practice {fact.practice_id} registered; store {redact(tenant.url)}"]
+    for claim_id, held in met:  # billed before the ledger could see across practices
+        others = ", ".join(sorted({f"{h.program} {h.month} by practice {h.practice_id}" for h in held}))
+        shown.append(f"  warning: claim {claim_id} on file meets {others}: review both")
+    return "\n".join(shown)
+
+
+def _backfill(ledger: Ledger, url: str) -> list[tuple[str, list[Held]]]:
+    """The store's standing claims into the cross-practice index (a store with history:
+    the first practice keeps the home store, or `--at` an existing one)."""
+    if not isinstance(ledger.elsewhere, ClaimIndex):
+        return []
+    db = reads.ready(ledger, open_views(ledger, url))
+    claims = [row.fact["claim_id"] for row in events(ledger, db, Query(types=["ClaimSubmitted"]))]
+    return ledger.elsewhere.backfill(ledger, list(dict.fromkeys(claims)))
 
 
 @practices_group.command("list")

@@ -142,19 +142,33 @@ def _spanning_key(settings: Settings, name: str, role: str, practices: str) -> A
 @keys_group.command("list")
 @click.pass_obj
 def keys_list(settings: Settings) -> None:
-    """Every key's id, name, role and state (never the key)."""
-    rows = [[k.id, k.name, k.role, k.created_at, k.revoked_at or "active"] for k in _keys(settings).all()]
-    click.echo(render(["id", "name", "role", "created", "revoked"], rows, "API keys"))
+    """Every key's id, name, role and state (never the key); with practices, the billing
+    company's keys too, with the practices each reaches."""
+    rows = [[k.id, k.name, k.role, k.created_at, k.revoked_at or "active", "this one"] for k in _keys(settings).all()]
+    spanning = _spanning(settings)
+    if spanning is not None:
+        rows += [[k.id, k.name, k.role, k.created_at, k.revoked_at or "active",
+                  ", ".join(sorted(spanning.scope(k.id)))] for k in spanning.all()]  # fmt: skip
+    click.echo(render(["id", "name", "role", "created", "revoked", "practices"], rows, "API keys"))
 
 
 @keys_group.command("revoke")
 @click.argument("key_id")
 @click.pass_obj
 def keys_revoke(settings: Settings, key_id: str) -> None:
-    """Revoke a key by id; requests with it get 401 from then on."""
-    if not _keys(settings).revoke(key_id):
+    """Revoke a key by id (the practice's own, or a billing company's); requests with it
+    get 401 from then on."""
+    spanning = _spanning(settings)
+    if not _keys(settings).revoke(key_id) and (spanning is None or not spanning.revoke(key_id)):
         raise click.ClickException(f"no active key {key_id}")
     click.echo(f"key {key_id} revoked")
+
+
+def _spanning(settings: Settings) -> Any:
+    from adapters.tenant_keys import SpanningKeys
+
+    catalog = settings.catalog()
+    return None if catalog is None else SpanningKeys(catalog.db)
 
 
 @main.command("generate")

@@ -114,11 +114,11 @@ def test_a_hold_lost_to_a_crash_is_released_by_reconciling(home: str) -> None:
     assert catalog is not None
     index_a, index_b = ClaimIndex(catalog, "A"), ClaimIndex(catalog, "B")
     slot = Slot("1EG4TE5R4", "CCM|PCM|APCM", "CCM", "2026-03")
-    assert index_a.reserve("NEVER-SAVED", [slot]) == []  # reserved, then the process died
-    assert [h.practice_id for h in index_b.reserve("CB", [slot])] == ["A"]
+    assert index_a.reserve("NEVER-SAVED", [slot]).held == []  # reserved, then the process died
+    assert [h.practice_id for h in index_b.reserve("CB", [slot]).held] == ["A"]
     assert index_a.reconcile(a) == 0  # too recent: it may still be being recorded
     assert index_a.reconcile(a, datetime.now(UTC) + timedelta(minutes=11)) == 1
-    assert index_b.reserve("CB", [slot]) == []
+    assert index_b.reserve("CB", [slot]).held == []
 
 
 def test_the_worklist_holds_back_what_another_practice_claimed(home: str) -> None:
@@ -134,3 +134,51 @@ def test_the_worklist_holds_back_what_another_practice_claimed(home: str) -> Non
     assert {x.code for x in held} == {"99490", "99439"} and "practice A" in held[0].detail
     (row_a,) = reads.worklist(a, open_views(a, urls["A"]), "2026-03")
     assert [x.code for x in row_a.billable] == ["99439"]  # A's own add-on is still A's to bill
+
+
+def _index_is_whole(home: str) -> None:
+    """Every hold has its slot row, owned by the holder's practice."""
+    catalog = Catalog.open(home)
+    assert catalog is not None
+    with catalog.db.reading() as cur:
+        cur.execute(
+            "SELECT h.practice_id, s.practice_id FROM carelane_claim_holds h LEFT JOIN carelane_claim_slots s "
+            "ON s.mbi_hash = h.mbi_hash AND s.slot = h.slot AND s.month = h.month"
+        )
+        rows = cur.fetchall()
+    assert all(holder == owner for holder, owner in rows), rows
+
+
+def test_an_abandoned_attempt_leaves_the_same_claims_other_holds(home: str) -> None:
+    """Two writers of one claim at once: the one whose save failed abandons only its own
+    reservation, so the claim the other saved keeps its slot."""
+    add_practices(home, "A", "B")
+    catalog = Catalog.open(home)
+    assert catalog is not None
+    index_a, index_b = ClaimIndex(catalog, "A"), ClaimIndex(catalog, "B")
+    slot = Slot("1EG4TE5R6", "CCM|PCM|APCM", "CCM", "2026-03")
+    first, second = index_a.reserve("CA", [slot]), index_a.reserve("CA", [slot])
+    assert first.attempt and second.attempt and first.attempt != second.attempt
+    index_a.abandon(second.attempt)
+    assert [h.practice_id for h in index_b.reserve("CB", [slot]).held] == ["A"]
+    index_a.release(["CA"])  # the claim voided: every hold of it goes
+    assert index_b.reserve("CB", [slot]).held == []
+    _index_is_whole(home)
+
+
+def test_a_store_with_claims_joining_a_catalog_puts_them_in_the_index(home: str) -> None:
+    """The first practice keeps the home store and its history: claims billed before the
+    catalog existed hold their months against the practices added with it."""
+    before = with_index(home, "A", home)  # no catalog yet: a single-practice ledger
+    for fact in [*enrolled("R7"), *minutes(45, "R7"), claim("CA", "R7")]:
+        before.record(fact)
+    from adapters.commands.practices import _backfill
+
+    urls = add_practices(home, "A", "B")
+    assert urls["A"] == home
+    a, b = with_index(urls["A"], "A", home), with_index(urls["B"], "B", home)
+    assert _backfill(a, urls["A"]) == []
+    for fact in [*enrolled("R7"), *minutes(45, "R7")]:
+        b.record(fact)
+    assert _refused(b, claim("CB", "R7")).codes[0].value == "PROVIDER_CONFLICT"
+    _index_is_whole(home)
