@@ -72,3 +72,30 @@ def test_one_practice_needs_no_naming(home: str, tmp_path: Path) -> None:
     assert [r["billable"][0]["code"] for r in rows] == ["99490"]
     unknown = _run(home, "--practice", "OTHER", "worklist", "--month", "2026-03")
     assert unknown.returncode == 1 and "UNKNOWN_PRACTICE" in unknown.stderr
+
+
+def test_a_billing_companys_key_is_listed_and_revoked(home: str, tmp_path: Path) -> None:
+    practices = tmp_path / "practices.ndjson"
+    practices.write_bytes(b"\n".join(ENCODE(practice(practice_id=p)) for p in "AB") + b"\n")
+    assert _run(home, "practices", "add", str(practices)).returncode == 0
+    made = _run(home, "keys", "add", "--role", "admin", "--name", "ops", "--practices", "all")
+    assert made.returncode == 0, made.stderr
+    key_id = made.stdout.split()[1]
+    listed = _run(home, "--practice", "A", "keys", "list")
+    assert key_id in listed.stdout and "*" in listed.stdout
+    assert _run(home, "--practice", "B", "keys", "revoke", key_id).returncode == 0
+    after = _run(home, "--practice", "A", "keys", "list").stdout.splitlines()
+    assert "active" not in next(line for line in after if key_id in line)
+    assert _run(home, "keys", "add", "--role", "admin", "--name", "x", "--practices", "ZZ").returncode == 1
+
+
+def test_practice_on_a_store_without_a_catalog_works_as_before(tmp_path: Path) -> None:
+    """One store, no catalog: --practice (or CARELANE_PRACTICE) names one of its registered
+    practices for export-837, and other commands run as they always did."""
+    store = f"sqlite:///{tmp_path / 'one.db'}"
+    facts = tmp_path / "facts.ndjson"
+    facts.write_bytes(b"\n".join(ENCODE(f) for f in [practice(practice_id="PR-1"), *enrolled("R1")]) + b"\n")
+    assert _run(store, "ingest", str(facts)).returncode == 0
+    listed = _run(store, "--practice", "PR-1", "worklist", "--month", "2026-03")
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(p.name for p in tmp_path.glob("*.db")) == ["one.db"]  # no practice store made
