@@ -91,31 +91,34 @@ def judge(
     attempts: list[str] = []
     for fact, digest, sent in zip(batch, digests, where, strict=True):
         w = BatchWork(ledger, changed, absent)
-        try:
-            memory = recall(w, sent)
-            refuse_future(fact, w.at, ledger.policy)
-            home_id, version = ledger.decide(decision_for(fact).decide, w, fact, digest)
-            if not _held(ledger, w, fact, attempts):
-                abandon(ledger, attempts)
-                return None  # held by another practice: judged again fact by fact, and refused there
-            settle(w, memory)
-        except AlreadyRecorded as seen:
-            decided.append(Recorded(seen.originator_id, seen.version, None, duplicate=True))
-            continue
-        except Remembered as again:
-            decided.append(again)
-            continue
-        except Refused as refusal:
-            if not _refused(ledger, w, sent, fact, digest, refusal):
-                abandon(ledger, attempts)
-                return None
-            changed.update(w.touched)
-            decided.append(refusal)
-            continue
-        changed.update(w.touched)
-        decided.append(Recorded(home_id, version, None))
+        item = _one(ledger, w, fact, digest, sent, attempts)
+        if item is None:
+            abandon(ledger, attempts)
+            return None
+        changed.update(w.touched)  # a duplicate's or a refusal's only read what they touched
+        decided.append(item)
     dirty = {key: agg for key, agg in changed.items() if agg.pending_events}  # most were only read
     return Judged(batch, decided, [e for agg in dirty.values() for e in agg.collect_events()], dirty, attempts)
+
+
+def _one(
+    ledger: Ledger, w: BatchWork, fact: facts.Fact, digest: str, sent: Sent | None, attempts: list[str]
+) -> Recorded | Refused | None:
+    """One fact's answer in the batch; None: the batch must go fact by fact."""
+    try:
+        memory = recall(w, sent)
+        refuse_future(fact, w.at, ledger.policy)
+        home_id, version = ledger.decide(decision_for(fact).decide, w, fact, digest)
+        if not _held(ledger, w, fact, attempts):
+            return None  # held by another practice: judged again fact by fact, and refused there
+        settle(w, memory)
+    except AlreadyRecorded as seen:
+        return Recorded(seen.originator_id, seen.version, None, duplicate=True)
+    except Remembered as again:
+        return again
+    except Refused as refusal:
+        return refusal if _refused(ledger, w, sent, fact, digest, refusal) else None
+    return Recorded(home_id, version, None)
 
 
 def _held(ledger: Ledger, w: Work, fact: facts.Fact, attempts: list[str]) -> bool:

@@ -114,8 +114,14 @@ def run(jobs: list[Job], workers: int, on_done: Callable[[str, list[LineResult]]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context) as pool:
         futures = {pool.submit(record, job): job.tenant.practice_id for job in jobs}
+        failed = []
         for future in as_completed(futures):
-            on_done(futures[future], future.result())
+            try:
+                on_done(futures[future], future.result())
+            except Exception as e:  # the other practices' answers still count
+                failed.append(f"practice {futures[future]}: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
+        if failed:
+            raise RuntimeError("; ".join(failed))
 
 
 def record(job: Job) -> list[LineResult]:

@@ -28,30 +28,42 @@ def ingest(
     workers: int | None,
 ) -> int:
     tally, shown = Tally(), 0
-    try:
-        default = catalog.resolve(settings.practice)
-    except TenantError as e:
-        if settings.practice is not None:
-            raise click.ClickException(str(e)) from None
-        default = None  # several practices: each line names its own
+    named = _default(catalog, settings.practice)
     with report_sink(report) as sink:
-        try:
-            for name in files:
-                named = None if default is None else default.practice_id
-                results = _one_file(catalog, name, named, only, reconsider, workers)
-                for result in sorted(results, key=lambda r: r.line):
-                    if len(files) > 1:
-                        result.file = name
-                    sink(result)
-                    tally.add(result)
-                    if result.status != "accepted" and shown < SHOWN_PROBLEMS:
-                        shown += 1
-                        click.echo(problem_line(name, result), err=True)
-        except KeyboardInterrupt:
-            click.echo(f"interrupted; every line answered so far is recorded\n{tally.summary()}", err=True)
-            return 130
+        for name in files:
+            results: list[LineResult] = []
+            try:
+                _one_file(catalog, name, named, only, reconsider, workers, results)
+            except KeyboardInterrupt:
+                stopped: str | None = "interrupted; every line answered so far is recorded"
+            except Exception as e:  # a worker's failure: its practice's answers are lost, not the others'
+                stopped = f"stopped: {e}"
+            else:
+                stopped = None
+            for result in sorted(results, key=lambda r: r.line):  # what was answered, in the file's order
+                if len(files) > 1:
+                    result.file = name
+                sink(result)
+                tally.add(result)
+                if result.status != "accepted" and shown < SHOWN_PROBLEMS:
+                    shown += 1
+                    click.echo(problem_line(name, result), err=True)
+            if stopped is not None:
+                click.echo(f"{stopped}\n{tally.summary()}", err=True)
+                return 130 if stopped.startswith("interrupted") else 1
     summarise(tally, shown)
     return tally.exit_code
+
+
+def _default(catalog: Catalog, practice: str | None) -> str | None:
+    """The practice of lines that name none: --practice, or the only one."""
+    try:
+        tenant = catalog.resolve(practice)
+    except TenantError as e:
+        if practice is not None:
+            raise click.ClickException(str(e)) from None
+        return None  # several practices: each line names its own
+    return None if tenant is None else tenant.practice_id
 
 
 def _one_file(
@@ -61,8 +73,9 @@ def _one_file(
     only: tuple[type[facts.Fact], ...],
     reconsider: bool,
     workers: int | None,
-) -> list[LineResult]:
-    results: list[LineResult] = []
+    results: list[LineResult],
+) -> None:
+    """Answer the file's lines into `results` (kept by the caller if this stops midway)."""
     with open_lines(name) as (lines, submission):
         shares = routing.split(lines, catalog, default, results.append)
     jobs = [
@@ -78,4 +91,3 @@ def _one_file(
             bar.update(1)
 
         routing.run(jobs, count, done)
-    return results
