@@ -17,16 +17,25 @@ from domain.ledger import Ledger
 from tests.conftest import PG_BASE, pg_url
 from tests.factories import practice
 
+OPENED: list[Ledger] = []  # closed when the test's home store goes
+
+
+def _close_opened() -> None:
+    while OPENED:
+        OPENED.pop().close()
+
 
 def home_store(kind: str, tmp_path: Path) -> Iterator[str]:
     """A home store URL; on PostgreSQL, the practices' schemas (`<home>_<practice>`) are
-    dropped with it."""
+    dropped with it. The ledgers `with_index` opened are closed first."""
     if kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'home.db'}"
+        _close_opened()
         return
     gen = pg_url()
     url = next(gen)
     yield url
+    _close_opened()
     schema = parse(url).pg_schema
     with psycopg.connect(parse(PG_BASE).pg_conninfo or "", autocommit=True) as conn:
         rows = conn.execute(
@@ -49,7 +58,9 @@ def add_practices(home: str, *ids: str) -> dict[str, str]:
     urls = {}
     for pid in ids:
         tenant = catalog.add(pid)
-        with_index(tenant.url, pid, home).record(practice(practice_id=pid, name=f"Clinic {pid}"))
+        ledger = with_index(tenant.url, pid, home)
+        ledger.record(practice(practice_id=pid, name=f"Clinic {pid}"))
+        ledger.close()
         urls[pid] = tenant.url
     catalog.close()
     return urls
@@ -57,4 +68,6 @@ def add_practices(home: str, *ids: str) -> dict[str, str]:
 
 def with_index(url: str, practice_id: str, home: str) -> Ledger:
     """A practice's ledger with the cross-practice claim index, as commands open it."""
-    return tenancy.attach(open_ledger(url), tenancy.Resolved(url, practice_id, home))
+    ledger = tenancy.attach(open_ledger(url), tenancy.Resolved(url, practice_id, home))
+    OPENED.append(ledger)
+    return ledger

@@ -52,7 +52,6 @@ def test_200_races_between_two_practices_accept_exactly_one_claim(kind: str, tmp
                 for fact in [*enrolled(f"R{trial}"), *minutes(25, f"R{trial}", staff=f"RN-{trial}")]
             ]
             assert ingest(ledger, lines, lambda _: None, batch=BATCH).exit_code == 0
-            ledger.close()
         context = multiprocessing.get_context("spawn")
         barrier, results = context.Barrier(len(PRACTICES)), context.Queue()
         procs = [context.Process(target=_worker, args=(urls[p], p, home, barrier, results)) for p in PRACTICES]
