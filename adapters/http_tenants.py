@@ -13,6 +13,7 @@ import anyio.to_thread
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, PermissionDeniedException
 
 from adapters import tenancy
+from adapters.http_prefix import prefixed
 from adapters.http_service import Service
 from adapters.keys import KeyInfo
 from adapters.store import store_url
@@ -131,6 +132,8 @@ def practice_paths(app: Any) -> Any:
             scope = dict(scope, path="/" + rest, raw_path=("/" + rest).encode())
             scope.setdefault("state", {})
             scope["state"] = dict(scope["state"], practice=practice)
+            if scope["type"] == "http":
+                send = prefixed(send, practice)  # the workbench's links and cookies keep the prefix
         await app(scope, receive, send)
 
     return handler

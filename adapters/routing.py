@@ -80,7 +80,7 @@ def own_lines(lines: list[bytes], practice: str | None, on_invalid: Callable[[Li
 
 
 def _practice_of(raw: bytes, default: str | None) -> tuple[str | None, bytes]:
-    if FIELD not in raw:
+    if FIELD not in raw and b"\\u" not in raw:  # a key can be spelled with escapes ("practice\\u005fid")
         return default, raw
     try:
         data = msgspec.json.decode(raw)

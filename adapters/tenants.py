@@ -130,7 +130,11 @@ class Catalog:
             cur.execute("SELECT COUNT(*) FROM carelane_tenants")
             first = cur.fetchone()[0] == 0
             url = self.home if first and template is None else place(self.home, practice_id, template)
-            parse(url)  # a bad template is refused before anything is recorded
+            if too_long(url):  # a bad template is refused before anything is recorded
+                raise TenantError(f"--at: the schema name for {practice_id[:64]!r} is over 63 bytes; shorten it")
+            cur.execute("SELECT practice_id FROM carelane_tenants WHERE url = %s", (url,))
+            if cur.fetchone() is not None:
+                raise TenantError(f"the store for {practice_id[:64]!r} is another practice's already")
             cur.execute(
                 "INSERT INTO carelane_tenants (practice_id, url, added_at) VALUES (%s, %s, %s)",
                 (practice_id, url, datetime.now(UTC).isoformat(timespec="microseconds")),
@@ -203,10 +207,19 @@ def place(home: str, practice_id: str, template: str | None) -> str:
     query = {k: v[0] for k, v in parse_qs(parts.query).items()}
     base = store.pg_schema if store.pg_schema != "public" else "practice"
     name = f"{base}_{slug}"
-    if len(name) > 63:  # PostgreSQL's limit: keep a digest of the id, so two ids never share a schema
-        name = name[:54] + "_" + hashlib.sha256(practice_id.encode()).hexdigest()[:8]
+    if len(name.encode()) > PG_NAME:  # PostgreSQL's limit: keep a digest of the id, so two ids never share a schema
+        name = name.encode()[:54].decode(errors="ignore") + "_" + hashlib.sha256(practice_id.encode()).hexdigest()[:8]
     query["schema"] = name
     return parts._replace(query=urlencode(query)).geturl()
+
+
+PG_NAME = 63  # bytes: PostgreSQL cuts a longer name, and two names alike up to there are one schema
+
+
+def too_long(url: str) -> bool:
+    """A PostgreSQL store whose schema name PostgreSQL would cut (and so share with another)."""
+    store = parse(url)
+    return store.kind != "sqlite" and len(store.pg_schema.encode()) > PG_NAME
 
 
 def slugify(practice_id: str) -> str:

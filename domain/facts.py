@@ -285,6 +285,9 @@ def input_problem(fact: Fact) -> str | None:
     when stored events are read (a stored event stays readable when these bounds tighten)."""
     if isinstance(fact, RatingScaleAdministered) and (not fact.score.is_finite() or abs(fact.score) > 1000):
         return "$.score: expected a finite number from -1000 to 1000"
+    mbi = (fact.medicare_id or "").replace("-", "").replace(" ", "") if isinstance(fact, PatientRegistered) else ""
+    if mbi and not (mbi.isascii() and mbi.isalnum()):  # G-07 matches on it: no look-alikes
+        return "$.medicare_id: expected letters A-Z, digits 0-9, dashes and spaces only"
     if not isinstance(fact, ClaimAdjudicated):
         return identity_problem(fact)
     problems = [amount_problem("$.paid_amount", fact.paid_amount)]

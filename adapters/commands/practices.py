@@ -11,6 +11,7 @@ from adapters import reads, tenancy
 from adapters.claim_index import ClaimIndex
 from adapters.commands.base import Settings, main
 from adapters.commands.ingesting import open_lines
+from adapters.exporting import practices as registered_practices
 from adapters.ingest import numbered
 from adapters.lines import Invalid, decode_only
 from adapters.store import StoreError, open_ledger, redact
@@ -61,6 +62,8 @@ def practices_add(settings: Settings, file: str, template: str | None) -> None:
 
 
 def _register(catalog: Catalog, fact: facts.PracticeRegistered, template: str | None, lineno: int) -> str:
+    if not catalog.tenants() and _home_owner(catalog.home, fact.practice_id):
+        template = None  # the home store's facts stay with the first practice, in the home store
     tenant = catalog.add(fact.practice_id, template)
     resolved = tenancy.Resolved(tenant.url, tenant.practice_id, catalog.home)
     ledger = tenancy.attach(open_ledger(tenant.url), resolved)
@@ -84,6 +87,22 @@ def _backfill(ledger: Ledger, url: str) -> list[tuple[str, list[Held]]]:
     db = reads.ready(ledger, open_views(ledger, url))
     claims = [row.fact["claim_id"] for row in events(ledger, db, Query(types=["ClaimSubmitted"]))]
     return ledger.elsewhere.backfill(ledger, list(dict.fromkeys(claims)))
+
+
+def _home_owner(home: str, practice_id: str) -> bool:
+    """Whether the home store holds a ledger already (it stays the first practice's); refused
+    when that ledger is another practice's (its PracticeRegistered names another id)."""
+    ledger = open_ledger(home)
+    try:
+        if not ledger.recorder.max_notification_id():
+            return False
+        registered = registered_practices(ledger)
+    finally:
+        ledger.close()
+    if registered and practice_id not in registered:
+        names = ", ".join(sorted(registered)[:5])
+        raise TenantError(f"the home store holds the ledger of {names}: add that practice first, it keeps the home")
+    return True
 
 
 @practices_group.command("list")
