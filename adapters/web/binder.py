@@ -117,8 +117,9 @@ def build(service: Service, q: BinderQuery) -> Binder:
     left = (respond_by - today(ledger.policy)).days if respond_by else None
     practice = practice_of(ledger, [p.evidence.billing_provider_npi for p in parts])
     as_of, generated = auditor.local(packet.as_of, zone), auditor.local(packet.generated_at, zone)
+    tenant = None if ledger.elsewhere is None else ledger.elsewhere.practice_id
     return Binder(q, packet, practice, patient_name(packet), parts, rows, as_of, generated, str(zone), respond_by,
-                  left, verify_command(packet))  # fmt: skip
+                  left, verify_command(packet, tenant))  # fmt: skip
 
 
 def practice_of(ledger: Any, npis: list[str]) -> records.PracticeRegistered | None:
@@ -140,9 +141,11 @@ def patient_name(packet: audit.Packet) -> str:
     return f"{fact.get('last_name', '')}, {fact.get('first_name', '')}".strip(", ")
 
 
-def verify_command(packet: audit.Packet) -> str:
-    """The command whose packet carries the same digest (the same streams, to the same instant)."""
-    args = ["carelane", "audit", packet.patient_id, "--from", packet.months[0], "--to", packet.months[-1],
+def verify_command(packet: audit.Packet, practice: str | None = None) -> str:
+    """The command whose packet carries the same digest (the same streams, to the same
+    instant), naming the practice where the ledger serves several."""
+    args = ["carelane", *(["--practice", practice] if practice else []), "audit", packet.patient_id,
+            "--from", packet.months[0], "--to", packet.months[-1],
             "--as-of", packet.as_of, "--format", "json"]  # fmt: skip
     return " ".join(shlex.quote(a) for a in args)
 
