@@ -57,10 +57,12 @@ def test_200_races_between_two_practices_accept_exactly_one_claim(kind: str, tmp
         procs = [context.Process(target=_worker, args=(urls[p], p, home, barrier, results)) for p in PRACTICES]
         for proc in procs:
             proc.start()
-        outcomes = [results.get(timeout=300) for _ in range(TRIALS * len(PRACTICES))]
+        outcomes: list[tuple[int, str, str, str]] = []
+        while len(outcomes) < TRIALS * len(PRACTICES):
+            outcomes.append(results.get(timeout=300))
+            assert outcomes[-1][2] != "error", outcomes[-1]  # a failed worker leaves the other at the barrier
         for proc in procs:
             proc.join(60)
-        assert not [o for o in outcomes if o[2] == "error"], outcomes[:3]
         winners = {trial: practice for trial, practice, status, _ in outcomes if status == "accepted"}
         for trial in range(TRIALS):
             statuses = Counter(status for t, _, status, _ in outcomes if t == trial)
