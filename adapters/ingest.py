@@ -144,11 +144,34 @@ def record_batches(
                     batching.abandon(ledger, judged.attempts if judged else [])
                     judged = batching.judge(ledger, batch, None, sents)
             if judged is None:
-                yield [ledger.outcome(fact, sent) for fact, sent in zip(batch, sents, strict=True)]
+                yield halves(ledger, batch, sents)
                 continue
             pending = judged, writer.submit(batching.write, ledger, judged), sents
         if pending is not None:
             yield _finish(ledger, *pending)[0]
+
+
+SMALL = 16  # a batch this short that still cannot be judged whole goes fact by fact
+
+
+def halves(ledger: Ledger, batch: Sequence[facts.Fact], sents: Sequence[Sent | None]) -> list[Outcome]:
+    """A batch that cannot be judged whole (a claim another practice holds, a refusal after a
+    change), judged in halves, each written whole where it can be: one such fact costs about
+    a dozen smaller batches, not a transaction for each of the batch's facts."""
+    if len(batch) <= SMALL:
+        return [ledger.outcome(fact, sent) for fact, sent in zip(batch, sents, strict=True)]
+    out: list[Outcome] = []
+    for part in (slice(0, len(batch) // 2), slice(len(batch) // 2, None)):
+        judged = batching.judge(ledger, batch[part], None, sents[part])
+        if judged is None:
+            out += halves(ledger, batch[part], sents[part])
+            continue
+        try:
+            out += batching.answers(ledger, judged, batching.write(ledger, judged))
+        except IntegrityError:
+            batching.abandon(ledger, judged.attempts)
+            out += [ledger.outcome(fact, sent) for fact, sent in zip(batch[part], sents[part], strict=True)]
+    return out
 
 
 Numbered = tuple[int, facts.Fact]  # a fact and its line number

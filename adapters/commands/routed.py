@@ -76,18 +76,21 @@ def _one_file(
     results: list[LineResult],
 ) -> None:
     """Answer the file's lines into `results` (kept by the caller if this stops midway)."""
-    with open_lines(name) as (lines, submission):
-        shares = routing.split(lines, catalog, default, results.append)
-    jobs = [
-        routing.Job(tenant, catalog.home, share, only, submission, reconsider, batch_size())
-        for tenant in catalog.tenants()
-        if (share := shares.get(tenant.practice_id))
-    ]
-    count = workers or min(len(jobs), os.cpu_count() or 1)
-    with tqdm(total=len(jobs), unit=" practices", file=sys.stderr, disable=None, desc=os.path.basename(name)) as bar:
+    tenants = catalog.tenants()
+    count = min(workers or os.cpu_count() or 1, len(tenants))
+    with routing.pool(count) as pool:  # the workers start while the file is read and routed
+        with open_lines(name) as (lines, submission):
+            shares = routing.split(lines, catalog, default, results.append)
+        jobs = [
+            routing.Job(tenant, catalog.home, share, only, submission, reconsider, batch_size())
+            for tenant in tenants
+            if (share := shares.get(tenant.practice_id))
+        ]
+        bar = tqdm(total=len(jobs), unit=" practices", file=sys.stderr, disable=None, desc=os.path.basename(name))
 
         def done(practice_id: str, answered: list[LineResult]) -> None:
             results.extend(answered)
             bar.update(1)
 
-        routing.run(jobs, count, done)
+        with bar:
+            routing.run(jobs, pool, done)
