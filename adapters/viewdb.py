@@ -18,29 +18,41 @@ from domain.ledger import Ledger
 from projections.runner import Cursor, ViewDB
 
 
-class _SQLiteCursor:
-    def __init__(self, cur: sqlite3.Cursor) -> None:
+class _Cursor:
+    """A DB-API cursor behind the Cursor protocol; subclasses adapt what `execute` sends."""
+
+    def __init__(self, cur: Any) -> None:
         self._cur = cur
 
     @property
     def rowcount(self) -> int:
-        return self._cur.rowcount
+        return int(self._cur.rowcount)
 
     @property
     def description(self) -> Any:
         return self._cur.description
 
     def execute(self, text: str, params: Sequence[Any] = ()) -> Any:
+        return self._cur.execute(text, params)
+
+    def executemany(self, text: str, params: Sequence[Sequence[Any]]) -> Any:
+        return self._cur.executemany(text, params)
+
+    def fetchall(self) -> list[Any]:
+        return list(self._cur.fetchall())
+
+    def fetchone(self) -> Any:
+        return self._cur.fetchone()
+
+
+class _SQLiteCursor(_Cursor):
+    """SQL is written once with %s placeholders; SQLite's are ?."""
+
+    def execute(self, text: str, params: Sequence[Any] = ()) -> Any:
         return self._cur.execute(text.replace("%s", "?"), tuple(params))
 
     def executemany(self, text: str, params: Sequence[Sequence[Any]]) -> Any:
         return self._cur.executemany(text.replace("%s", "?"), [tuple(p) for p in params])
-
-    def fetchall(self) -> list[Any]:
-        return self._cur.fetchall()
-
-    def fetchone(self) -> Any:
-        return self._cur.fetchone()
 
 
 class SQLiteViews:
@@ -79,34 +91,14 @@ class SQLiteViews:
         self.conn.close()
 
 
-class _ReplicaCursor:
+class _ReplicaCursor(_Cursor):
     """A cursor on a hot standby: CREATE statements are skipped (the standby refuses even
     CREATE ... IF NOT EXISTS, and the primary's tables replicate); the rest go through."""
-
-    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
-        self._cur = cur
-
-    @property
-    def rowcount(self) -> int:
-        return self._cur.rowcount
-
-    @property
-    def description(self) -> Any:
-        return self._cur.description
 
     def execute(self, text: str, params: Sequence[Any] = ()) -> Any:
         if text.lstrip().upper().startswith("CREATE "):
             return None
         return self._cur.execute(text, params)
-
-    def executemany(self, text: str, params: Sequence[Sequence[Any]]) -> Any:
-        return self._cur.executemany(text, params)
-
-    def fetchall(self) -> list[Any]:
-        return self._cur.fetchall()
-
-    def fetchone(self) -> Any:
-        return self._cur.fetchone()
 
 
 BEHIND = "this store is a read-only replica and its views are behind the log: run `carelane project` on the primary"
