@@ -18,7 +18,7 @@ from adapters.http_service import Service
 from adapters.keys import KeyInfo
 from adapters.store import store_url
 from adapters.tenant_keys import SpanningKeys
-from adapters.tenants import Catalog, Tenant, TenantError
+from adapters.tenants import Catalog, Tenant, TenantError, no_practice
 
 PREFIX = "/practices/"
 
@@ -35,7 +35,7 @@ class Tenancy:
         if not self.tenants and service is None:
             self._services[None] = Service(home)  # one practice's ledger, as before tenancy
         elif practice is not None and practice not in self.tenants:
-            raise TenantError(f"UNKNOWN_PRACTICE: no practice {practice[:64]!r} here")
+            raise TenantError(no_practice(practice))
         self.spanning = None if self.catalog is None else SpanningKeys(self.catalog.db)
 
     def _tenants(self) -> dict[str, Tenant]:
@@ -45,7 +45,7 @@ class Tenancy:
         """The practice a request is for: its prefix, `serve --practice`, or the only one."""
         if not self.tenants:
             if named is not None:
-                raise NotFoundException(f"no practice {named[:64]!r} here")
+                raise NotFoundException(no_practice(named))
             return None
         chosen = named or self.named or (next(iter(self.tenants)) if len(self.tenants) == 1 else None)
         if chosen is None:
@@ -54,7 +54,7 @@ class Tenancy:
             with self._lock:
                 self.tenants = self._tenants()  # added since start-up?
             if chosen not in self.tenants:
-                raise NotFoundException(f"no practice {chosen[:64]!r} here")
+                raise NotFoundException(no_practice(chosen))
         return chosen
 
     def service(self, named: str | None) -> Service:

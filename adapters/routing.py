@@ -22,7 +22,7 @@ from adapters import logs, tenancy
 from adapters.ingest import BATCH, LineResult, ingest, numbered
 from adapters.lines import has_duplicate_key
 from adapters.store import analyse, open_ledger
-from adapters.tenants import Catalog, Tenant
+from adapters.tenants import Catalog, Tenant, no_practice
 from domain import facts
 
 FIELD = b'"practice_id"'
@@ -126,7 +126,7 @@ def _problem(practice: str | None, known: set[str]) -> str | None:
     if practice is None:
         return "this ledger serves several practices; give practice_id on the line or --practice"
     if practice not in known:
-        return f"no practice {practice[:64]!r} here (see `carelane practices list`)"
+        return no_practice(practice)
     return None
 
 

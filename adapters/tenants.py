@@ -44,6 +44,11 @@ TABLES = (
 CatalogDB = SQLiteViews | PostgresViews
 
 
+def no_practice(practice_id: str) -> str:
+    """The one wording of UNKNOWN_PRACTICE, wherever a practice is named and not found."""
+    return f"UNKNOWN_PRACTICE: no practice {practice_id[:64]!r} here; see `carelane practices list`"
+
+
 class TenantError(Exception):
     """A practice that cannot be resolved; the message says why, in one line."""
 
@@ -148,9 +153,7 @@ class Catalog:
         if practice_id is not None:
             found = next((t for t in tenants if t.practice_id == practice_id), None)
             if found is None:
-                raise TenantError(
-                    f"UNKNOWN_PRACTICE: no practice {practice_id[:64]!r} here; see `carelane practices list`"
-                )
+                raise TenantError(no_practice(practice_id))
             return found
         if len(tenants) > 1:
             names = ", ".join(t.practice_id for t in tenants[:5]) + (", ..." if len(tenants) > 5 else "")
