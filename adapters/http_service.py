@@ -48,6 +48,9 @@ class Service:
         self._refreshing = threading.Lock()
         self.writing = threading.Lock()  # one POST records at a time (SQLite has one writer)
         self._stop = threading.Event()
+        self._opening = threading.Lock()
+        self._opened: list[ViewDB] = []  # every thread's views connection, closed at shutdown
+        self._follower: threading.Thread | None = None
         self.position = 0  # the log's end as of the last catch-up (what /health reports)
         runner.create(self.views, views.ALL)
         Keys(self.views)  # creates the key table once, here; threads only read it
@@ -57,7 +60,13 @@ class Service:
 
     @property
     def views(self) -> ViewDB:
-        return self._per_thread("views", lambda: open_views(self.ledger, self.url))
+        return self._per_thread("views", self._open_views)
+
+    def _open_views(self) -> ViewDB:
+        db = open_views(self.ledger, self.url)
+        with self._opening:
+            self._opened.append(db)
+        return db
 
     @property
     def keys(self) -> Keys:
@@ -106,10 +115,21 @@ class Service:
         self.start_following()
 
     def start_following(self) -> None:
-        threading.Thread(target=self.follow, name="carelane-follower", daemon=True).start()
+        self._follower = threading.Thread(target=self.follow, name="carelane-follower", daemon=True)
+        self._follower.start()
 
     def stop(self) -> None:
+        """At shutdown: the follower stops, then every connection is closed (a server that
+        stops must not leave PostgreSQL clients behind)."""
         self._stop.set()
+        if self._follower is not None:
+            self._follower.join(timeout=10)
+        with self._opening:
+            opened, self._opened = self._opened, []
+        for db in opened:
+            db.close()
+        self._local = threading.local()
+        self.ledger.close()
 
 
 def service_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Service:

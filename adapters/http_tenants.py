@@ -112,8 +112,12 @@ class Tenancy:
             service.start_following()
 
     def stop(self) -> None:
-        for service in list(self._services.values()):
+        with self._lock:
+            services = list(self._services.values())
+        for service in services:
             service.stop()
+        if self.catalog is not None:
+            self.catalog.close()
 
 
 def _key_id(token: str) -> str:

@@ -52,6 +52,8 @@ class ViewDB(Protocol):
 
     def wait_for_events(self, timeout: float) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class Redelivered(Exception):
     """The page was already applied by this or another worker."""

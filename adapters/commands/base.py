@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 
 import click
@@ -13,9 +14,11 @@ from adapters import fees as fee_file, logs, tenancy
 from adapters.store import StoreError, open_ledger, parse, redact, store_url
 from adapters.tenancy import Resolved
 from adapters.tenants import Catalog, TenantError
+from adapters.viewdb import open_views
 from domain import facts
 from domain.catalog import DEFAULT_FEES, FeeSchedule
 from domain.ledger import Ledger
+from projections.runner import ViewDB
 
 
 class Settings:
@@ -52,11 +55,27 @@ class Settings:
         if self.command in READS:
             missing(self.db)
         try:
-            return tenancy.attach(open_ledger(self.db), self.resolved)
+            ledger = tenancy.attach(open_ledger(self.db), self.resolved)
         except StoreError as e:
             raise click.ClickException(str(e)) from None
         except PersistenceError as e:  # the store answered, but not as asked (locked, gone)
             raise click.ClickException(f"{redact(store_url(self.db))}: the store could not be opened ({e})") from None
+        _closed_with_command(ledger.close)
+        return ledger
+
+    def views(self, ledger: Ledger) -> ViewDB:
+        """The practice's views, closed when the command ends."""
+        db = open_views(ledger, self.db)
+        _closed_with_command(db.close)
+        return db
+
+
+def _closed_with_command(close: Callable[[], None]) -> None:
+    """Connections closed when the command returns, not when the collector finds them: a
+    command run in-process (tests, a supervisor) must not hold PostgreSQL connections."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.find_root().call_on_close(close)
 
 
 # Commands that only read: on a store that does not exist they say so, never create it.

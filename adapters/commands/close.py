@@ -14,7 +14,6 @@ from adapters import reads
 from adapters.closing import CloseRecord
 from adapters.commands.base import Settings, fee_schedule, main, month_param
 from adapters.table import render
-from adapters.viewdb import open_views
 from domain.ledger import Ledger
 from projections.after_close import AfterClose
 
@@ -70,7 +69,7 @@ def close_command(settings: Settings, month: str | None, key_file: str | None, r
             click.echo(f"re-opened {month}; close it again with `carelane close --month {month}`")
             return
         key = closing.load_key(closing.key_path(key_file))
-        db = open_views(ledger, settings.db)
+        db = settings.views(ledger)
         done = closing.close(ledger, lambda m: reads.patients(ledger, db, m), month, key, fee_schedule(fees), _by())
     except (closing.KeyProblem, CloseRefused) as e:
         raise click.ClickException(str(e)) from None
@@ -102,7 +101,7 @@ def _show(ledger: Ledger, settings: Settings, month: str, fmt: str) -> None:
     from adapters import closing
     from projections.after_close import after_close
 
-    db = reads.ready(ledger, open_views(ledger, settings.db))
+    db = reads.ready(ledger, settings.views(ledger))
     closes, later = closing.history(ledger, month), after_close(ledger, db, month)
     if fmt == "json":
         click.echo(msgspec.json.encode({"month": month, "closes": closes, "after_close": later}).decode())

@@ -15,7 +15,6 @@ from adapters import reads
 from adapters.commands.base import Settings, fee_schedule, main, month_param
 from adapters.output import csv_of
 from adapters.table import render
-from adapters.viewdb import open_views
 from domain.ledger import Ledger
 from projections.eligible import Offer, candidates, eligible
 from projections.forecast import (
@@ -50,7 +49,7 @@ def eligible_command(settings: Settings, month: str, fmt: str, fees: str | None,
     """Patients who qualify for a program they are not enrolled in (no consent for it), why
     (by code), what is missing to start, and the month's revenue at the starting codes."""
     ledger = settings.ledger()
-    patients = patients_of(ledger, open_views(ledger, settings.db), month, refresh=not no_refresh)
+    patients = patients_of(ledger, settings.views(ledger), month, refresh=not no_refresh)
     click.echo(render_offers(eligible(ledger, patients, month, fee_schedule(fees)), fmt, month))
 
 
@@ -109,7 +108,7 @@ def forecast_command(
         else:
             assert month is not None
             ledger = settings.ledger()
-            patients = patients_of(ledger, open_views(ledger, settings.db), month)
+            patients = patients_of(ledger, settings.views(ledger), month)
             rate = Decimal(str(engagement))
             lines, basis = record_panel(ledger.month_views_of(patients, month), schedule, rate)
         result = forecast(lines, schedule, [basis])

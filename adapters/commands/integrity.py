@@ -14,7 +14,6 @@ from adapters import output, reads
 from adapters.commands.base import Settings, main, parse_day, parse_instant
 from adapters.store import store_url
 from adapters.table import render
-from adapters.viewdb import open_views
 from domain import facts
 
 
@@ -52,7 +51,7 @@ def events_command(
         late=late,
     )
     ledger = settings.ledger()
-    db = reads.ready(ledger, open_views(ledger, settings.db), refresh=not no_refresh)
+    db = reads.ready(ledger, settings.views(ledger), refresh=not no_refresh)
     encoder = msgspec.json.Encoder()
     out = sys.stdout.buffer
     for row in events(ledger, db, query):
@@ -115,7 +114,7 @@ def verify_command(settings: Settings, digest_file: str | None, check_views: boo
     if check_views:
         from adapters.viewcheck import differences
 
-        found = differences(ledger, open_views(ledger, settings.db))
+        found = differences(ledger, settings.views(ledger))
         _verdict(found, "VIEWS DIFFER from the log (carelane project --rebuild repairs them):",
                  "views match a rebuild from the log")  # fmt: skip
 
@@ -143,7 +142,7 @@ def access_command(settings: Settings, patient: str | None, since: str | None, f
 
     after = parse_instant(since)
     ledger = settings.ledger()
-    log = AccessLog(open_views(ledger, settings.db))
+    log = AccessLog(settings.views(ledger))
     if check:
         broken = log.verify()
         if broken is not None:

@@ -66,7 +66,6 @@ def pace_command(settings: Settings, month: str, as_of: date | None, within: int
     days elapsed x days in the period), and renewals coming due: initiating visits, consents
     revoked or incomplete, QMB status ending. Flagged rows come first."""
     from adapters.push import PushError, push, target
-    from adapters.viewdb import open_views
     from projections.pace import pace_report, today
 
     if out and push_url:
@@ -76,7 +75,7 @@ def pace_command(settings: Settings, month: str, as_of: date | None, within: int
     except PushError as e:
         raise click.ClickException(str(e)) from None
     ledger = settings.ledger()
-    patients = reads.patients(ledger, open_views(ledger, settings.db), month)
+    patients = reads.patients(ledger, settings.views(ledger), month)
     day = as_of or today(ledger.policy)
     report = pace_report(ledger, patients, month, day, fee_schedule(fees), within)
     if out is None and push_url is None:

@@ -14,7 +14,6 @@ from adapters.claim_index import ClaimIndex
 from adapters.commands.base import Settings, fee_schedule, main, month_param, parse_instant
 from adapters.ingest import fewer_collections
 from adapters.store import analyse
-from adapters.viewdb import open_views
 from domain.reasons import Reason
 from domain.rules.assess import reprice
 from projections import runner, views
@@ -33,7 +32,7 @@ def worklist_command(
 ) -> None:
     """What can be billed for a month, what is held back and why, and what is claimed."""
     ledger = settings.ledger()
-    rows = reads.worklist(ledger, open_views(ledger, settings.db), month, provider, refresh=not no_refresh)
+    rows = reads.worklist(ledger, settings.views(ledger), month, provider, refresh=not no_refresh)
     if fees is not None:
         schedule = fee_schedule(fees)
         rows = [reprice(row, schedule) for row in rows]
@@ -48,7 +47,7 @@ def worklist_command(
 def report_command(settings: Settings, month: str, fmt: str, fees: str | None) -> None:
     """Work RVUs and revenue per billing practitioner and program: claimed and still billable."""
     ledger = settings.ledger()
-    patients = reads.patients(ledger, open_views(ledger, settings.db), month)
+    patients = reads.patients(ledger, settings.views(ledger), month)
     click.echo(output.report(report(ledger, patients, month, fee_schedule(fees)), fmt))
 
 
@@ -62,7 +61,7 @@ def refusals_command(settings: Settings, month: str | None, reason: str | None, 
     if reason is not None and reason not in Reason.__members__:
         raise click.BadParameter(f"unknown reason code {reason!r}", param_hint="--reason")
     ledger = settings.ledger()
-    click.echo(output.refusals(reads.refusals(ledger, open_views(ledger, settings.db), month, reason), fmt))
+    click.echo(output.refusals(reads.refusals(ledger, settings.views(ledger), month, reason), fmt))
 
 
 @main.command("project")
@@ -82,7 +81,7 @@ def project_command(settings: Settings, follow: bool, rebuild: bool, every: bool
     ledger = settings.ledger()
     if isinstance(ledger.elsewhere, ClaimIndex) and (lost := ledger.elsewhere.reconcile(ledger)):
         click.echo(f"released {lost} cross-practice holds of claims not on file", err=True)
-    db = open_views(ledger, settings.db)
+    db = settings.views(ledger)
     runner.create(db, views.ALL)
     if rebuild:
         runner.rebuild(db, views.ALL)

@@ -12,7 +12,6 @@ import msgspec
 from adapters import reads
 from adapters.commands.base import Settings, fee_schedule, main, month_param
 from adapters.output import csv_of
-from adapters.viewdb import open_views
 from projections.denials import DenialRow
 
 WIDTH = 80
@@ -85,7 +84,7 @@ def denials_command(settings: Settings, month: str, fmt: str, fees: str | None) 
     from projections.denials import denials
 
     ledger = settings.ledger()
-    rows = denials(ledger, reads.patients(ledger, open_views(ledger, settings.db), month), month, fee_schedule(fees))
+    rows = denials(ledger, reads.patients(ledger, settings.views(ledger), month), month, fee_schedule(fees))
     click.echo(render_denials(rows, fmt, month))
 
 

@@ -14,7 +14,6 @@ from adapters import historical as history, reads
 from adapters.commands.base import Settings, fee_schedule, main, month_param
 from adapters.output import csv_of
 from adapters.table import render
-from adapters.viewdb import open_views
 from domain.month import Month
 from projections.self_audit import Finding, HistoricalClaim, SelfAudit, run
 
@@ -59,7 +58,7 @@ def self_audit_command(settings: Settings, first: str, last: str, files: tuple[s
             raise click.ClickException(f"{e}; nothing was audited") from None
     schedule = fee_schedule(fees)
     ledger = settings.ledger()
-    db = reads.ready(ledger, open_views(ledger, settings.db))
+    db = reads.ready(ledger, settings.views(ledger))
     result = run(ledger, first, last, lambda month: reads.patients(ledger, db, month, refresh=False), claims, schedule)
     click.echo(rendered(result, fmt))
 

@@ -14,7 +14,6 @@ from adapters.commands.base import Settings, fee_schedule, main, month_param
 from adapters.store import StoreError
 from adapters.table import render
 from adapters.tenants import TenantError
-from adapters.viewdb import open_views
 
 
 @main.command("export-837")
@@ -47,7 +46,7 @@ def export_837_command(
             return
         if month is None:
             raise click.UsageError("give --month (or --resend BATCH)")
-        patients = reads.patients(ledger, open_views(ledger, settings.db), month)
+        patients = reads.patients(ledger, settings.views(ledger), month)
         done = exporting.export(ledger, patients, month, fee_schedule(fees), practice_id=settings.practice,
                                 production=production, control=control)  # fmt: skip
     except exporting.ExportRefused as e:
@@ -99,7 +98,7 @@ def _keys(settings: Settings) -> Any:
     from adapters.keys import Keys
 
     ledger = settings.ledger()
-    return Keys(open_views(ledger, settings.db))
+    return Keys(settings.views(ledger))
 
 
 @keys_group.command("add")

@@ -33,11 +33,16 @@ class Site:
         assert catalog is not None
         self.keys: dict[str, str] = {}
         for practice, url in self.urls.items():
-            info, self.keys[practice] = Keys(open_views(open_ledger(url), url)).add(f"admin-{practice}", "admin")
+            ledger = open_ledger(url)
+            views = open_views(ledger, url)
+            info, self.keys[practice] = Keys(views).add(f"admin-{practice}", "admin")
+            views.close()
+            ledger.close()
             catalog.note_key(info.id, practice)
         spanning = SpanningKeys(catalog.db)
         self.keys["company-A"] = spanning.add_for("company", "admin", ["A"])[1]
         self.keys["company-all"] = spanning.add_for("company", "admin", None)[1]
+        catalog.close()
         self.client = TestClient(app=create_app(home))
 
     def call(self, key: str, method: str, path: str, body: bytes = b"") -> Any:

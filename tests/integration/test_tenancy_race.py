@@ -74,6 +74,7 @@ def test_200_races_between_two_practices_accept_exactly_one_claim(kind: str, tmp
         with catalog.db.reading() as cur:
             cur.execute("SELECT practice_id, COUNT(*) FROM carelane_claim_slots GROUP BY practice_id")
             owned = dict(cur.fetchall())
+        catalog.close()
         assert owned == dict(Counter(winners.values()))
     finally:
         next(gen, None)
