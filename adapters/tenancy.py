@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from adapters.claim_index import ClaimIndex
 from adapters.store import store_url
 from adapters.tenants import Catalog
-from domain.elsewhere import slots_of, withheld
+from domain import elsewhere
 from domain.keys import patient_key
 from domain.ledger import Ledger
 from domain.rules.assess import WorklistRow
@@ -49,16 +49,9 @@ def attach(ledger: Ledger, resolved: Resolved) -> Ledger:
 
 def withhold(ledger: Ledger, rows: list[WorklistRow]) -> list[WorklistRow]:
     """Worklist rows with what another practice already claimed moved from billable to
-    blocked (domain.elsewhere.withheld); unchanged for a single practice."""
+    blocked (domain.elsewhere.withhold); unchanged for a single practice."""
     if ledger.elsewhere is None or not rows:
         return rows
     found, _ = ledger.load_many(list({patient_key(r.patient_id) for r in rows}))
     mbis = {r.patient_id: getattr(found.get(patient_key(r.patient_id)), "medicare_id", None) for r in rows}
-    wanted = [
-        s
-        for r in rows
-        if (mbi := mbis[r.patient_id])
-        for s in slots_of(mbi, [b.code for b in r.billable], r.month, ledger.policy)
-    ]
-    held = ledger.elsewhere.peek(wanted) if wanted else []
-    return [withheld(r, mbis[r.patient_id], held, ledger.policy) for r in rows]
+    return elsewhere.withhold(ledger.elsewhere, [(r, mbis[r.patient_id]) for r in rows], ledger.policy)

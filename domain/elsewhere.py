@@ -111,23 +111,57 @@ def slots_of(medicare_id: str, codes: Iterable[str], month: str, policy: Policy)
 def withheld(row: WorklistRow, medicare_id: str | None, held: Sequence[Held], policy: Policy) -> WorklistRow:
     """The worklist row with the codes another practice's claims hold moved from billable
     to blocked (PROVIDER_CONFLICT), so a biller is not offered a claim the gate would refuse."""
-    if not medicare_id or not held:
+    blocked = _conflicts(medicare_id, [b.code for b in row.billable], row.month, held, policy)
+    if not blocked:
         return row
+    taken = {b.code for b in blocked}
+    keep = [line for line in row.billable if line.code not in taken]
+    total = sum((Decimal(b.amount) for b in keep), Decimal(0))
+    return msgspec.structs.replace(row, billable=keep, blocked=[*row.blocked, *blocked], estimated_total=f"{total:.2f}")
+
+
+def conflicts(
+    claims: ClaimsElsewhere | None, wanted: Sequence[tuple[str | None, Sequence[str], str]], policy: Policy
+) -> list[list[Blocked]]:
+    """For each (Medicare id, codes, month): PROVIDER_CONFLICT for every code that another
+    practice's claim holds, in one look at the index (pace: a count toward a threshold is
+    no use where the month is billed elsewhere)."""
+    if claims is None:
+        return [[] for _ in wanted]
+    slots = [s for mbi, codes, month in wanted if mbi for s in slots_of(mbi, codes, month, policy)]
+    held = claims.peek(slots) if slots else []
+    return [_conflicts(mbi, codes, month, held, policy) for mbi, codes, month in wanted]
+
+
+def _conflicts(
+    medicare_id: str | None, codes: Sequence[str], month: str, held: Sequence[Held], policy: Policy
+) -> list[Blocked]:
+    if not medicare_id or not held:
+        return []
     mbi = _mbi(medicare_id)
     taken = {(h.slot, h.month): h for h in held if h.medicare_id == mbi}
-    keep, blocked = [], list(row.blocked)
-    for line in row.billable:
-        hit = next((taken[(s.slot, s.month)] for s in slots_of(medicare_id, [line.code], row.month, policy)
+    out = []
+    for code in codes:
+        hit = next((taken[(s.slot, s.month)] for s in slots_of(medicare_id, [code], month, policy)
                     if (s.slot, s.month) in taken), None)  # fmt: skip
-        if hit is None:
-            keep.append(line)
-        else:
+        if hit is not None:
             detail = f"{hit.program} this month is already billed by practice {hit.practice_id}"
-            blocked.append(Blocked(line.code, Reason.PROVIDER_CONFLICT.value, detail))
-    if len(keep) == len(row.billable):
-        return row
-    total = sum((Decimal(b.amount) for b in keep), Decimal(0))
-    return msgspec.structs.replace(row, billable=keep, blocked=blocked, estimated_total=f"{total:.2f}")
+            out.append(Blocked(code, Reason.PROVIDER_CONFLICT.value, detail))
+    return out
+
+
+def withhold(
+    claims: ClaimsElsewhere | None, rows: Sequence[tuple[WorklistRow, str | None]], policy: Policy
+) -> list[WorklistRow]:
+    """Rows (each with its patient's Medicare id) with what other practices already claimed
+    moved from billable to blocked, in one look at the index; unchanged for one practice.
+    Every read that counts billable work (worklist, report, forecast) goes through here, so
+    none offers what the gate would refuse."""
+    if claims is None:
+        return [row for row, _ in rows]
+    wanted = [s for row, mbi in rows if mbi for s in slots_of(mbi, [b.code for b in row.billable], row.month, policy)]
+    held = claims.peek(wanted) if wanted else []
+    return [withheld(row, mbi, held, policy) for row, mbi in rows]
 
 
 def reasons(mine: Sequence[Slot], held: Sequence[Held]) -> list[Because]:

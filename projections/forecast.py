@@ -14,12 +14,16 @@ import csv
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 from typing import Annotated
 
 import msgspec
 
+from domain import elsewhere
 from domain.catalog import CATALOG, FeeSchedule
-from domain.rules.assess import assess
+from domain.elsewhere import ClaimsElsewhere
+from domain.policy import DEFAULT_POLICY, Policy
+from domain.rules.assess import WorklistRow, assess
 from domain.rules.view import MonthView
 from projections.eligible import offers
 
@@ -139,22 +143,18 @@ def _basis(fees: FeeSchedule) -> list[str]:
 # The panel on record
 
 
-def record_panel(views: Iterable[MonthView], fees: FeeSchedule, engagement: Decimal) -> tuple[list[PanelLine], str]:
+def record_panel(
+    views: Iterable[MonthView], fees: FeeSchedule, engagement: Decimal,
+    claims: ClaimsElsewhere | None = None, policy: Policy = DEFAULT_POLICY,
+) -> tuple[list[PanelLine], str]:  # fmt: skip
     """A month's panel: codes billable now and claims standing (engagement 1: earned), and
-    each eligible patient's best offers at `engagement`. Returns the lines and their basis."""
+    each eligible patient's best offers at `engagement`. Returns the lines and their basis.
+    `claims`: other practices' claims, whose months are not billable here."""
     counts: dict[tuple[str, str, str, int], int] = defaultdict(int)
-    for view in views:
-        row = assess(view, fees)
-        for item in row.billable:
-            counts[("billable", item.code, row.billing_provider_npi or "", item.units)] += 1
-        for claim in view.live_claims():
-            if claim.status in COUNTED:
-                for line in claim.submitted.lines:
-                    counts[("claimed", line.code, claim.submitted.billing_provider_npi, line.units)] += 1
-        for offer in offers(view, fees):
-            if offer.best:
-                for code in offer.codes:
-                    counts[("eligible", code, "", 1)] += 1
+    views = iter(views)
+    while seen := list(islice(views, 500)):  # a chunk of patients at a time, one look at the index each
+        rows = elsewhere.withhold(claims, [(assess(v, fees), v.patient.medicare_id) for v in seen], policy)
+        _count(counts, zip(seen, rows, strict=True), fees)
     panel = [
         PanelLine(code=code, patients=n, units=units, practitioner=npi, source=source,
                   engagement=engagement if source == "eligible" else Decimal(1))
@@ -166,6 +166,22 @@ def record_panel(views: Iterable[MonthView], fees: FeeSchedule, engagement: Deci
         "(TCM once per discharge), with no billing practitioner yet."
     )
     return panel, basis
+
+
+def _count(
+    counts: dict[tuple[str, str, str, int], int], assessed: Iterable[tuple[MonthView, WorklistRow]], fees: FeeSchedule
+) -> None:
+    for view, row in assessed:
+        for item in row.billable:
+            counts[("billable", item.code, row.billing_provider_npi or "", item.units)] += 1
+        for claim in view.live_claims():
+            if claim.status in COUNTED:
+                for line in claim.submitted.lines:
+                    counts[("claimed", line.code, claim.submitted.billing_provider_npi, line.units)] += 1
+        for offer in offers(view, fees):
+            if offer.best:
+                for code in offer.codes:
+                    counts[("eligible", code, "", 1)] += 1
 
 
 # A panel a practice types in: JSON ({"lines": [...]} or a list) or CSV with a header row

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import ROUND_UP, Decimal
+from itertools import islice
 
 import msgspec
 
+from domain import elsewhere
 from domain.catalog import DEFAULT_FEES, FeeSchedule, Kind
 from domain.ledger import Ledger
 from domain.month import month_bounds
@@ -35,6 +37,7 @@ COUNTED = {Reason.UNDER_THRESHOLD.value: "minutes", Reason.DEVICE_DAYS_INSUFFICI
 FLAGGED = frozenset({"behind", "out of reach", "missed"})
 RENEWALS_WITHIN = 60  # days after as_of: how far ahead renewals are listed by default
 HUNDREDTH = Decimal("0.01")
+CHUNK = 500  # patients' views held at once
 
 
 class PaceRow(msgspec.Struct):
@@ -94,9 +97,15 @@ def pace_report(
     through = as_of + timedelta(days=within)
     rows: list[PaceRow] = []
     due: list[Renewal] = []
-    for view in ledger.month_views_of(patients, month):
-        rows += pace_rows(view, assess(view, fees).blocked, (as_of, day), fees)
-        due += renewals(view, as_of, through)
+    views_of = ledger.month_views_of(patients, month)
+    while seen := list(islice(views_of, CHUNK)):  # a chunk at a time: one look at the index each
+        blocked = [assess(view, fees).blocked for view in seen]
+        counted = [(v.patient.medicare_id, [b.code for b in bs if b.reason in COUNTED], v.month)
+                   for v, bs in zip(seen, blocked, strict=True)]  # fmt: skip
+        others = elsewhere.conflicts(ledger.elsewhere, counted, ledger.policy)  # held by another practice
+        for view, mine, theirs in zip(seen, blocked, others, strict=True):
+            rows += pace_rows(view, [*mine, *theirs], (as_of, day), fees)
+            due += renewals(view, as_of, through)
     rows.sort(key=lambda r: (not r.flagged, r.patient_id, r.program, r.code))
     due.sort(key=lambda r: (r.due_on, r.patient_id, r.kind))
     return PaceReport(month, as_of.isoformat(), through.isoformat(), rows, due)

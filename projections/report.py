@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import msgspec
 
-from domain import catalog
+from domain import catalog, elsewhere
 from domain.catalog import DEFAULT_FEES, FeeSchedule
 from domain.ledger import Ledger
 from domain.rules.assess import assess
@@ -32,12 +32,14 @@ class ReportRow(msgspec.Struct):
 def report(ledger: Ledger, patients: list[str], month: str, fees: FeeSchedule = DEFAULT_FEES) -> list[ReportRow]:
     """Totals over the given patients' month (the worklist view lists who had activity)."""
     totals: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 8)
+    assessed = []
     for view in ledger.month_views_of(patients, month):
         for claim in view.live_claims():
             for line in claim.submitted.lines:
                 _add(totals, claim.submitted.billing_provider_npi, line.code, line.units, fees, 0)
             _payments(totals, claim, fees)
-        row = assess(view, fees)
+        assessed.append((assess(view, fees), view.patient.medicare_id))
+    for row in elsewhere.withhold(ledger.elsewhere, assessed, ledger.policy):  # not billable if held elsewhere
         for item in row.billable:
             _add(totals, row.billing_provider_npi or "(none)", item.code, item.units, fees, 3)
     return [

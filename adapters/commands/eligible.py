@@ -110,7 +110,8 @@ def forecast_command(
             ledger = settings.ledger()
             patients = patients_of(ledger, settings.views(ledger), month)
             rate = Decimal(str(engagement))
-            lines, basis = record_panel(ledger.month_views_of(patients, month), schedule, rate)
+            lines, basis = record_panel(ledger.month_views_of(patients, month), schedule, rate,
+                                         ledger.elsewhere, ledger.policy)  # fmt: skip
         result = forecast(lines, schedule, [basis])
     except PanelError as e:
         raise click.ClickException(str(e)) from None
