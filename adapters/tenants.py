@@ -127,6 +127,9 @@ class Catalog:
         """Place a practice: the first keeps the home store; the others get their own, from
         `template` (a store URL with `{practice}`) or named after the home's. Adding a
         practice already placed changes nothing."""
+        problem = id_problem(practice_id)
+        if problem is not None:
+            raise TenantError(problem)
         with self.db.transaction() as cur:
             cur.execute("SELECT practice_id, url FROM carelane_tenants WHERE practice_id = %s", (practice_id,))
             found = cur.fetchone()
@@ -223,6 +226,19 @@ def too_long(url: str) -> bool:
     """A PostgreSQL store whose schema name PostgreSQL would cut (and so share with another)."""
     store = parse(url)
     return store.kind != "sqlite" and len(store.pg_schema.encode()) > PG_NAME
+
+
+# A practice's id names its URL path (`/practices/{id}/...`) and its store, so it is kept to
+# what both carry unchanged.
+PRACTICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def id_problem(practice_id: str) -> str | None:
+    """Why this id cannot be a practice of the catalog, naming the field, never the value."""
+    if PRACTICE_ID.fullmatch(practice_id):
+        return None
+    return ("$.practice_id: a practice's id is 1 to 64 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit (it names the practice's URL path and store)")  # fmt: skip
 
 
 def slugify(practice_id: str) -> str:

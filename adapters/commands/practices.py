@@ -16,7 +16,7 @@ from adapters.ingest import numbered
 from adapters.lines import Invalid, decode_only
 from adapters.store import StoreError, open_ledger, redact
 from adapters.table import render
-from adapters.tenants import Catalog, TenantError
+from adapters.tenants import Catalog, TenantError, id_problem
 from adapters.viewdb import open_views
 from domain import facts
 from domain.elsewhere import Held
@@ -51,6 +51,8 @@ def practices_add(settings: Settings, file: str, template: str | None) -> None:
             try:
                 fact = decode_only(raw, lineno, (facts.PracticeRegistered,))
                 assert isinstance(fact, facts.PracticeRegistered)
+                if (problem := id_problem(fact.practice_id)) is not None:
+                    raise Invalid(f"line {lineno}: {problem}")
                 click.echo(_register(catalog, fact, template, lineno))
             except Invalid as e:
                 click.echo(str(e), err=True)

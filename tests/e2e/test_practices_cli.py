@@ -99,3 +99,19 @@ def test_practice_on_a_store_without_a_catalog_works_as_before(tmp_path: Path) -
     listed = _run(store, "--practice", "PR-1", "worklist", "--month", "2026-03")
     assert listed.returncode == 0, listed.stderr
     assert sorted(p.name for p in tmp_path.glob("*.db")) == ["one.db"]  # no practice store made
+
+
+def test_a_practice_id_that_cannot_name_a_path_or_store_is_invalid(home: str, tmp_path: Path) -> None:
+    """An id becomes `/practices/{id}` and a store's name: a slash, a dot-dot, a space or a
+    look-alike letter is answered invalid, naming the line and field (never the value), and
+    the good line beside them is registered."""
+    bad = ["A/B", "../x", "a b", "\uff21\uff22", "-lead", "x" * 65]
+    practices = tmp_path / "practices.ndjson"
+    practices.write_bytes(b"\n".join(ENCODE(practice(practice_id=p)) for p in [*bad, "GOOD.1_a-b"]) + b"\n")
+    added = _run(home, "practices", "add", str(practices))
+    assert added.returncode == 2, added.stderr
+    assert [line.split(":")[0] for line in added.stderr.splitlines()] == [f"line {n}" for n in range(1, len(bad) + 1)]
+    assert all("$.practice_id" in line and "../x" not in line for line in added.stderr.splitlines())
+    assert "Traceback" not in added.stderr
+    listed = _run(home, "practices", "list")
+    assert "GOOD.1_a-b" in listed.stdout and "A/B" not in listed.stdout
