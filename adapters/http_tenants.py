@@ -15,7 +15,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundE
 from adapters import tenancy
 from adapters.http_prefix import prefixed
 from adapters.http_service import Service
-from adapters.keys import KeyInfo
+from adapters.keys import KeyInfo, split_token
 from adapters.store import store_url
 from adapters.tenant_keys import SpanningKeys
 from adapters.tenants import Catalog, Tenant, TenantError, no_practice
@@ -74,15 +74,13 @@ class Tenancy:
             service.start_following()  # made on a request, after start-up
         return service
 
-    def any_service(self) -> Service:
-        """For /health: the default practice's service, or the first one open."""
-        try:
-            return self.service(None)
-        except HTTPException:
-            with self._lock:
-                if self._services:
-                    return next(iter(self._services.values()))
-            return self.service(next(iter(self.tenants)))
+    def position(self) -> int:
+        """For /health, on the event loop: the default practice's log end as of its last
+        catch-up, or the first open practice's; 0 before any is open. Never opens a store
+        (that would hold the loop while it is read)."""
+        with self._lock:
+            found = self._services.get(self.named) or next(iter(self._services.values()), None)
+        return 0 if found is None else found.position
 
     def key(self, named: str | None, token: str) -> KeyInfo:
         """The key's id and role on this practice: 401 for no valid key, 403 for a key of
@@ -121,8 +119,8 @@ class Tenancy:
 
 
 def _key_id(token: str) -> str:
-    parts = token.split("_", 2)
-    return parts[1] if len(parts) == 3 else ""
+    parts = split_token(token)
+    return "" if parts is None else parts[0]
 
 
 def practice_paths(app: Any) -> Any:

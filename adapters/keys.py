@@ -69,17 +69,25 @@ class Keys:
 
     def check(self, token: str) -> KeyInfo | None:
         """The key's id and role for a valid, unrevoked token; None otherwise."""
-        parts = token.split("_", 2)
-        if len(parts) != 3 or parts[0] != "cl":
+        parts = split_token(token)
+        if parts is None:
             return None
         with self.db.reading() as cur:
             cur.execute(
-                f"SELECT id, name, role, created_at, revoked_at, hash FROM {self.TABLE} WHERE id = %s", (parts[1],)
+                f"SELECT id, name, role, created_at, revoked_at, hash FROM {self.TABLE} WHERE id = %s", (parts[0],)
             )
             row = cur.fetchone()
-        if row is None or row[4] is not None or not hmac.compare_digest(row[5], _hash(parts[2])):
+        if row is None or row[4] is not None or not hmac.compare_digest(row[5], _hash(parts[1])):
             return None
         return KeyInfo(*row[:5])
+
+
+def split_token(token: str) -> tuple[str, str] | None:
+    """A token's key id and secret (`cl_<id>_<secret>`); None for anything else."""
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != "cl":
+        return None
+    return parts[1], parts[2]
 
 
 def _hash(secret: str) -> str:

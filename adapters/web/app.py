@@ -80,7 +80,7 @@ def login(request: Request[Any, Any, Any], data: Annotated[LoginForm, FORM]) -> 
         return _login_page(request, 401, error=BAD_KEY if data.key.strip() else "Enter your API key.")
     store = signin.sessions_of(request)
     store.close(request.cookies.get(signin.COOKIE))
-    sid, _ = store.open(key, signin.practice_of(request))
+    sid, _ = store.open(key, signin.practice_requested(request))
     response = Redirect(START.get(key.role, "/app"), status_code=303, headers=HEADERS)
     signin.set_cookie(response, request, signin.COOKIE, sid, signin.LIFETIME)
     signin.clear_cookie(response, request, signin.LOGIN_COOKIE)

@@ -115,14 +115,14 @@ def build(service: Service, q: BinderQuery) -> Binder:
     rows = [r for r in auditor.rows(packet, zone) if months is None or r.month in months]
     respond_by = q.requested + timedelta(days=RESPOND_WITHIN) if q.requested else None
     left = (respond_by - today(ledger.policy)).days if respond_by else None
-    practice = practice_of(ledger, [p.evidence.billing_provider_npi for p in parts])
+    practice = billing_practice(ledger, [p.evidence.billing_provider_npi for p in parts])
     as_of, generated = auditor.local(packet.as_of, zone), auditor.local(packet.generated_at, zone)
     tenant = None if ledger.elsewhere is None else ledger.elsewhere.practice_id
     return Binder(q, packet, practice, patient_name(packet), parts, rows, as_of, generated, str(zone), respond_by,
                   left, verify_command(packet, tenant))  # fmt: skip
 
 
-def practice_of(ledger: Any, npis: list[str]) -> records.PracticeRegistered | None:
+def billing_practice(ledger: Any, npis: list[str]) -> records.PracticeRegistered | None:
     """The practice that billed the claims (by its NPI or a practitioner's); the only one
     registered when none names them."""
     known = list(practices(ledger).values())

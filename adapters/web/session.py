@@ -92,7 +92,7 @@ def sessions_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Sessions:
     return found
 
 
-def practice_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+def practice_requested(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     """The practice the request is for (None: a ledger of one practice, no catalog)."""
     practice: str | None = connection.app.state["tenancy"].practice_of(practice_named(connection))
     return practice
@@ -115,7 +115,7 @@ def session_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseR
     if allowed is None:
         return
     session = sessions_of(connection).get(connection.cookies.get(COOKIE))
-    if session is not None and session.practice != practice_of(connection):
+    if session is not None and session.practice != practice_requested(connection):
         session = None  # signed in to another practice: its cookie opens nothing here
     if session is None or not key_live(connection, session.key.id):
         raise NotAuthorizedException("Sign in to continue.")
