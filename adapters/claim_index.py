@@ -10,7 +10,8 @@ transaction on the catalog, in a fixed order (sorted), before its own store reco
 slot row's primary key decides: PostgreSQL's INSERT ... ON CONFLICT waits for a concurrent
 insert of the same key to commit and then sees it; SQLite's BEGIN IMMEDIATE lets one writer
 in at a time. A claim whose own save then fails releases what it reserved; one lost to a
-crash between the two is released by `reconcile` (run by `carelane project`).
+crash between the two is released by `reconcile` (run by `carelane project`, and every few
+minutes by a server or `project --follow`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import structlog
+
 from adapters.store import StoreError
 from adapters.tenants import Catalog, CatalogDB, open_catalog_db
 from domain.elsewhere import Held, Reservation, Slot
@@ -29,6 +32,8 @@ from domain.ledger import Ledger
 from projections.runner import Cursor
 
 STALE_AFTER = timedelta(minutes=10)  # a hold older than this whose claim is not on file is lost
+RECONCILE_EVERY = 300.0  # seconds between a long-running process's reconciles
+log = structlog.get_logger("carelane.claim_index")
 
 
 class _Taken(Exception):
@@ -46,6 +51,7 @@ class ClaimIndex:
         self._local = threading.local()
         self._local.db = catalog.db
         self._opened = [catalog.db]  # every thread's connection, closed with the ledger
+        self._checked_to: str | None = None  # holds made before this were reconciled here
 
     @property
     def db(self) -> CatalogDB:
@@ -177,17 +183,39 @@ class ClaimIndex:
                 met.append((claim_id, held))
         return met
 
-    def reconcile(self, ledger: Ledger, now: datetime | None = None) -> int:
+    def reconcile(self, ledger: Ledger, now: datetime | None = None, stale_after: timedelta = STALE_AFTER) -> int:
         """Release this practice's holds whose claim is not on file or no longer stands (a
         crash between reserving and saving, or a void recorded before tenancy); holds newer
         than STALE_AFTER are left to the claim still being recorded. Returns how many."""
-        cutoff = ((now or datetime.now(UTC)) - STALE_AFTER).isoformat(timespec="seconds")
+        cutoff = ((now or datetime.now(UTC)) - stale_after).isoformat(timespec="seconds")
+        since = self._checked_to or ""  # the first time, every hold; later, the holds since
         with self.db.reading() as cur:
             cur.execute(
-                "SELECT DISTINCT claim_id FROM carelane_claim_holds WHERE practice_id = %s AND held_at < %s",
-                (self.practice_id, cutoff),
+                "SELECT DISTINCT claim_id FROM carelane_claim_holds WHERE practice_id = %s AND held_at >= %s "
+                "AND held_at < %s",
+                (self.practice_id, since, cutoff),
             )
             claims = [str(row[0]) for row in cur.fetchall()]
         lost = [c for c in claims if not ledger.claim_stands(c)]
         self.release(lost)
+        self._checked_to = max(cutoff, since)
         return len(lost)
+
+    def keep_reconciled(
+        self,
+        ledger: Ledger,
+        stop: threading.Event,
+        every: float = RECONCILE_EVERY,
+        stale_after: timedelta = STALE_AFTER,
+    ) -> None:
+        """Reconcile now and every `every` seconds until `stop` (a server, `project --follow`):
+        a hold lost to a crash would otherwise block the other practices until the next
+        `carelane project`. After the first, each look reads only the holds made since."""
+        while True:
+            try:
+                if lost := self.reconcile(ledger, stale_after=stale_after):
+                    log.info("claim_index.released", practice_id=self.practice_id, holds=lost)
+            except Exception:  # retried at the next tick; said in the log
+                log.exception("claim_index.reconcile_failed", practice_id=self.practice_id)
+            if stop.wait(every):
+                return

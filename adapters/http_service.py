@@ -16,6 +16,7 @@ from litestar.exceptions import HTTPException
 
 from adapters import chain
 from adapters.access import AccessLog
+from adapters.claim_index import ClaimIndex
 from adapters.keys import Keys
 from adapters.lines import in_words
 from adapters.metrics import Metrics
@@ -117,6 +118,9 @@ class Service:
     def start_following(self) -> None:
         self._follower = threading.Thread(target=self.follow, name="carelane-follower", daemon=True)
         self._follower.start()
+        if isinstance(self.ledger.elsewhere, ClaimIndex):  # holds lost to a crash, released as it runs
+            args = (self.ledger, self._stop)
+            threading.Thread(target=self.ledger.elsewhere.keep_reconciled, args=args, daemon=True).start()
 
     def stop(self) -> None:
         """At shutdown: the follower stops, then every connection is closed (a server that

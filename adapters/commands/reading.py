@@ -101,6 +101,9 @@ def project_command(settings: Settings, follow: bool, rebuild: bool, every: bool
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     click.echo("following the ledger; Ctrl-C to stop", err=True)
+    if isinstance(ledger.elsewhere, ClaimIndex):  # lost holds are released while following too
+        args = (ledger, stop)
+        threading.Thread(target=ledger.elsewhere.keep_reconciled, args=args, daemon=True).start()
     runner.follow(ledger, db, views.ALL, stop)
     click.echo("stopped", err=True)
 

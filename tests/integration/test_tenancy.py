@@ -4,6 +4,8 @@ which holds no clinical facts; a void frees the patient-month for another practi
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -119,6 +121,34 @@ def test_a_hold_lost_to_a_crash_is_released_by_reconciling(home: str) -> None:
     assert index_a.reconcile(a) == 0  # too recent: it may still be being recorded
     assert index_a.reconcile(a, datetime.now(UTC) + timedelta(minutes=11)) == 1
     assert index_b.reserve("CB", [slot]).held == []
+
+
+def test_a_long_running_process_releases_a_lost_hold_as_it_runs(home: str) -> None:
+    """A server or `project --follow` reconciles every few minutes, not only at start: a hold
+    a crashed writer left is released while it runs, and the other practice can claim."""
+    urls = add_practices(home, "A", "B")
+    a = with_index(urls["A"], "A", home)
+    catalog = Catalog.open(home)
+    assert catalog is not None
+    index_a, index_b = ClaimIndex(catalog, "A"), ClaimIndex(catalog, "B")
+    stop = threading.Event()
+    args = (a, stop, 0.05, timedelta(seconds=1))  # every 50 ms; a hold is lost after 1 s
+    keeper = threading.Thread(target=index_a.keep_reconciled, args=args)
+    keeper.start()
+    try:
+        time.sleep(0.2)  # it has looked once, and found nothing
+        slot = Slot("1EG4TE5R4", "CCM|PCM|APCM", "CCM", "2026-03")
+        assert index_a.reserve("NEVER-SAVED", [slot]).held == []  # then the writer died
+        assert [h.practice_id for h in index_b.reserve("CB", [slot]).held] == ["A"]
+        deadline = time.monotonic() + 10
+        while index_b.reserve("CB", [slot]).held and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert index_b.reserve("CB", [slot]).held == []
+    finally:
+        stop.set()
+        keeper.join(5)
+    assert not keeper.is_alive()
+    catalog.close()
 
 
 def test_the_worklist_holds_back_what_another_practice_claimed(home: str) -> None:
