@@ -95,16 +95,18 @@ def slots(w: Work, fact: facts.ClaimSubmitted) -> list[Slot]:
 
 
 def slots_of(medicare_id: str, codes: Iterable[str], month: str, policy: Policy) -> list[Slot]:
-    """One slot per one-practitioner program among the codes; the CCM/PCM/APCM lane as one
-    slot when the policy holds it across practitioners (L-01)."""
+    """One slot per one-practitioner program among the codes (G-07), and the CCM/PCM/APCM
+    lane as one more when the policy holds it across practitioners (L-01). The program's own
+    slot is always there, so practices with different lane policies still meet on G-07."""
     out: dict[str, Slot] = {}
     for code in codes:
         spec = lookup(code)  # a code's program is the same in every rule year
         program = None if spec is None else spec.program
         if program is None or program not in ONE_PRACTITIONER:
             continue
-        slot = LANE_SLOT if program in LANE and policy.lane_across_practitioners else program.value
-        out.setdefault(slot, Slot(_mbi(medicare_id), slot, program.value, month))
+        slots = [program.value, *([LANE_SLOT] if program in LANE and policy.lane_across_practitioners else [])]
+        for slot in slots:
+            out.setdefault(slot, Slot(_mbi(medicare_id), slot, program.value, month))
     return list(out.values())
 
 
@@ -168,22 +170,14 @@ def reasons(mine: Sequence[Slot], held: Sequence[Held]) -> list[Because]:
     """G-07 for every hold elsewhere, and L-01 where the other practice's program in the lane
     differs from this claim's."""
     programs = {s.slot: s.program for s in mine}
-    out: list[Because] = []
+    out: dict[Because, None] = {}  # a program's slot and the lane's, held together, say it once
     for h in held:
-        out.append(
-            Because(
-                Reason.PROVIDER_CONFLICT,
-                f"{h.program} for this patient in {h.month} is already billed by practice {h.practice_id}",
-            )
-        )
+        message = f"{h.program} for this patient in {h.month} is already billed by practice {h.practice_id}"
+        out[Because(Reason.PROVIDER_CONFLICT, message)] = None
         if h.slot == LANE_SLOT and programs.get(h.slot, h.program) != h.program:
-            out.append(
-                Because(
-                    Reason.LANE_CONFLICT,
-                    f"{programs[h.slot]} cannot join {h.program}, billed by practice {h.practice_id}, in one month",
-                )
-            )
-    return out
+            message = f"{programs[h.slot]} cannot join {h.program}, billed by practice {h.practice_id}, in one month"
+            out[Because(Reason.LANE_CONFLICT, message)] = None
+    return list(out)
 
 
 def _mbi(medicare_id: str) -> str:

@@ -11,18 +11,20 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
-from adapters import reads
+from adapters import reads, tenancy
 from adapters.claim_index import ClaimIndex
+from adapters.store import open_ledger
 from adapters.tenants import Catalog
 from adapters.viewdb import open_views
 from domain import facts as f
 from domain.elsewhere import Slot
 from domain.ledger import Ledger
+from domain.policy import Policy
 from domain.reasons import Refused
 from projections.events import Query, events
 from projections.refusals import RefusalRow
 from tests.factories import claim, enrolled, minutes
-from tests.tenants import add_practices, home, with_index
+from tests.tenants import OPENED, add_practices, home, with_index
 
 __all__ = ["home"]
 
@@ -62,6 +64,25 @@ def test_a_claim_another_practice_holds_is_refused_naming_it(home: str) -> None:
     # The refusal is B's: in B's refusal log, not A's.
     assert {r.claim_id for r in _refusals(b, urls["B"])} == {"CB", "CB2"}
     assert _refusals(a, urls["A"]) == []
+
+
+def test_practices_with_different_lane_policies_still_meet_on_the_program(home: str) -> None:
+    """A practice that holds the lane per practitioner only (policy switch) and one that holds
+    it across practitioners (the default) name different lane slots; G-07 must still hold
+    between them: CCM claimed at one is refused at the other, whichever claims first."""
+    urls = add_practices(home, "A", "B")
+    per_practitioner = Policy(lane_across_practitioners=False)
+    a = tenancy.attach(open_ledger(urls["A"], policy=per_practitioner), tenancy.Resolved(urls["A"], "A", home))
+    OPENED.append(a)
+    b = with_index(urls["B"], "B", home)
+    for ledger in (a, b):
+        for patient in ("R1", "R2"):
+            for fact in [*enrolled(patient), *minutes(45, patient, staff=f"RN-{patient}")]:
+                ledger.record(fact)
+    a.record(claim("CA", "R1"))
+    assert "PROVIDER_CONFLICT" in _refused(b, claim("CB", "R1")).codes[0].value
+    b.record(claim("CB2", "R2"))
+    assert "PROVIDER_CONFLICT" in _refused(a, claim("CA2", "R2")).codes[0].value
 
 
 def test_a_void_frees_the_month_for_the_other_practice(home: str) -> None:
@@ -104,7 +125,8 @@ def test_the_index_holds_only_what_the_check_needs(home: str) -> None:
         cur.execute("SELECT * FROM carelane_claim_holds")
         holds = [tuple(r) for r in cur.fetchall()]
     assert columns == ["mbi_hash", "slot", "month", "practice_id", "program"]
-    assert len(slots) == 1 and len(holds) == 1
+    assert sorted(row[1] for row in slots) == ["CCM", "CCM|PCM|APCM"]  # the program (G-07) and the lane (L-01)
+    assert len(holds) == 2 and {row[0] for row in slots} == {row[2] for row in holds}  # one patient
     text = msgspec.json.encode([slots, holds]).decode()
     assert "TE5" not in text and "R3" not in text  # neither the MBI nor the patient id
 
