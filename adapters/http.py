@@ -23,7 +23,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundE
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from adapters import audit_html, reads, routing
 from adapters.access import Access
@@ -48,7 +48,7 @@ log = structlog.get_logger("carelane.http")
 T = TypeVar("T")
 MONTH = facts.MONTH_PATTERN
 DAY = r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
-Month = Annotated[str, Parameter(pattern=MONTH, description="YYYY-MM")]
+Month = Annotated[str, QueryParameter(pattern=MONTH, description="YYYY-MM")]
 MAX_BODY = 20 * 1024 * 1024
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -147,7 +147,7 @@ async def post_claims(request: Request[Any, Any, Any]) -> Response[list[LineResu
 
 @get("/worklist", opt={"roles": {"biller"}}, sync_to_thread=True)
 def get_worklist(
-    request: Request[Any, Any, Any], month: Month, provider: str | None = None
+    request: Request[Any, Any, Any], month: Month, provider: FromQuery[str | None] = None
 ) -> Response[list[WorklistRow]]:
     service = service_of(request)
     rows = reads.worklist(service.ledger, service.views, month, provider, refresh=False)
@@ -158,8 +158,8 @@ def get_worklist(
 @get("/refusals", opt={"roles": {"compliance"}}, sync_to_thread=True)
 def get_refusals(
     request: Request[Any, Any, Any],
-    month: Annotated[str | None, Parameter(pattern=MONTH)] = None,
-    reason: Reason | None = None,
+    month: Annotated[str | None, QueryParameter(pattern=MONTH)] = None,
+    reason: FromQuery[Reason | None] = None,
 ) -> Response[list[RefusalRow]]:
     service = service_of(request)
     rows = reads.refusals(service.ledger, service.views, month, reason.value if reason else None, refresh=False)
@@ -170,12 +170,12 @@ def get_refusals(
 @get("/events", opt={"roles": {"auditor", "compliance"}}, sync_to_thread=True)
 def get_events(
     request: Request[Any, Any, Any],
-    patient: str | None = None,
-    fact_type: Annotated[list[str] | None, Parameter(query="type")] = None,
-    first: Annotated[str | None, Parameter(query="from", pattern=DAY)] = None,
-    last: Annotated[str | None, Parameter(query="to", pattern=DAY)] = None,
-    recorded_after: datetime | None = None,
-    late: bool = False,
+    patient: FromQuery[str | None] = None,
+    fact_type: Annotated[list[str] | None, QueryParameter(name="type")] = None,
+    first: Annotated[str | None, QueryParameter(name="from", pattern=DAY)] = None,
+    last: Annotated[str | None, QueryParameter(name="to", pattern=DAY)] = None,
+    recorded_after: FromQuery[datetime | None] = None,
+    late: FromQuery[bool] = False,
 ) -> Response[list[EventRow]]:
     unknown = sorted(set(fact_type or ()) - facts.FACT_TYPE_NAMES)
     if unknown:
@@ -193,10 +193,10 @@ def get_events(
 @get("/audit/{patient_id:str}", opt={"roles": {"auditor", "compliance"}}, sync_to_thread=True)
 def get_audit(
     request: Request[Any, Any, Any],
-    patient_id: str,
-    first: Annotated[str, Parameter(query="from", pattern=MONTH)],
-    last: Annotated[str, Parameter(query="to", pattern=MONTH)],
-    as_of: datetime | None = None,
+    patient_id: FromPath[str],
+    first: Annotated[str, QueryParameter(name="from", pattern=MONTH)],
+    last: Annotated[str, QueryParameter(name="to", pattern=MONTH)],
+    as_of: FromQuery[datetime | None] = None,
 ) -> Response[Any]:
     """The record packet: JSON, or a printable page with `Accept: text/html`."""
     if last < first:
@@ -216,7 +216,7 @@ def get_audit(
 
 @get("/access", opt={"roles": {"compliance"}}, sync_to_thread=True)
 def get_access(
-    request: Request[Any, Any, Any], patient: str | None = None, since: datetime | None = None
+    request: Request[Any, Any, Any], patient: FromQuery[str | None] = None, since: FromQuery[datetime | None] = None
 ) -> Response[list[Access]]:
     """The access log: who read which patient's record, by which route, when (45 CFR
     164.312(b)). Reading it is not itself logged per patient."""

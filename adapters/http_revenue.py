@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import MediaType, Request, Response, get, post, route
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.params import Parameter
+from litestar.params import FromQuery, QueryParameter, RawBody
 
 from adapters import exporting, reads
 from adapters.http_service import service_of
@@ -16,16 +16,17 @@ from domain import facts
 from domain.catalog import DEFAULT_FEES
 from projections.denials import DenialRow, denials
 
-Month = Annotated[str, Parameter(pattern=facts.MONTH_PATTERN, description="YYYY-MM")]
-OptionalMonth = Annotated[str | None, Parameter(pattern=facts.MONTH_PATTERN, description="YYYY-MM")]
-Batch = Annotated[str | None, Parameter(max_length=20, description="a batch id such as B000000001")]
+Month = Annotated[str, QueryParameter(pattern=facts.MONTH_PATTERN, description="YYYY-MM")]
+OptionalMonth = Annotated[str | None, QueryParameter(pattern=facts.MONTH_PATTERN, description="YYYY-MM")]
+Batch = Annotated[str | None, QueryParameter(max_length=20, description="a batch id such as B000000001")]
 MAX_REMIT = 20 * 1024 * 1024
 
 
 @route("/export/837", http_method=["GET", "POST"], opt={"roles": {"biller"}}, sync_to_thread=True, status_code=200,
        media_type=MediaType.TEXT)  # fmt: skip
 def export_837(request: Request[Any, Any, Any], month: OptionalMonth = None, batch: Batch = None,
-               practice: str | None = None, production: bool = False) -> Response[str]:  # fmt: skip
+               practice: FromQuery[str | None] = None,
+               production: FromQuery[bool] = False) -> Response[str]:  # fmt: skip
     """An X12 837P of the month's due claims, billed as the registered practice, validated
     with pyx12 and recorded as a batch (X-Batch-Id); `batch=ID` sends a recorded batch again.
     A test file (ISA15 T) by default, which leaves its claims due; production=true sends them."""
@@ -64,7 +65,7 @@ class RemitAnswer(msgspec.Struct):
 
 
 @post("/remits", opt={"roles": {"biller"}}, status_code=200, sync_to_thread=True)
-def post_remits(request: Request[Any, Any, Any], body: bytes) -> Response[RemitAnswer]:
+def post_remits(request: Request[Any, Any, Any], body: RawBody) -> Response[RemitAnswer]:
     """An X12 999, 277CA or 835 (the request body), recorded against the claims it answers;
     the same file sent again records nothing. 422 names what makes a file unreadable."""
     from adapters.receiving import receive
