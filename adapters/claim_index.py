@@ -33,6 +33,7 @@ from projections.runner import Cursor
 
 STALE_AFTER = timedelta(minutes=10)  # a hold older than this whose claim is not on file is lost
 RECONCILE_EVERY = 300.0  # seconds between a long-running process's reconciles
+FULL_EVERY = 12  # every 12th reconcile (hourly) reads every hold, not only the newest
 log = structlog.get_logger("carelane.claim_index")
 
 
@@ -185,21 +186,31 @@ class ClaimIndex:
 
     def reconcile(self, ledger: Ledger, now: datetime | None = None, stale_after: timedelta = STALE_AFTER) -> int:
         """Release this practice's holds whose claim is not on file or no longer stands (a
-        crash between reserving and saving, or a void recorded before tenancy); holds newer
-        than STALE_AFTER are left to the claim still being recorded. Returns how many."""
+        crash between reserving and saving, a void whose release failed, or a void recorded
+        before tenancy); holds newer than `stale_after` are left to the claim still being
+        recorded. Only the stale attempts are released: a retry of the same claim, reserved
+        since, keeps its own. After the first look, only holds made since are read, until
+        `full()` asks for every hold again. Returns how many attempts were released."""
         cutoff = ((now or datetime.now(UTC)) - stale_after).isoformat(timespec="seconds")
-        since = self._checked_to or ""  # the first time, every hold; later, the holds since
+        since = self._checked_to or ""
         with self.db.reading() as cur:
             cur.execute(
-                "SELECT DISTINCT claim_id FROM carelane_claim_holds WHERE practice_id = %s AND held_at >= %s "
-                "AND held_at < %s",
+                "SELECT DISTINCT claim_id, attempt FROM carelane_claim_holds WHERE practice_id = %s "
+                "AND held_at >= %s AND held_at < %s",
                 (self.practice_id, since, cutoff),
             )
-            claims = [str(row[0]) for row in cur.fetchall()]
-        lost = [c for c in claims if not ledger.claim_stands(c)]
-        self.release(lost)
+            attempts = [(str(claim), str(attempt)) for claim, attempt in cur.fetchall()]
+        stands = {c: ledger.claim_stands(c) for c in dict.fromkeys(c for c, _ in attempts)}
+        lost = [attempt for claim, attempt in attempts if not stands[claim]]
+        if lost:
+            self._release("attempt", lost)
         self._checked_to = max(cutoff, since)
         return len(lost)
+
+    def full(self) -> None:
+        """The next reconcile reads every hold again (a claim that stood at an earlier look
+        may have been voided since, with its release lost)."""
+        self._checked_to = None
 
     def keep_reconciled(
         self,
@@ -208,14 +219,17 @@ class ClaimIndex:
         every: float = RECONCILE_EVERY,
         stale_after: timedelta = STALE_AFTER,
     ) -> None:
-        """Reconcile now and every `every` seconds until `stop` (a server, `project --follow`):
-        a hold lost to a crash would otherwise block the other practices until the next
-        `carelane project`. After the first, each look reads only the holds made since."""
-        while True:
+        """Reconcile every `every` seconds until `stop` (a server, `project --follow`): a hold
+        lost to a crash would otherwise block the other practices until the next `carelane
+        project`. Each look reads the holds made since the last; every FULL_EVERY-th reads
+        them all. The first look waits a tick: a process that just started has work first."""
+        ticks = 0
+        while not stop.wait(every):
+            ticks += 1
+            if ticks % FULL_EVERY == 0:
+                self.full()
             try:
                 if lost := self.reconcile(ledger, stale_after=stale_after):
-                    log.info("claim_index.released", practice_id=self.practice_id, holds=lost)
+                    log.info("claim_index.released", practice_id=self.practice_id, attempts=lost)
             except Exception:  # retried at the next tick; said in the log
                 log.exception("claim_index.reconcile_failed", practice_id=self.practice_id)
-            if stop.wait(every):
-                return

@@ -51,7 +51,7 @@ class Service:
         self._stop = threading.Event()
         self._opening = threading.Lock()
         self._opened: list[ViewDB] = []  # every thread's views connection, closed at shutdown
-        self._follower: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []  # the follower and the reconciler
         self.position = 0  # the log's end as of the last catch-up (what /health reports)
         runner.create(self.views, views.ALL)
         Keys(self.views)  # creates the key table once, here; threads only read it
@@ -116,18 +116,25 @@ class Service:
         self.start_following()
 
     def start_following(self) -> None:
-        self._follower = threading.Thread(target=self.follow, name="carelane-follower", daemon=True)
-        self._follower.start()
+        threads = [threading.Thread(target=self.follow, name="carelane-follower", daemon=True)]
         if isinstance(self.ledger.elsewhere, ClaimIndex):  # holds lost to a crash, released as it runs
             args = (self.ledger, self._stop)
-            threading.Thread(target=self.ledger.elsewhere.keep_reconciled, args=args, daemon=True).start()
+            threads.append(threading.Thread(target=self.ledger.elsewhere.keep_reconciled, args=args, daemon=True))
+        for thread in threads:
+            thread.start()
+        self._threads += threads
+
+    def halt(self) -> None:
+        """Tell the background threads to stop (Tenancy.stop tells every practice's first)."""
+        self._stop.set()
 
     def stop(self) -> None:
-        """At shutdown: the follower stops, then every connection is closed (a server that
-        stops must not leave PostgreSQL clients behind)."""
-        self._stop.set()
-        if self._follower is not None:
-            self._follower.join(timeout=10)
+        """At shutdown: the background threads stop and are waited for, then every
+        connection is closed (a server that stops must not leave PostgreSQL clients behind,
+        nor close a connection under a catch-up)."""
+        self.halt()
+        for thread in self._threads:
+            thread.join(timeout=30)
         with self._opening:
             opened, self._opened = self._opened, []
         for db in opened:

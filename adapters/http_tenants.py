@@ -78,8 +78,8 @@ class Tenancy:
         """For /health, on the event loop: the default practice's log end as of its last
         catch-up, or the first open practice's; 0 before any is open. Never opens a store
         (that would hold the loop while it is read)."""
-        with self._lock:
-            found = self._services.get(self.named) or next(iter(self._services.values()), None)
+        services = dict(self._services)  # no lock: a practice being opened holds it (a copy is atomic)
+        found = services.get(self.named) or next(iter(services.values()), None)
         return 0 if found is None else found.position
 
     def key(self, named: str | None, token: str) -> KeyInfo:
@@ -104,6 +104,8 @@ class Tenancy:
         raise NotAuthorizedException("a valid API key is required (X-API-Key header)")
 
     def start(self) -> None:
+        if self.catalog is not None and (self.named or len(self.tenants) == 1):
+            self.service(None)  # the default practice, open before the first request (/health reports it)
         self._started = True
         anyio.to_thread.current_default_thread_limiter().total_tokens = Service.WORKERS
         for service in list(self._services.values()):
@@ -112,6 +114,8 @@ class Tenancy:
     def stop(self) -> None:
         with self._lock:
             services = list(self._services.values())
+        for service in services:  # every practice told first, so they wind down together
+            service.halt()
         for service in services:
             service.stop()
         if self.catalog is not None:

@@ -38,6 +38,8 @@ TABLES = (
     "CREATE TABLE IF NOT EXISTS carelane_claim_holds (practice_id TEXT NOT NULL, claim_id TEXT NOT NULL, "
     "mbi_hash TEXT NOT NULL, slot TEXT NOT NULL, month TEXT NOT NULL, attempt TEXT NOT NULL, "
     "held_at TEXT NOT NULL, PRIMARY KEY (practice_id, claim_id, mbi_hash, slot, month, attempt))",
+    # reconcile reads a practice's holds by age
+    "CREATE INDEX IF NOT EXISTS carelane_claim_holds_age ON carelane_claim_holds (practice_id, held_at)",
 )
 
 
@@ -127,14 +129,13 @@ class Catalog:
         """Place a practice: the first keeps the home store; the others get their own, from
         `template` (a store URL with `{practice}`) or named after the home's. Adding a
         practice already placed changes nothing."""
-        problem = id_problem(practice_id)
-        if problem is not None:
-            raise TenantError(problem)
         with self.db.transaction() as cur:
             cur.execute("SELECT practice_id, url FROM carelane_tenants WHERE practice_id = %s", (practice_id,))
             found = cur.fetchone()
             if found is not None:
                 return Tenant(*found)
+            if (problem := id_problem(practice_id)) is not None:  # checked where a practice is placed
+                raise TenantError(problem)
             cur.execute("SELECT COUNT(*) FROM carelane_tenants")
             first = cur.fetchone()[0] == 0
             url = self.home if first and template is None else place(self.home, practice_id, template)

@@ -176,7 +176,7 @@ def _row(
         projected=projected,
         per_day=per_day,
         status=status,
-        flagged=status in FLAGGED,
+        flagged=status in FLAGGED and Reason.PROVIDER_CONFLICT.value not in held,  # not ours to catch up
         at_stake=str(fees.fee(b.code).quantize(HUNDREDTH)),
         detail=b.detail,
         held_by=held,

@@ -43,11 +43,14 @@ def main() -> None:
         try:
             for polite in (False, True):
                 schemas.append(f"load_{uuid.uuid4().hex[:8]}")
-                for label, url in (("sqlite", f"sqlite:///{Path(tmp) / f'load{polite}.db'}"),
+                name = "polite" if polite else "greedy"
+                for label, url in (("sqlite", f"sqlite:///{Path(tmp) / f'load-{name}.db'}"),
                                    ("postgres", f"{PG}?schema={schemas[-1]}")):  # fmt: skip
                     proc = context.Process(target=one, args=(label, url, tmp, polite))
                     proc.start()
                     proc.join()
+                    if proc.exitcode != 0:
+                        sys.exit(f"{label} ({name}): the run failed (exit {proc.exitcode})")
         finally:
             with psycopg.connect(parse(PG).pg_conninfo or "", autocommit=True) as conn:
                 for schema in schemas:

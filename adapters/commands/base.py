@@ -47,20 +47,24 @@ class Settings:
     def catalog(self, *, create: bool = False) -> Catalog | None:
         """The home store's tenant catalog; None when there is none and `create` is false."""
         try:
-            return Catalog.open(self.home, create=create)
+            catalog = Catalog.open(self.home, create=create)
         except StoreError as e:
             raise click.ClickException(str(e)) from None
+        if catalog is not None:
+            _closed_with_command(catalog.close)
+        return catalog
 
     def ledger(self) -> Ledger:
         if self.command in READS:
             missing(self.db)
         try:
-            ledger = tenancy.attach(open_ledger(self.db), self.resolved)
+            ledger = open_ledger(self.db)
+            _closed_with_command(ledger.close)
+            tenancy.attach(ledger, self.resolved)
         except StoreError as e:
             raise click.ClickException(str(e)) from None
         except PersistenceError as e:  # the store answered, but not as asked (locked, gone)
             raise click.ClickException(f"{redact(store_url(self.db))}: the store could not be opened ({e})") from None
-        _closed_with_command(ledger.close)
         return ledger
 
     def views(self, ledger: Ledger) -> ViewDB:

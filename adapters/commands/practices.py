@@ -51,7 +51,8 @@ def practices_add(settings: Settings, file: str, template: str | None) -> None:
             try:
                 fact = decode_only(raw, lineno, (facts.PracticeRegistered,))
                 assert isinstance(fact, facts.PracticeRegistered)
-                if (problem := id_problem(fact.practice_id)) is not None:
+                placed = fact.practice_id in {t.practice_id for t in catalog.tenants()}
+                if not placed and (problem := id_problem(fact.practice_id)) is not None:
                     raise Invalid(f"line {lineno}: {problem}")
                 click.echo(_register(catalog, fact, template, lineno))
             except Invalid as e:
@@ -86,8 +87,12 @@ def _backfill(ledger: Ledger, url: str) -> list[tuple[str, list[Held]]]:
     the first practice keeps the home store, or `--at` an existing one)."""
     if not isinstance(ledger.elsewhere, ClaimIndex):
         return []
-    db = reads.ready(ledger, open_views(ledger, url))
-    claims = [row.fact["claim_id"] for row in events(ledger, db, Query(types=["ClaimSubmitted"]))]
+    db = open_views(ledger, url)
+    try:
+        reads.ready(ledger, db)
+        claims = [row.fact["claim_id"] for row in events(ledger, db, Query(types=["ClaimSubmitted"]))]
+    finally:
+        db.close()
     return ledger.elsewhere.backfill(ledger, list(dict.fromkeys(claims)))
 
 

@@ -14,10 +14,12 @@ from adapters.claim_index import ClaimIndex
 from adapters.commands.base import Settings, fee_schedule, main, month_param, parse_instant
 from adapters.ingest import fewer_collections
 from adapters.store import analyse
+from domain.ledger import Ledger
 from domain.reasons import Reason
 from domain.rules.assess import reprice
 from projections import runner, views
 from projections.report import report
+from projections.runner import ViewDB
 
 
 @main.command("worklist")
@@ -73,9 +75,6 @@ def refusals_command(settings: Settings, month: str | None, reason: str | None, 
 @click.pass_obj
 def project_command(settings: Settings, follow: bool, rebuild: bool, every: bool) -> None:
     """Bring every projection (worklist, refusal log, event index) up to date."""
-    import signal
-    import threading
-
     if every:
         sys.exit(followers.run_all(settings.catalog(), settings.home, follow=follow, rebuild=rebuild))
     ledger = settings.ledger()
@@ -95,16 +94,30 @@ def project_command(settings: Settings, follow: bool, rebuild: bool, every: bool
     practice = settings.resolved.practice_id
     where = "" if practice is None else f"practice {practice}: "
     click.echo(where + ", ".join(f"{name}: {n} events" for name, n in applied.items()))
-    if not follow:
-        return
+    if follow:
+        _follow(ledger, db)
+
+
+def _follow(ledger: Ledger, db: ViewDB) -> None:
+    """`project --follow`: the views kept current, and lost cross-practice holds released,
+    until SIGINT or SIGTERM."""
+    import signal
+    import threading
+
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     click.echo("following the ledger; Ctrl-C to stop", err=True)
-    if isinstance(ledger.elsewhere, ClaimIndex):  # lost holds are released while following too
-        args = (ledger, stop)
-        threading.Thread(target=ledger.elsewhere.keep_reconciled, args=args, daemon=True).start()
-    runner.follow(ledger, db, views.ALL, stop)
+    reconciler = None
+    if isinstance(ledger.elsewhere, ClaimIndex):
+        reconciler = threading.Thread(target=ledger.elsewhere.keep_reconciled, args=(ledger, stop), daemon=True)
+        reconciler.start()
+    try:
+        runner.follow(ledger, db, views.ALL, stop)
+    finally:
+        stop.set()
+        if reconciler is not None:
+            reconciler.join(timeout=30)
     click.echo("stopped", err=True)
 
 

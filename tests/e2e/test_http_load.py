@@ -84,8 +84,9 @@ async def _send(client: httpx.AsyncClient, method: str, url: str, **kw: object) 
 
 async def hammer(run: Running, gets: int = GETS, posts: int = POSTS, *, polite: bool = False) -> Load:
     """The load; `polite`: after the /health probe has started, this process lowers its own
-    CPU priority, as clients on other machines would not take the server's cores (this
-    process's children started after it, a server included, would inherit it)."""
+    CPU priority for good, as clients on other machines would not take the server's cores.
+    Run it in a process of its own: a server started by this process afterwards would
+    inherit the lower priority (scripts/load_http.py does)."""
     load = Load()
     routes = [("/worklist?month=2026-03", "biller"), ("/audit/P1?from=2026-03&to=2026-03", "auditor"),
               ("/events?patient=P1", "auditor")]  # fmt: skip

@@ -145,6 +145,28 @@ def test_a_hold_lost_to_a_crash_is_released_by_reconciling(home: str) -> None:
     assert index_b.reserve("CB", [slot]).held == []
 
 
+def test_reconciling_releases_a_stale_attempt_and_keeps_a_retry_of_the_same_claim(home: str) -> None:
+    """A claim whose first attempt died, retried since and still being recorded: only the
+    dead attempt's holds go, and the slot stays with the retry."""
+    urls = add_practices(home, "A", "B")
+    a = with_index(urls["A"], "A", home)
+    catalog = Catalog.open(home)
+    assert catalog is not None
+    index_a, index_b = ClaimIndex(catalog, "A"), ClaimIndex(catalog, "B")
+    slot = Slot("1EG4TE5R4", "CCM", "CCM", "2026-03")
+    dead = index_a.reserve("C1", [slot]).attempt
+    long_ago = (datetime.now(UTC) - timedelta(minutes=20)).isoformat(timespec="seconds")
+    with catalog.db.transaction() as cur:
+        cur.execute("UPDATE carelane_claim_holds SET held_at = %s WHERE attempt = %s", (long_ago, dead))
+    retry = index_a.reserve("C1", [slot]).attempt
+    assert index_a.reconcile(a) == 1
+    with catalog.db.reading() as cur:
+        cur.execute("SELECT DISTINCT attempt FROM carelane_claim_holds")
+        assert [row[0] for row in cur.fetchall()] == [retry]
+    assert [h.practice_id for h in index_b.reserve("CB", [slot]).held] == ["A"]
+    catalog.close()
+
+
 def test_a_long_running_process_releases_a_lost_hold_as_it_runs(home: str) -> None:
     """A server or `project --follow` reconciles every few minutes, not only at start: a hold
     a crashed writer left is released while it runs, and the other practice can claim."""
