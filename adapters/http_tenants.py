@@ -59,6 +59,9 @@ class Tenancy:
 
     def service(self, named: str | None) -> Service:
         practice = self.practice_of(named)
+        found = self._services.get(practice)  # the common case, without the lock: the event loop
+        if found is not None:  # asks on every request (metrics), and must not wait on a worker
+            return found
         with self._lock:
             found = self._services.get(practice)
             if found is None:
