@@ -10,13 +10,14 @@ key. Bad input gets a 4xx naming the problem; a failed request records nothing p
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar, cast
 
 import anyio.to_thread
 import msgspec
 import structlog
-from litestar import Litestar, MediaType, Request, Response, get, post
+from litestar import Litestar, MediaType, Request, Response, concurrency, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, PermissionDeniedException
@@ -33,7 +34,7 @@ from adapters.http_eligible import ROUTES as ELIGIBLE_ROUTES
 from adapters.http_pace import ROUTES as PACE_ROUTES
 from adapters.http_revenue import REVENUE_ROUTES
 from adapters.http_self_audit import ROUTES as SELF_AUDIT_ROUTES
-from adapters.http_service import bad_request, internal_error, practice_named, request_log, service_of
+from adapters.http_service import Service, bad_request, internal_error, practice_named, request_log, service_of
 from adapters.http_tenants import Tenancy, practice_paths
 from adapters.ingest import BATCH, CLAIM_FACTS, NOT_CLAIMS, LineResult, ingest
 from adapters.web.app import ROUTES as WEB_ROUTES
@@ -249,6 +250,9 @@ def create_app(url: str | None = None, practice: str | None = None) -> Litestar:
     """The API on the store at `url`; where it is a billing company's home store, on every
     practice in its catalog, each under `/practices/{id}` (adapters.http_tenants)."""
     tenants = Tenancy(url, practice)
+    if concurrency.get_asyncio_executor() is None:  # Litestar's sync handlers and guards run here,
+        # not under anyio's limiter: Service.WORKERS bounds them only through this executor
+        concurrency.set_asyncio_executor(ThreadPoolExecutor(Service.WORKERS, thread_name_prefix="carelane-worker"))
     app = Litestar(
         route_handlers=ROUTES,
         guards=[roles_guard],
