@@ -131,28 +131,29 @@ def test_the_index_holds_only_what_the_check_needs(home: str) -> None:
     assert "TE5" not in text and "R3" not in text  # neither the MBI nor the patient id
 
 
-def test_a_hold_lost_to_a_crash_is_released_by_reconciling(home: str) -> None:
+def _indexes(home: str) -> tuple[Ledger, Catalog, ClaimIndex, ClaimIndex]:
+    """Practices A and B; A's ledger, the catalog, and each practice's claim index on it."""
     urls = add_practices(home, "A", "B")
-    a = with_index(urls["A"], "A", home)
     catalog = Catalog.open(home)
     assert catalog is not None
-    index_a, index_b = ClaimIndex(catalog, "A"), ClaimIndex(catalog, "B")
+    return with_index(urls["A"], "A", home), catalog, ClaimIndex(catalog, "A"), ClaimIndex(catalog, "B")
+
+
+def test_a_hold_lost_to_a_crash_is_released_by_reconciling(home: str) -> None:
+    a, catalog, index_a, index_b = _indexes(home)
     slot = Slot("1EG4TE5R4", "CCM|PCM|APCM", "CCM", "2026-03")
     assert index_a.reserve("NEVER-SAVED", [slot]).held == []  # reserved, then the process died
     assert [h.practice_id for h in index_b.reserve("CB", [slot]).held] == ["A"]
     assert index_a.reconcile(a) == 0  # too recent: it may still be being recorded
     assert index_a.reconcile(a, datetime.now(UTC) + timedelta(minutes=11)) == 1
     assert index_b.reserve("CB", [slot]).held == []
+    catalog.close()
 
 
 def test_reconciling_releases_a_stale_attempt_and_keeps_a_retry_of_the_same_claim(home: str) -> None:
     """A claim whose first attempt died, retried since and still being recorded: only the
     dead attempt's holds go, and the slot stays with the retry."""
-    urls = add_practices(home, "A", "B")
-    a = with_index(urls["A"], "A", home)
-    catalog = Catalog.open(home)
-    assert catalog is not None
-    index_a, index_b = ClaimIndex(catalog, "A"), ClaimIndex(catalog, "B")
+    a, catalog, index_a, index_b = _indexes(home)
     slot = Slot("1EG4TE5R4", "CCM", "CCM", "2026-03")
     dead = index_a.reserve("C1", [slot]).attempt
     long_ago = (datetime.now(UTC) - timedelta(minutes=20)).isoformat(timespec="seconds")
@@ -170,11 +171,7 @@ def test_reconciling_releases_a_stale_attempt_and_keeps_a_retry_of_the_same_clai
 def test_a_long_running_process_releases_a_lost_hold_as_it_runs(home: str) -> None:
     """A server or `project --follow` reconciles every few minutes, not only at start: a hold
     a crashed writer left is released while it runs, and the other practice can claim."""
-    urls = add_practices(home, "A", "B")
-    a = with_index(urls["A"], "A", home)
-    catalog = Catalog.open(home)
-    assert catalog is not None
-    index_a, index_b = ClaimIndex(catalog, "A"), ClaimIndex(catalog, "B")
+    a, catalog, index_a, index_b = _indexes(home)
     stop = threading.Event()
     args = (a, stop, 0.05, timedelta(seconds=1))  # every 50 ms; a hold is lost after 1 s
     keeper = threading.Thread(target=index_a.keep_reconciled, args=args)
