@@ -124,6 +124,31 @@ class AccessLog:
             cur.execute(query + " ORDER BY position", params)
             return [Access(*row) for row in cur.fetchall()]
 
+    def tip(self) -> tuple[int, bytes]:
+        """The last row's position and hash (0 and GENESIS when empty), for a digest."""
+        with self.db.reading() as cur:
+            cur.execute("SELECT position, hash FROM carelane_access ORDER BY position DESC LIMIT 1")
+            last = cur.fetchone()
+        return (int(last[0]), bytes(last[1])) if last else (0, GENESIS)
+
+    def through(self, position: int, hash_hex: str) -> str | None:
+        """What is wrong, or None when the whole log verifies and its row at `position` (a
+        digest's) has that hash: rows removed from the end, or a log rewritten with its
+        chain recomputed, fail here though they pass verify()."""
+        broken = self.verify()
+        if broken is not None:
+            return f"row {broken} was changed, removed or reordered"
+        if position == 0:
+            return None if hash_hex == GENESIS.hex() else "the digest's access log tip is not an empty log's"
+        with self.db.reading() as cur:
+            cur.execute("SELECT hash FROM carelane_access WHERE position = %s", (position,))
+            row = cur.fetchone()
+        if row is None:
+            return f"no row at the digest's position {position}: rows removed from the end"
+        if bytes(row[0]).hex() != hash_hex:
+            return f"row {position} differs from the digest: the log was rewritten with its chain recomputed"
+        return None
+
     def verify(self) -> int | None:
         """The first position whose row or order does not match the chain; None if intact."""
         previous, expected = GENESIS, 1

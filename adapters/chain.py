@@ -59,10 +59,18 @@ class Break(msgspec.Struct):
     problem: str
 
 
+class Tip(msgspec.Struct):
+    """Another chained log's last row (the access log's): its position and hash."""
+
+    position: int
+    hash: str
+
+
 class Digest(msgspec.Struct):
     position: int
     hash: str
     hmac: str | None = None
+    access: Tip | None = None  # the access log's tip; absent from digests taken before 2026-12
 
 
 def _rows(recorder: Any, pg: sql.SQL | sql.Composed, lite: str, params: tuple[Any, ...]) -> list[Any]:
@@ -186,8 +194,21 @@ def tip(recorder: Any, key: bytes | None = None) -> Digest:
     pg = sql.SQL(query).format(_pg_name(recorder, CHAIN_TABLE)) if _is_pg(recorder) else sql.SQL("")
     rows = _rows(recorder, pg, query.format(CHAIN_TABLE), ())
     position, value = (int(rows[0][0]), bytes(rows[0][1])) if rows else (0, GENESIS)
-    mac = hmac.new(key, f"{position}:{value.hex()}".encode(), hashlib.sha256).hexdigest() if key else None
-    return Digest(position, value.hex(), mac)
+    return signed(Digest(position, value.hex()), key)
+
+
+def signed(digest: Digest, key: bytes | None) -> Digest:
+    """The digest with its HMAC under `key` (none without a key), over every tip it holds."""
+    mac = hmac.new(key, _signed_text(digest), hashlib.sha256).hexdigest() if key else None
+    return msgspec.structs.replace(digest, hmac=mac)
+
+
+def _signed_text(digest: Digest) -> bytes:
+    """What the HMAC covers: a digest without the access log's tip signs as it always did."""
+    text = f"{digest.position}:{digest.hash}"
+    if digest.access is not None:
+        text += f":access:{digest.access.position}:{digest.access.hash}"
+    return text.encode()
 
 
 def check_hmac(digest: Digest, key: bytes | None) -> bool:
@@ -197,5 +218,5 @@ def check_hmac(digest: Digest, key: bytes | None) -> bool:
         return True
     if digest.hmac is None:
         return False
-    expected = hmac.new(key, f"{digest.position}:{digest.hash}".encode(), hashlib.sha256).hexdigest()
+    expected = hmac.new(key, _signed_text(digest), hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, digest.hmac)

@@ -68,12 +68,16 @@ def _digest_key() -> bytes | None:
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write the digest to this file.")
 @click.pass_obj
 def digest_command(settings: Settings, out: str | None) -> None:
-    """Print the chain's tip (position and hash, HMAC-signed with $CARELANE_DIGEST_KEY) to keep
-    outside the database; `verify --digest` proves the history up to it unchanged."""
+    """Print the chain's tip and the access log's (positions and hashes, HMAC-signed with
+    $CARELANE_DIGEST_KEY) to keep outside the database; `verify --digest` proves both
+    histories up to them unchanged."""
     from adapters import chain
+    from adapters.access import AccessLog
 
     ledger = settings.ledger()  # held: closing the ledger closes its recorder's pool
-    text = msgspec.json.encode(chain.tip(ledger.recorder, _digest_key())).decode()
+    position, value = AccessLog(settings.views(ledger)).tip()
+    taken = msgspec.structs.replace(chain.tip(ledger.recorder), access=chain.Tip(position, value.hex()))
+    text = msgspec.json.encode(chain.signed(taken, _digest_key())).decode()
     if out:
         Path(out).write_text(text + "\n")
     click.echo(text)
@@ -111,6 +115,12 @@ def verify_command(settings: Settings, digest_file: str | None, check_views: boo
     from adapters.closing import verify_closes
 
     _verdict(verify_closes(ledger), "CLOSES DO NOT VERIFY:", "month closes verify")
+    if upto is not None and upto.access is not None:
+        from adapters.access import AccessLog
+
+        problem = AccessLog(settings.views(ledger)).through(upto.access.position, upto.access.hash)
+        _verdict([problem] if problem else [], "ACCESS LOG DOES NOT MATCH THE DIGEST:",
+                 f"access log intact, and passes through the digest at row {upto.access.position}")  # fmt: skip
     if check_views:
         from adapters.viewcheck import differences
 

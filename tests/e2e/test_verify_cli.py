@@ -72,3 +72,35 @@ def test_backup_and_restore_from_the_command_line(sqlite_url: str, tmp_path: Pat
     assert carelane("verify", "--digest", f"{out}.digest", db=target).returncode == 0
     again = carelane("restore", str(out), db=target)
     assert again.returncode == 1 and "already" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_a_digest_covers_the_access_logs_tail(filled: str, tmp_path: Path) -> None:
+    """Rows removed from the end of the access log (its guard dropped) leave a chain that
+    `access --verify` passes; `verify --digest` with a digest taken before finds it. A digest
+    kept before the access log was in digests still verifies."""
+    from adapters.access import AccessLog
+    from adapters.store import open_ledger
+    from adapters.viewdb import open_views
+
+    ledger = open_ledger(filled)
+    log = AccessLog(open_views(ledger, filled))
+    log.record("k1", "auditor", "GET /audit/{patient_id:str}", ["P1", "P2"])
+    old = tmp_path / "old.json"
+    written = carelane("digest", "--out", str(tmp_path / "kept.json"), db=filled)
+    assert written.returncode == 0, written.stderr
+    kept = json.loads((tmp_path / "kept.json").read_text())
+    assert kept["access"] == {"position": 2, "hash": log.tip()[1].hex()}
+    old.write_text(json.dumps({k: v for k, v in kept.items() if k != "access"}))
+    for digest in (old, tmp_path / "kept.json"):
+        assert carelane("verify", "--digest", str(digest), db=filled).returncode == 0
+    drop = ("DROP TRIGGER carelane_access_no_delete" if filled.startswith("sqlite")
+            else "DROP TRIGGER carelane_access_append_only ON {schema}.carelane_access")  # fmt: skip
+    run_sql(filled, drop)
+    run_sql(filled, "DELETE FROM {schema}.carelane_access WHERE position = 2")
+    assert carelane("access", "--verify", db=filled).returncode == 0  # what a chain alone cannot see
+    checked = carelane("verify", "--digest", str(tmp_path / "kept.json"), db=filled)
+    assert checked.returncode == 1 and "no row at the digest's position 2" in checked.stderr, checked.stderr
+    assert carelane("verify", "--digest", str(old), db=filled).returncode == 0  # it never covered the log
+    log.record("k2", "biller", "GET /worklist", ["P3"])  # a recomputed row 2 in place of the one removed
+    checked = carelane("verify", "--digest", str(tmp_path / "kept.json"), db=filled)
+    assert checked.returncode == 1 and "row 2 differs from the digest" in checked.stderr, checked.stderr

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import pytest
 
 from adapters import chain
@@ -82,6 +83,17 @@ def test_a_digest_without_its_hmac_fails_when_a_key_is_set() -> None:
     signed = chain.Digest(12, "ab" * 32, None)
     assert not chain.check_hmac(signed, b"key")
     assert chain.check_hmac(signed, None)  # no key: nothing to check it with
+
+
+def test_a_digests_hmac_covers_the_access_logs_tip() -> None:
+    """A digest signed with the access log's tip fails when that tip is changed or removed;
+    one signed without it (kept before digests held it) still checks."""
+    key = b"key"
+    old = chain.signed(chain.Digest(12, "ab" * 32), key)
+    kept = chain.signed(msgspec.structs.replace(old, access=chain.Tip(3, "cd" * 32)), key)
+    assert chain.check_hmac(old, key) and chain.check_hmac(kept, key) and kept.hmac != old.hmac
+    for changed in (chain.Tip(2, "cd" * 32), chain.Tip(3, "ce" * 32), None):
+        assert not chain.check_hmac(msgspec.structs.replace(kept, access=changed), key)
 
 
 def test_an_edit_after_an_old_digest_is_still_found(recorded: Ledger, store_url: str) -> None:
