@@ -14,6 +14,7 @@ outside, not holding a place (the header-read timeout covers the headers)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -30,6 +31,7 @@ def admission(app: App, limit: int, max_body: int) -> App:
         if scope["type"] != "http" or _is_health(scope["path"]):
             await app(scope, receive, send)
             return
+        scope.setdefault("state", {})["arrived"] = time.perf_counter()  # the logged duration counts the wait
         arrived = await _arrived(receive, max_body)
         if not gate:
             gate.append(asyncio.Semaphore(limit))
@@ -59,6 +61,7 @@ async def _arrived(receive: Receive, max_body: int) -> list[Any]:
 def _replay(messages: list[Any], receive: Receive) -> Receive:
     """`receive` that gives the messages already read, then reads on."""
     held = deque(messages)
+    messages.clear()  # the deque owns them: a large body is held once, and let go as it is read
 
     async def replayed() -> Any:
         return held.popleft() if held else await receive()

@@ -186,9 +186,10 @@ def request_log(app: Any) -> Any:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        started, status = time.perf_counter(), [0]
+        state = scope.setdefault("state", {})
+        started, status = state.get("arrived") or time.perf_counter(), [0]  # from arrival at the door
         request_id = uuid.uuid4().hex[:16]
-        scope.setdefault("state", {})["request_id"] = request_id
+        state["request_id"] = request_id
 
         async def capture(message: Any) -> None:
             if message["type"] == "http.response.start":
