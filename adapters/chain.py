@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -59,16 +59,20 @@ class Break(msgspec.Struct):
     problem: str
 
 
+# A sha256 in hex: a kept digest's text is signed as "position:hash...", so no hash may hold ':'
+Hash = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
+
+
 class Tip(msgspec.Struct):
     """Another chained log's last row (the access log's): its position and hash."""
 
     position: int
-    hash: str
+    hash: Hash
 
 
 class Digest(msgspec.Struct):
     position: int
-    hash: str
+    hash: Hash
     hmac: str | None = None
     access: Tip | None = None  # the access log's tip; absent from digests taken before 2026-12
 

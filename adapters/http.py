@@ -28,7 +28,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from adapters import audit_html, reads, routing
 from adapters.access import Access
-from adapters.http_admission import admission
+from adapters.http_admission import Door
 from adapters.http_close import ROUTES as CLOSE_ROUTES
 from adapters.http_devices import post_readings
 from adapters.http_eligible import ROUTES as ELIGIBLE_ROUTES
@@ -266,6 +266,7 @@ def create_app(url: str | None = None, practice: str | None = None) -> Litestar:
         guards=[roles_guard],
         state=State({"tenancy": tenants}),
         middleware=[request_log],
+        request_max_body_size=MAX_BODY,  # Litestar's own default is 10 MB
         exception_handlers={500: internal_error, 400: bad_request},
         on_startup=[tenants.start],
         on_shutdown=[tenants.stop],
@@ -282,5 +283,5 @@ def create_app(url: str | None = None, practice: str | None = None) -> Litestar:
         ),
     )
     # the prefix comes off before routing; the door is outermost (adapters.http_admission)
-    app.asgi_handler = admission(practice_paths(app.asgi_handler), 2 * Service.WORKERS, MAX_BODY)
+    app.asgi_handler = Door(practice_paths(app.asgi_handler), 2 * Service.WORKERS, MAX_BODY)
     return app

@@ -1,6 +1,6 @@
 """Admission: a few requests at a time (twice the worker threads) are handled; the rest wait
-their turn, in order of arrival, as parked tasks that cost the event loop nothing. /health
-is never held, so that a monitor's probe does not queue behind a burst.
+their turn, as parked tasks that cost the event loop nothing. /health is never held, so that
+a monitor's probe does not queue behind a burst.
 
 Why: every request admitted puts its routing, guards, encoding and logging on the event
 loop, which is shared with /health. A burst of 100 requests put 100 requests' worth of that
@@ -8,62 +8,137 @@ work in the loop's queue at once, and /health waited its turn behind them. With 
 threads, eight requests in hand keep every worker busy and the loop's queue short
 (measured, PostgreSQL: worst /health 37-53 ms with eight, 70-118 ms with sixteen).
 
-A request is admitted once its body has arrived: a client sending its body slowly waits
-outside, not holding a place (the header-read timeout covers the headers)."""
+A small body (up to PRE_READ bytes) is read before its request waits, so a client sending
+one slowly holds no place. A larger one is read inside, after the key is checked: the door
+never holds more than PRE_READ bytes of a request that has not shown a key, never answers
+`Expect: 100-continue` for the app, and leaves a body announced past the limit for the app
+to refuse unread. A client that leaves while waiting is dropped without being handled.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from litestar.utils import normalize_path
+
+PRE_READ = 64 * 1024  # as much as uvicorn buffers of a body before the app asks for it
 App = Callable[[Any, Any, Any], Awaitable[None]]
 Receive = Callable[[], Awaitable[Any]]
+Watch = asyncio.Task[Any] | dict[str, Any] | None  # a watch for the client leaving, or its leaving
 
 
-def admission(app: App, limit: int, max_body: int) -> App:
+class Door:
     """`app` behind a door that lets `limit` requests in at a time (/health always)."""
-    gate: list[asyncio.Semaphore] = []  # made on first use, inside the server's event loop
 
-    async def asgi(scope: Any, receive: Receive, send: Any) -> None:
+    def __init__(self, app: App, limit: int, max_body: int) -> None:
+        self.app, self.limit, self.max_body = app, limit, max_body
+        self.inside = self.waiting = 0
+        # one gate per event loop: an asyncio semaphore belongs to the loop it first waits on
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def __call__(self, scope: Any, receive: Receive, send: Any) -> None:
         if scope["type"] != "http" or _is_health(scope["path"]):
-            await app(scope, receive, send)
+            await self.app(scope, receive, send)
             return
         scope.setdefault("state", {})["arrived"] = time.perf_counter()  # the logged duration counts the wait
-        arrived = await _arrived(receive, max_body)
-        if not gate:
-            gate.append(asyncio.Semaphore(limit))
-        async with gate[0]:
-            await app(scope, _replay(arrived, receive), send)
-
-    return asgi
+        read = await _read_small(scope, receive, self.max_body)
+        if read and read[-1]["type"] == "http.disconnect":
+            return  # the client left while sending: nobody to answer
+        gate = self._gates.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(self.limit))
+        complete = bool(read) and not read[-1].get("more_body")
+        self.waiting += 1
+        try:
+            left = await _wait_for_place(gate, receive if complete else None)
+        finally:
+            self.waiting -= 1
+        if isinstance(left, dict):
+            return  # the client left while waiting: its request is not handled
+        self.inside += 1
+        try:
+            await self.app(scope, _replay(read, left, receive), send)
+        finally:
+            self.inside -= 1
+            gate.release()
+            if isinstance(left, asyncio.Task):
+                left.cancel()  # the app answered without asking for more: stop watching
 
 
 def _is_health(path: str) -> bool:
-    return path == "/health" or (path.startswith("/practices/") and path.count("/") == 3 and path.endswith("/health"))
+    parts = normalize_path(path).split("/")  # as Litestar routes it: '/health/' and '//health' too
+    return parts[1:] == ["health"] or (len(parts) == 4 and parts[1] == "practices" and parts[3] == "health")
 
 
-async def _arrived(receive: Receive, max_body: int) -> list[Any]:
-    """The request's messages up to its body's end (or past `max_body`: the app answers 413
-    from what it reads next, and the client's disconnect ends the wait as well)."""
-    messages: list[Any] = []
+def _announced(scope: Any) -> tuple[int | None, bool]:
+    """The body's Content-Length (None if not given) and whether the client awaits 100 Continue."""
+    length, expect = None, False
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"content-length" and value.strip().isdigit():
+            length = int(value)
+        expect = expect or (name.lower() == b"expect" and value.strip().lower() == b"100-continue")
+    return length, expect
+
+
+async def _read_small(scope: Any, receive: Receive, max_body: int) -> list[Any]:
+    """The request's messages up to its body's end, PRE_READ bytes at most; nothing when the
+    client awaits 100 Continue or announces a body past `max_body` (the app answers it)."""
+    length, expect = _announced(scope)
+    if expect or (length is not None and length > max_body):
+        return []
+    read: list[Any] = []
     size = 0
-    while True:
+    while size <= PRE_READ:
         message = await receive()
-        messages.append(message)
+        read.append(message)
         size += len(message.get("body", b""))
-        if message["type"] != "http.request" or not message.get("more_body") or size > max_body:
-            return messages
+        if message["type"] != "http.request" or not message.get("more_body"):
+            break
+    return read
 
 
-def _replay(messages: list[Any], receive: Receive) -> Receive:
-    """`receive` that gives the messages already read, then reads on."""
-    held = deque(messages)
-    messages.clear()  # the deque owns them: a large body is held once, and let go as it is read
+async def _wait_for_place(
+    gate: asyncio.Semaphore, receive: Receive | None
+) -> asyncio.Task[Any] | dict[str, Any] | None:
+    """Take a place. With `receive` (the body all read, so the next message can only be the
+    client leaving), watch for that meanwhile: the disconnect if it came first (no place
+    taken), or the watch still running, for the app's next receive to take over."""
+    if receive is None or not gate.locked():
+        await gate.acquire()
+        return None
+    watch, take = asyncio.ensure_future(receive()), asyncio.ensure_future(gate.acquire())
+    try:
+        await asyncio.wait({watch, take}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        watch.cancel()
+        take.cancel()
+        raise
+    if watch.done() and watch.result()["type"] == "http.disconnect":
+        if not take.cancel() and not take.cancelled():  # the place came at the same moment: give it back
+            gate.release()
+        message: dict[str, Any] = watch.result()
+        return message
+    await take
+    return watch
+
+
+def _replay(read: list[Any], watch: Watch, receive: Receive) -> Receive:
+    """`receive` that gives the messages already read, then the watch's, then reads on."""
+    held = deque(read)
+    read.clear()  # the deque owns them: a body is held once, and let go as it is read
 
     async def replayed() -> Any:
-        return held.popleft() if held else await receive()
+        nonlocal watch
+        if held:
+            return held.popleft()
+        if isinstance(watch, asyncio.Task):
+            pending, watch = watch, None
+            return await pending
+        return await receive()
 
     return replayed

@@ -201,8 +201,7 @@ def request_log(app: Any) -> Any:
             await app(scope, receive, capture)
         finally:
             key = scope.get("state", {}).get("key")
-            handler = scope.get("route_handler")
-            params = scope.get("path_params") or {}
+            handler, params = scope.get("route_handler"), scope.get("path_params") or {}
             seconds = time.perf_counter() - started
             route = min(handler.paths) if handler is not None and handler.paths else "(no route)"
             _measured(scope, route, status[0], seconds)
@@ -216,7 +215,7 @@ def request_log(app: Any) -> Any:
                 status=status[0],
                 key_id=key.id if key else None,
                 role=key.role if key else None,
-                ms=round((time.perf_counter() - started) * 1000, 1),
+                ms=round(seconds * 1000, 1),
             )
 
     return middleware

@@ -1,27 +1,33 @@
 """/health is never queued behind other work: not behind busy worker threads (its route needs
 no key, so no guard runs in a worker), and not behind a burst (the door admits a few
-requests at a time and /health always). Checked by what waits, not by timing."""
+requests at a time and /health always). Checked by what waits, not by timing. The door
+holds no more than a small body of a request that has shown no key, and drops a client
+that leaves while waiting."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 from litestar import concurrency
 
 from adapters.http import create_app
-from adapters.http_admission import admission
+from adapters.http_admission import PRE_READ, Door
 from adapters.http_service import Service
+from adapters.keys import Keys
+from adapters.store import open_ledger
+from adapters.viewdb import open_views
 
 WAIT = 10.0  # seconds: only a failing test waits this long
 
 
-def test_health_answers_while_every_worker_thread_is_busy(sqlite_url: str) -> None:
-    """Before: the roles guard was sync, so Litestar ran it in a worker thread even for
-    /health, and the probe waited behind every request in the workers' queue."""
-    app = create_app(sqlite_url)
+@contextmanager
+def workers_held() -> Iterator[None]:
+    """Every worker thread of the server's executor busy until the block ends."""
     executor = concurrency.get_asyncio_executor()
     assert executor is not None
     release, busy = threading.Event(), threading.Barrier(Service.WORKERS + 1)
@@ -30,38 +36,63 @@ def test_health_answers_while_every_worker_thread_is_busy(sqlite_url: str) -> No
         busy.wait()
         release.wait(WAIT)
 
-    async def probe() -> int:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return (await asyncio.wait_for(client.get("/health"), WAIT / 2)).status_code
-
-    tenancy = app.state["tenancy"]
     held = [executor.submit(occupy) for _ in range(Service.WORKERS)]
     try:
-        busy.wait(WAIT)  # every worker is inside occupy()
-        assert asyncio.run(_started(tenancy, probe)) == 200
+        busy.wait(WAIT)
+        yield
     finally:
         release.set()
         for future in held:
             future.result(WAIT)
-        tenancy.stop()
 
 
-async def _started(tenancy: Any, probe: Any) -> int:
-    tenancy.start()  # as the server's start-up does (the default practice opened)
-    result: int = await probe()
-    return result
+def test_health_answers_through_a_full_door_while_every_worker_is_busy(sqlite_url: str) -> None:
+    """Twenty keyed requests: eight pass the door and wait for a worker, twelve wait at the
+    door; /health, in any spelling Litestar routes to it, answers meanwhile. Before: the
+    roles guard was sync, so /health waited for a worker behind every request."""
+    app = create_app(sqlite_url)
+    token = Keys(open_views(open_ledger(sqlite_url), sqlite_url)).add("t", "biller")[1]
+    door = app.asgi_handler
+    assert isinstance(door, Door)
+
+    async def run() -> list[int]:
+        app.state["tenancy"].start()  # as the server's start-up does
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=WAIT) as client:
+            with workers_held():
+                burst = [asyncio.create_task(client.get("/worklist?month=2026-03", headers={"X-API-Key": token}))
+                         for _ in range(20)]  # fmt: skip
+                await _until(lambda: door.inside == 2 * Service.WORKERS and door.waiting == 12)
+                for path in ("/health", "/health/"):
+                    assert (await asyncio.wait_for(client.get(path), WAIT / 2)).status_code == 200
+            return [answer.status_code for answer in await asyncio.gather(*burst)]
+
+    try:
+        assert asyncio.run(run()) == [200] * 20
+    finally:
+        app.state["tenancy"].stop()
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(int(WAIT / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition never held")
 
 
 class Inside:
-    """An ASGI app that counts who is inside and holds each request until released."""
+    """An ASGI app that counts who is inside and holds each request until released; `on_entry`
+    is called as each request comes in, before the app reads anything."""
 
     def __init__(self) -> None:
         self.now, self.most, self.order, self.bodies = 0, 0, list[str](), list[bytes]()
         self.release = asyncio.Event()
+        self.on_entry: Callable[[], None] = lambda: None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        held = not scope["path"].endswith("/health")  # /health passes the door: not counted
+        self.on_entry()
+        held = "health" not in scope["path"]  # /health passes the door: not counted
         self.now += held
         self.most = max(self.most, self.now)
         self.order.append(scope["path"])
@@ -79,71 +110,123 @@ class Inside:
         await send({"type": "http.response.body", "body": b"ok"})
 
 
-def _request(path: str, chunks: list[bytes] | None = None) -> tuple[Any, Any, Any]:
-    """An ASGI request whose body arrives in `chunks`, each after the test lets it through."""
-    messages: asyncio.Queue[Any] = asyncio.Queue()
-    for i, chunk in enumerate(chunks or [b""]):
-        messages.put_nowait({"type": "http.request", "body": chunk, "more_body": i < len(chunks or [b""]) - 1})
-    sent: list[Any] = []
+class Client:
+    """One request's side of the ASGI connection: body chunks sent when the test says, then
+    (if told) the client leaving; counts the messages the server has taken."""
 
-    async def send(message: Any) -> None:
-        sent.append(message)
+    def __init__(self, path: str, chunks: list[bytes] | None = None, headers: list[Any] | None = None) -> None:
+        self.scope = {"type": "http", "path": path, "method": "POST", "headers": headers or []}
+        self.messages: asyncio.Queue[Any] = asyncio.Queue()
+        self.taken, self.sent = 0, list[Any]()
+        chunks = [b""] if chunks is None else chunks
+        for i, chunk in enumerate(chunks):
+            self.messages.put_nowait({"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1})
 
-    return {"type": "http", "path": path, "method": "GET"}, messages.get, (send, sent)
+    async def receive(self) -> Any:
+        message = await self.messages.get()
+        self.taken += 1
+        return message
+
+    async def send(self, message: Any) -> None:
+        self.sent.append(message)
+
+    def leave(self) -> None:
+        self.messages.put_nowait({"type": "http.disconnect"})
+
+    def through(self, door: Callable[[Any, Any, Any], Awaitable[None]]) -> asyncio.Task[None]:
+        return asyncio.create_task(door(self.scope, self.receive, self.send))
 
 
 def test_the_door_admits_a_few_at_a_time_in_order_and_health_always() -> None:
     async def run() -> None:
         inner = Inside()
-        door = admission(inner, 3, 1000)
-        waiting = []
-        for i in range(10):
-            scope, receive, (send, _) = _request(f"/r{i}")
-            waiting.append(asyncio.create_task(door(scope, receive, send)))
-        await asyncio.sleep(0.05)
-        assert inner.now == 3 and inner.order == ["/r0", "/r1", "/r2"]
-        for path in ("/health", "/practices/p-1/health"):
-            scope, receive, (send, sent) = _request(path)
-            await asyncio.wait_for(door(scope, receive, send), WAIT)  # passes the full door
-            assert sent[0]["status"] == 200
+        door = Door(inner, 3, 1000)
+        waiting = [Client(f"/r{i}").through(door) for i in range(10)]
+        await _until(lambda: inner.now == 3 and door.waiting == 7)
+        assert inner.order == ["/r0", "/r1", "/r2"]
+        for path in ("/health", "/practices/p-1/health", "/practices/p-1/health/"):
+            probe = Client(path)
+            await asyncio.wait_for(probe.through(door), WAIT)  # passes the full door
+            assert probe.sent[0]["status"] == 200
         inner.release.set()
         await asyncio.wait_for(asyncio.gather(*waiting), WAIT)
-        assert inner.most == 3
+        assert inner.most == 3 and door.inside == door.waiting == 0
         assert [p for p in inner.order if "health" not in p] == [f"/r{i}" for i in range(10)]
 
     asyncio.run(run())
 
 
-def test_a_body_still_arriving_holds_no_place_and_arrives_whole() -> None:
+def test_a_small_body_still_arriving_holds_no_place_and_arrives_whole() -> None:
     async def run() -> None:
         inner = Inside()
         inner.release.set()
-        door = admission(inner, 1, 1000)
-        slow_scope, _, (slow_send, slow_sent) = _request("/slow")
-        gate: asyncio.Queue[Any] = asyncio.Queue()
-        slow = asyncio.create_task(door(slow_scope, gate.get, slow_send))
-        gate.put_nowait({"type": "http.request", "body": b"ab", "more_body": True})
-        await asyncio.sleep(0.05)
-        scope, receive, (send, sent) = _request("/quick", [b"x", b"y"])
-        await asyncio.wait_for(door(scope, receive, send), WAIT)  # not held by /slow's body
-        assert sent[0]["status"] == 200 and not slow_sent
-        gate.put_nowait({"type": "http.request", "body": b"cd", "more_body": False})
-        await asyncio.wait_for(slow, WAIT)
+        door = Door(inner, 1, 1000)
+        slow = Client("/slow", [b"ab", b"cd"])
+        slow.messages = asyncio.Queue()  # its chunks come when the test sends them
+        slow_task = slow.through(door)
+        slow.messages.put_nowait({"type": "http.request", "body": b"ab", "more_body": True})
+        quick = Client("/quick", [b"x", b"y"])
+        await asyncio.wait_for(quick.through(door), WAIT)  # not held by /slow's body
+        assert quick.sent[0]["status"] == 200 and not slow.sent
+        slow.messages.put_nowait({"type": "http.request", "body": b"cd", "more_body": False})
+        await asyncio.wait_for(slow_task, WAIT)
         assert inner.order == ["/quick", "/slow"] and inner.bodies == [b"xy", b"abcd"]
 
     asyncio.run(run())
 
 
-def test_a_body_past_the_limit_goes_in_at_once_for_the_app_to_refuse() -> None:
-    """The door stops reading at the limit, so an endless body is never held in memory by
-    the door; the app reads on (Litestar answers 413)."""
+def test_the_door_reads_no_more_than_a_small_body_before_the_app() -> None:
+    """A body past PRE_READ is read on by the app (after the key is checked), not held at
+    the door; one that awaits 100 Continue, or is announced past the limit, is not read by
+    the door at all."""
 
     async def run() -> None:
         inner = Inside()
+        door = Door(inner, 1, 10 * PRE_READ)
+        chunk = b"x" * (PRE_READ // 4)
+        big = Client("/big", [chunk] * 12 + [b""])
+        taken_at_entry: list[int] = []
+        inner.on_entry = lambda: taken_at_entry.append(big.taken)
+        task = big.through(door)
+        await _until(lambda: inner.now == 1)
+        assert taken_at_entry == [5]  # PRE_READ and a chunk at most, before the app asked
+        inner.on_entry = lambda: None
         inner.release.set()
-        door = admission(inner, 1, 5)
-        scope, receive, (send, sent) = _request("/big", [b"123", b"456", b"789", b""])
-        await asyncio.wait_for(door(scope, receive, send), WAIT)
-        assert inner.bodies == [b"123456789"] and sent[0]["status"] == 200
+        await asyncio.wait_for(task, WAIT)
+        assert inner.bodies == [chunk * 12]
+        for headers in ([(b"expect", b"100-continue")], [(b"content-length", str(10 * PRE_READ + 1).encode())]):
+            inner.release.clear()
+            client = Client("/unread", [b"z"], headers)
+            task = client.through(door)
+            await _until(lambda: inner.order[-1] == "/unread")
+            assert client.taken <= 1  # the one the app took, not the door
+            inner.release.set()
+            await asyncio.wait_for(task, WAIT)
+
+    asyncio.run(run())
+
+
+def test_a_client_that_leaves_is_not_handled_and_holds_no_place() -> None:
+    async def run() -> None:
+        inner = Inside()
+        door = Door(inner, 1, 1000)
+        first = Client("/first").through(door)
+        await _until(lambda: inner.now == 1)
+        gone = Client("/gone")
+        gone_task = gone.through(door)
+        await _until(lambda: door.waiting == 1)
+        gone.leave()  # while waiting for its place
+        await asyncio.wait_for(gone_task, WAIT)
+        mid_body = Client("/mid-body", [b"a"])
+        mid_body.messages = asyncio.Queue()
+        mid_body.messages.put_nowait({"type": "http.request", "body": b"a", "more_body": True})
+        mid_task = mid_body.through(door)
+        mid_body.leave()  # while sending its body
+        await asyncio.wait_for(mid_task, WAIT)
+        after = Client("/after").through(door)
+        inner.release.set()
+        await asyncio.wait_for(asyncio.gather(first, after), WAIT)
+        assert inner.order == ["/first", "/after"] and not gone.sent and not mid_body.sent
+        assert door.inside == door.waiting == 0
 
     asyncio.run(run())

@@ -94,6 +94,9 @@ def test_a_digests_hmac_covers_the_access_logs_tip() -> None:
     assert chain.check_hmac(old, key) and chain.check_hmac(kept, key) and kept.hmac != old.hmac
     for changed in (chain.Tip(2, "cd" * 32), chain.Tip(3, "ce" * 32), None):
         assert not chain.check_hmac(msgspec.structs.replace(kept, access=changed), key)
+    moved = {"position": 12, "hash": f"{'ab' * 32}:access:3:{'cd' * 32}", "hmac": kept.hmac}  # signs as `kept`
+    with pytest.raises(msgspec.ValidationError, match="hash"):
+        msgspec.json.decode(msgspec.json.encode(moved), type=chain.Digest)  # a kept file is read so
 
 
 def test_an_edit_after_an_old_digest_is_still_found(recorded: Ledger, store_url: str) -> None:
