@@ -37,6 +37,7 @@ from adapters.http_revenue import REVENUE_ROUTES
 from adapters.http_self_audit import ROUTES as SELF_AUDIT_ROUTES
 from adapters.http_service import Service, bad_request, internal_error, practice_named, request_log, service_of
 from adapters.http_tenants import Tenancy, practice_paths
+from adapters.http_timeouts import header_timeout
 from adapters.ingest import BATCH, CLAIM_FACTS, NOT_CLAIMS, LineResult, ingest
 from adapters.web.app import ROUTES as WEB_ROUTES
 from domain import facts
@@ -283,5 +284,5 @@ def create_app(url: str | None = None, practice: str | None = None) -> Litestar:
         ),
     )
     # the prefix comes off before routing; the door is outermost (adapters.http_admission)
-    app.asgi_handler = Door(practice_paths(app.asgi_handler), 2 * Service.WORKERS, MAX_BODY)
+    app.asgi_handler = Door(practice_paths(app.asgi_handler), 2 * Service.WORKERS, MAX_BODY, header_timeout())
     return app

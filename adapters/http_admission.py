@@ -12,7 +12,9 @@ A small body (up to PRE_READ bytes) is read before its request waits, so a clien
 one slowly holds no place. A larger one is read inside, after the key is checked: the door
 never holds more than PRE_READ bytes of a request that has not shown a key, never answers
 `Expect: 100-continue` for the app, and leaves a body announced past the limit for the app
-to refuse unread. A client that leaves while waiting is dropped without being handled.
+to refuse unread. Inside, each piece of a body must come within `body_gap` seconds (408), so
+a client that stops sending gives its place back. A client that leaves while waiting, its
+body sent, is not handled; one that leaves mid-body is answered 499 when its turn comes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from litestar.exceptions import HTTPException
 from litestar.utils import normalize_path
 
 PRE_READ = 64 * 1024  # as much as uvicorn buffers of a body before the app asks for it
@@ -35,8 +38,8 @@ Watch = asyncio.Task[Any] | dict[str, Any] | None  # a watch for the client leav
 class Door:
     """`app` behind a door that lets `limit` requests in at a time (/health always)."""
 
-    def __init__(self, app: App, limit: int, max_body: int) -> None:
-        self.app, self.limit, self.max_body = app, limit, max_body
+    def __init__(self, app: App, limit: int, max_body: int, body_gap: float) -> None:
+        self.app, self.limit, self.max_body, self.body_gap = app, limit, max_body, body_gap
         self.inside = self.waiting = 0
         # one gate per event loop: an asyncio semaphore belongs to the loop it first waits on
         self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
@@ -48,7 +51,7 @@ class Door:
             await self.app(scope, receive, send)
             return
         scope.setdefault("state", {})["arrived"] = time.perf_counter()  # the logged duration counts the wait
-        read = await _read_small(scope, receive, self.max_body)
+        read = await _read_small(scope, receive, self.max_body, self.body_gap)
         if read and read[-1]["type"] == "http.disconnect":
             return  # the client left while sending: nobody to answer
         gate = self._gates.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(self.limit))
@@ -62,7 +65,7 @@ class Door:
             return  # the client left while waiting: its request is not handled
         self.inside += 1
         try:
-            await self.app(scope, _replay(read, left, receive), send)
+            await self.app(scope, _replay(read, left, receive, self.body_gap), send)
         finally:
             self.inside -= 1
             gate.release()
@@ -71,8 +74,21 @@ class Door:
 
 
 def _is_health(path: str) -> bool:
-    parts = normalize_path(path).split("/")  # as Litestar routes it: '/health/' and '//health' too
-    return parts[1:] == ["health"] or (len(parts) == 4 and parts[1] == "practices" and parts[3] == "health")
+    """As Litestar routes it: '/health/', '//health' and '/practices//health' too."""
+    parts = normalize_path(path).split("/")[1:]
+    return parts == ["health"] or (parts[0] == "practices" and parts[-1] == "health" and len(parts) <= 3)
+
+
+async def _next_piece(receive: Receive, gap: float) -> Any:
+    """The body's next piece: within `gap` seconds (408), and a client gone mid-body answered
+    499 (a client's doing, never logged as a server error)."""
+    try:
+        message = await asyncio.wait_for(receive(), gap)
+    except TimeoutError:
+        raise HTTPException(status_code=408, detail=f"the body did not arrive within {gap:g} s") from None
+    if message["type"] == "http.disconnect":
+        raise HTTPException(status_code=499, detail="the client left before its body arrived")
+    return message
 
 
 def _announced(scope: Any) -> tuple[int | None, bool]:
@@ -85,16 +101,20 @@ def _announced(scope: Any) -> tuple[int | None, bool]:
     return length, expect
 
 
-async def _read_small(scope: Any, receive: Receive, max_body: int) -> list[Any]:
+async def _read_small(scope: Any, receive: Receive, max_body: int, gap: float) -> list[Any]:
     """The request's messages up to its body's end, PRE_READ bytes at most; nothing when the
-    client awaits 100 Continue or announces a body past `max_body` (the app answers it)."""
+    client awaits 100 Continue or announces a body past `max_body` (the app answers it). A
+    client that stops sending for `gap` seconds goes in as it is, for the app to answer."""
     length, expect = _announced(scope)
     if expect or (length is not None and length > max_body):
         return []
     read: list[Any] = []
     size = 0
     while size <= PRE_READ:
-        message = await receive()
+        try:
+            message = await asyncio.wait_for(receive(), gap)
+        except TimeoutError:
+            break
         read.append(message)
         size += len(message.get("body", b""))
         if message["type"] != "http.request" or not message.get("more_body"):
@@ -127,18 +147,25 @@ async def _wait_for_place(
     return watch
 
 
-def _replay(read: list[Any], watch: Watch, receive: Receive) -> Receive:
-    """`receive` that gives the messages already read, then the watch's, then reads on."""
+def _replay(read: list[Any], watch: Watch, receive: Receive, gap: float) -> Receive:
+    """`receive` for the app: the messages already read, then the watch's, then on, each piece
+    of the body within `gap` seconds. Once the body is whole only the client's leaving can
+    come, and that is not timed."""
     held = deque(read)
     read.clear()  # the deque owns them: a body is held once, and let go as it is read
+    whole = False
 
     async def replayed() -> Any:
-        nonlocal watch
+        nonlocal watch, whole
         if held:
-            return held.popleft()
-        if isinstance(watch, asyncio.Task):
-            pending, watch = watch, None
-            return await pending
-        return await receive()
+            message = held.popleft()
+        elif isinstance(watch, asyncio.Task):
+            message, watch = await watch, None
+        elif whole:
+            return await receive()
+        else:
+            message = await _next_piece(receive, gap)
+        whole = whole or (message["type"] == "http.request" and not message.get("more_body"))
+        return message
 
     return replayed

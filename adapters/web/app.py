@@ -70,7 +70,7 @@ def login_page(request: Request[Any, Any, Any], signed_out: Q[bool] = False) -> 
     return _login_page(request, info="You are signed out." if signed_out else "")
 
 
-@post("/app/login", sync_to_thread=True)
+@post("/app/login", sync_to_thread=True, request_max_body_size=4096)  # read before any key: kept small
 def login(request: Request[Any, Any, Any], data: Annotated[LoginForm, FORM]) -> Response[Any]:
     """A valid, unrevoked key opens a session: a new id each time (never one the browser
     brought), the old one closed."""

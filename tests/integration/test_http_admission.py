@@ -140,7 +140,7 @@ class Client:
 def test_the_door_admits_a_few_at_a_time_in_order_and_health_always() -> None:
     async def run() -> None:
         inner = Inside()
-        door = Door(inner, 3, 1000)
+        door = Door(inner, 3, 1000, WAIT)
         waiting = [Client(f"/r{i}").through(door) for i in range(10)]
         await _until(lambda: inner.now == 3 and door.waiting == 7)
         assert inner.order == ["/r0", "/r1", "/r2"]
@@ -160,7 +160,7 @@ def test_a_small_body_still_arriving_holds_no_place_and_arrives_whole() -> None:
     async def run() -> None:
         inner = Inside()
         inner.release.set()
-        door = Door(inner, 1, 1000)
+        door = Door(inner, 1, 1000, WAIT)
         slow = Client("/slow", [b"ab", b"cd"])
         slow.messages = asyncio.Queue()  # its chunks come when the test sends them
         slow_task = slow.through(door)
@@ -182,7 +182,7 @@ def test_the_door_reads_no_more_than_a_small_body_before_the_app() -> None:
 
     async def run() -> None:
         inner = Inside()
-        door = Door(inner, 1, 10 * PRE_READ)
+        door = Door(inner, 1, 10 * PRE_READ, WAIT)
         chunk = b"x" * (PRE_READ // 4)
         big = Client("/big", [chunk] * 12 + [b""])
         taken_at_entry: list[int] = []
@@ -209,7 +209,7 @@ def test_the_door_reads_no_more_than_a_small_body_before_the_app() -> None:
 def test_a_client_that_leaves_is_not_handled_and_holds_no_place() -> None:
     async def run() -> None:
         inner = Inside()
-        door = Door(inner, 1, 1000)
+        door = Door(inner, 1, 1000, WAIT)
         first = Client("/first").through(door)
         await _until(lambda: inner.now == 1)
         gone = Client("/gone")
@@ -230,3 +230,51 @@ def test_a_client_that_leaves_is_not_handled_and_holds_no_place() -> None:
         assert door.inside == door.waiting == 0
 
     asyncio.run(run())
+
+
+def _scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """An ASGI scope as uvicorn gives one, for calling the app directly with a body that the
+    test sends (or does not)."""
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+            "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
+            "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000), "state": {}}  # fmt: skip
+
+
+def test_a_body_that_stops_coming_gets_408_and_one_abandoned_gets_499(sqlite_url: str, monkeypatch: Any) -> None:
+    """Inside the door, each piece of a body must come within the header timeout: a client
+    that stops sending (after 100 Continue, or past the door's pre-read) gets 408 and gives
+    its place back; one that leaves mid-body gets 499, not a server error. The sign-in form,
+    read before any key, takes 4 KB at most."""
+    monkeypatch.setenv("CARELANE_HEADER_TIMEOUT", "0.3")
+    app = create_app(sqlite_url)
+    token = Keys(open_views(open_ledger(sqlite_url), sqlite_url)).add("t", "recorder")[1].encode()
+    door = app.asgi_handler
+    assert isinstance(door, Door)
+    keyed = [(b"x-api-key", token), (b"content-type", b"application/x-ndjson")]
+    cases = [  # headers, what the client sends, then whether it leaves, and the answer
+        ([(b"expect", b"100-continue"), (b"content-length", b"10")], [], False, 408),
+        (keyed, [b"{}\n" * (PRE_READ // 2)] * 3, False, 408),
+        (keyed, [b"{}\n" * (PRE_READ // 2)] * 3, True, 499),
+        ([(b"content-length", b"5000"), (b"content-type", b"application/x-www-form-urlencoded")], [], False, 413),
+    ]
+
+    async def run() -> list[int]:
+        app.state["tenancy"].start()
+        answers = []
+        for headers, pieces, leaves, _ in cases:
+            path = "/app/login" if headers is not keyed else "/facts"
+            client = Client(path)
+            client.messages = asyncio.Queue()
+            for piece in pieces:
+                client.messages.put_nowait({"type": "http.request", "body": piece, "more_body": True})
+            if leaves:
+                client.leave()
+            await asyncio.wait_for(app(_scope("POST", path, headers), client.receive, client.send), WAIT)
+            answers.append(client.sent[0]["status"])
+            assert door.inside == door.waiting == 0
+        return answers
+
+    try:
+        assert asyncio.run(run()) == [status for *_, status in cases]
+    finally:
+        app.state["tenancy"].stop()
