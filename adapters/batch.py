@@ -144,13 +144,13 @@ def _reads(ledger: Ledger, batch: Sequence[facts.Fact], sents: list[Sent | None]
 
 
 def _refused(ledger: Ledger, w: BatchWork, sent: Sent | None, fact: facts.Fact, digest: str, refusal: Refused) -> bool:
-    """A fresh refusal: the refusal log at once, the submission's memory with the batch.
-    False when the refusing decision had changed shared state: the batch must go fact by
-    fact (decisions refuse before they trigger any event; this plays safe if one did not)."""
+    """A fresh refusal, kept with the batch: the refusal log's entry and the submission's
+    memory. False when the refusing decision had changed shared state: the batch must go
+    fact by fact (decisions refuse before they trigger any event; this plays safe if one
+    did not)."""
     if w.changed_shared_state():
         log.warning("batch.refusal_after_change", fact=type(fact).__name__)
         return False
-    ledger.log_refusal(fact, digest, refusal, w.at)
     remember(w, sent, fact, digest, refusal)
     return True
 

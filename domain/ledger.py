@@ -34,7 +34,6 @@ from domain.month import Month
 from domain.patient import Patient
 from domain.policy import DEFAULT_POLICY, Policy
 from domain.reasons import Refused
-from domain.refusal import ClaimRefusal
 from domain.rulebook import DEFAULT_RULEBOOK, Rulebook
 from domain.rules.view import MonthView
 from domain.timing import refuse_future
@@ -208,10 +207,6 @@ class Ledger(Application):  # type: ignore[type-arg]  # the library generic take
         refused line in the memory of its submission."""
         w = Work(self.load, self.context, at)
         remember(w, sent, fact, digest, refusal)
-        if isinstance(fact, facts.ClaimSubmitted):
-            entry = ClaimRefusal.log(fact, digest, list(refusal.reasons), at)
-            if entry.id not in self.repository:
-                w.add(entry)
         for item in w.touched.values():  # one at a time: another process may have saved either
             with contextlib.suppress(IntegrityError):
                 self.save(item)

@@ -15,6 +15,7 @@ from domain.decisions import claims, month_facts, patient_facts, practices
 from domain.decisions.work import Context, Home, Work
 from domain.patient import PATIENT_FACTS
 from domain.reasons import Refused
+from domain.refusal import ClaimRefusal
 
 
 class Decision(NamedTuple):
@@ -69,7 +70,14 @@ def settle(w: Work, memory: RefusalMemory | None) -> None:
 
 
 def remember(w: Work, sent: Sent | None, fact: facts.Fact, digest: str, refusal: Refused) -> None:
-    """Keep a fresh refusal for resends of the submission (in the Work, to be saved)."""
+    """Keep a fresh refusal in the Work, to be saved with it: in the submission's memory, for
+    resends (domain.answered), and a claim's in the refusal log, once per claim id and
+    content. Saved with the rest of the Work (a batch's with its batch), so a judgement
+    never written leaves no refusal that no client was given."""
+    if isinstance(fact, facts.ClaimSubmitted):
+        entry = ClaimRefusal.log(fact, digest, list(refusal.reasons), w.at)
+        if w.get(entry.id, ClaimRefusal) is None:
+            w.add(entry)
     if sent is None:
         return
     if w.get(memory_key(sent.submission, sent.line), RefusalMemory) is None:  # else: the first answer stays

@@ -149,3 +149,26 @@ def test_bulk_ingest_leaves_the_planner_fresh_statistics(ledger: Ledger, store_u
             (ledger.recorder.datastore.schema,),  # type: ignore[attr-defined]
         ).fetchone()
     assert row["reltuples"] == ledger.recorder.max_notification_id()
+
+
+def test_a_refused_claims_log_entry_is_written_with_its_batch(ledger: Ledger) -> None:
+    """A batch judged but never written (it lost a race, and its lines are judged again one
+    by one, maybe differently) leaves no refusal-log entry behind: the entry is written in
+    the batch's transaction, as its answer is. Before, it was saved while judging."""
+    from datetime import UTC, datetime
+
+    from adapters import batch
+    from domain import fact_ids
+    from domain.reasons import Refused
+    from domain.refusal import ClaimRefusal
+
+    for fact in [*enrolled("P1"), *minutes(25)]:
+        ledger.record(fact)
+    refused = claim("C9", codes=("99491",))  # 99491 needs 60 minutes: refused on 25
+    entry = ClaimRefusal.log(refused, fact_ids.digest(refused), [], datetime.now(UTC)).id
+    judged = batch.judge(ledger, [refused, refused])
+    assert judged is not None and all(isinstance(d, Refused) for d in judged.decided)
+    assert entry not in ledger.repository
+    batch.write(ledger, judged)
+    assert entry in ledger.repository
+    assert len(list(ledger.recorder.select_events(entry))) == 1  # once, though refused twice in the batch
