@@ -64,8 +64,8 @@ def _open_in_app(url: str, token: str) -> str:
     return (
         "Open this ledger in the workbench:\n"
         f"  carelane serve --db {url}\n"
-        "  then http://127.0.0.1:8000/app, and sign in with this demo key (admin, this demo\n"
-        f"  ledger only):\n  {token}"
+        "  then http://127.0.0.1:8000/app, and sign in with this demo key\n"
+        f"  (admin, this demo ledger only):\n  {token}"
     )
 
 

@@ -117,6 +117,7 @@ def test_demo_builds_a_practice_and_shows_what_happened(tmp_path: Path) -> None:
     for code in ("TIME_OVERLAP", "ID_REUSED", "UNKNOWN_PATIENT", "FUTURE_DATED", "CODE_UNKNOWN"):
         assert code in out
     assert (tmp_path / "carelane-demo.db").exists()
+    assert [line for line in out.splitlines() if len(line) > 80] == []  # readable at 80 columns
     # It ends with the way into the workbench, and the key it prints signs in there.
     token = out.rstrip().splitlines()[-1].strip()
     assert "carelane serve --db sqlite:///carelane-demo.db" in out and "/app" in out
