@@ -13,9 +13,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 
+from adapters import chain
 from adapters.viewdb import SQLiteViews
 from projections.runner import ViewDB
 
@@ -161,3 +163,11 @@ class AccessLog:
                     return expected
                 expected += 1
         return None
+
+
+def digest_of(recorder: Any, views: ViewDB, key: bytes | None) -> chain.Digest:
+    """The store's digest: the event chain's tip and the access log's, signed with `key`
+    (`carelane digest`, and the digest kept beside a backup)."""
+    position, value = AccessLog(views).tip()
+    taken = msgspec.structs.replace(chain.tip(recorder), access=chain.Tip(position, value.hex()))
+    return chain.signed(taken, key)

@@ -5,9 +5,10 @@ store is in use. PostgreSQL: `pg_dump --format=custom` of the store's schema, re
 `pg_restore` into a database where that schema does not exist yet (for a point in time
 between backups, run a base backup and WAL archiving: README, "Backup and restore").
 
-Before copying, the chain's tip is taken as a digest (signed with CARELANE_DIGEST_KEY when
-set) and written beside the backup (`FILE.digest`). A restore verifies the restored store:
-the whole chain, and that it passes through that digest. If it does not, the restored copy
+Before copying, the chain's tip and the access log's are taken as a digest (signed with
+CARELANE_DIGEST_KEY when set) and written beside the backup (`FILE.digest`). A restore
+verifies the restored store: the whole chain and access log, and that each passes through
+that digest. If it does not, the restored copy
 is removed and the restore fails: a backup edited since it was taken is never put in place.
 """
 
@@ -24,7 +25,9 @@ import psycopg
 from psycopg import sql
 
 from adapters import chain
+from adapters.access import AccessLog, digest_of
 from adapters.store import Store, open_ledger, parse, redact
+from adapters.viewdb import open_views
 
 
 class BackupError(Exception):
@@ -39,9 +42,11 @@ def backup(url: str, out: Path, key: bytes | None) -> chain.Digest:
     """Copy the store at `url` to `out`, with its digest beside it; the digest."""
     store = parse(url)
     ledger = open_ledger(url)
+    views = open_views(ledger, url)
     try:
-        taken = chain.tip(ledger.recorder, key)
+        taken = digest_of(ledger.recorder, views, key)
     finally:
+        views.close()
         ledger.close()
     if store.kind == "sqlite":
         assert store.sqlite_path is not None
@@ -88,12 +93,21 @@ def _read_digest(path: Path) -> chain.Digest:
 
 
 def _verified(url: str, expected: chain.Digest) -> str | None:
+    """What is wrong with the restored store, against the digest: its event chain, then its
+    access log (when the digest holds the log's tip; one taken before 2026-12 does not)."""
     ledger = open_ledger(url)
+    views = open_views(ledger, url)
     try:
         broken = chain.verify(ledger.recorder, expected)
+        if broken is not None:
+            return f"position {broken.position}: {broken.problem}"
+        if expected.access is not None:
+            problem = AccessLog(views).through(expected.access.position, expected.access.hash)
+            return None if problem is None else f"access log: {problem}"
+        return None
     finally:
+        views.close()
         ledger.close()
-    return None if broken is None else f"position {broken.position}: {broken.problem}"
 
 
 def _restore_sqlite(source: Path, store: Store) -> None:

@@ -71,13 +71,10 @@ def digest_command(settings: Settings, out: str | None) -> None:
     """Print the chain's tip and the access log's (positions and hashes, HMAC-signed with
     $CARELANE_DIGEST_KEY) to keep outside the database; `verify --digest` proves both
     histories up to them unchanged."""
-    from adapters import chain
-    from adapters.access import AccessLog
+    from adapters.access import digest_of
 
     ledger = settings.ledger()  # held: closing the ledger closes its recorder's pool
-    position, value = AccessLog(settings.views(ledger)).tip()
-    taken = msgspec.structs.replace(chain.tip(ledger.recorder), access=chain.Tip(position, value.hex()))
-    text = msgspec.json.encode(chain.signed(taken, _digest_key())).decode()
+    text = msgspec.json.encode(digest_of(ledger.recorder, settings.views(ledger), _digest_key())).decode()
     if out:
         Path(out).write_text(text + "\n")
     click.echo(text)

@@ -80,3 +80,34 @@ def test_a_changed_backup_or_digest_is_refused_and_nothing_stays(
     unsigned.write_bytes(msgspec.json.encode(msgspec.structs.replace(taken, hmac=None)))
     with pytest.raises(backup.BackupError, match="HMAC"):
         backup.restore(out, target, b"k" * 32, unsigned)
+
+
+def test_a_backups_digest_holds_the_access_log_and_a_restore_checks_it(
+    ledger: Ledger, store_url: str, tmp_path: Path
+) -> None:
+    """Reads of patients' records are part of what a backup keeps: rows removed from the end
+    of the backup's access log (its guard dropped, so its own chain still verifies) are
+    found on restore, against the digest taken with the backup."""
+    from adapters.access import AccessLog
+    from adapters.viewdb import open_views
+
+    for fact in one_of_each():
+        ledger.record(fact)
+    views = open_views(ledger, store_url)
+    AccessLog(views).record("k1", "auditor", "GET /audit/{patient_id:str}", ["P1", "P2", "P3"])
+    views.close()
+    out = tmp_path / "store.backup"
+    taken = backup.backup(store_url, out, None)
+    ledger.close()
+    assert taken.access is not None and taken.access.position == 3
+    target = _target(store_url, tmp_path, "reads")
+    _drop(target)
+    if store_url.startswith("sqlite"):
+        with sqlite3.connect(out) as conn:  # an edit of the backup itself
+            conn.execute("DROP TRIGGER carelane_access_no_delete")
+            conn.execute("DELETE FROM carelane_access WHERE position = 3")
+    else:  # a dump is compressed; a digest past the log's end stands for rows removed since
+        later = msgspec.structs.replace(taken, access=chain.Tip(4, taken.access.hash))
+        backup.digest_path(out).write_bytes(msgspec.json.encode(later))
+    with pytest.raises(backup.BackupError, match="access log: no row at the digest's position"):
+        backup.restore(out, target, None)
