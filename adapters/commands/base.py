@@ -165,15 +165,16 @@ def fee_schedule(path: str | None) -> FeeSchedule:
         raise click.ClickException(str(e)) from None
 
 
-def parse_instant(text: str | None) -> datetime | None:
+def parse_instant(text: str | None, option: str) -> datetime | None:
+    """An ISO 8601 instant with its offset; a bad one is named by `option`."""
     if text is None:
         return None
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise click.BadParameter(f"expected an ISO 8601 instant, got {text!r}", param_hint="--as-of") from None
+        raise click.BadParameter(f"expected an ISO 8601 instant, got {text!r}", param_hint=option) from None
     if value.tzinfo is None:
-        raise click.BadParameter("the instant needs an offset, e.g. 2026-04-01T09:00:00-04:00", param_hint="--as-of")
+        raise click.BadParameter("the instant needs an offset, e.g. 2026-04-01T09:00:00-04:00", param_hint=option)
     return value
 
 

@@ -41,7 +41,7 @@ def events_command(
     """Stream matching facts as NDJSON, oldest first, with when they happened and were recorded."""
     from projections.events import Query, events
 
-    after = parse_instant(recorded_after)
+    after = parse_instant(recorded_after, "--recorded-after")
     query = Query(
         patient=patient,
         types=types,
@@ -147,7 +147,7 @@ def access_command(settings: Settings, patient: str | None, since: str | None, f
     route and when (45 CFR 164.312(b))."""
     from adapters.access import AccessLog
 
-    after = parse_instant(since)
+    after = parse_instant(since, "--since")
     ledger = settings.ledger()
     log = AccessLog(settings.views(ledger))
     if check:

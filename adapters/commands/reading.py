@@ -138,7 +138,7 @@ def audit_command(
 
     if last < first:
         raise click.BadParameter("--to is before --from", param_hint="--to")
-    instant = parse_instant(as_of)
+    instant = parse_instant(as_of, "--as-of")
     try:
         packet = audit.packet(settings.ledger(), patient_id, first, last, instant)
     except audit.NotFound as e:

@@ -247,3 +247,12 @@ def test_an_interrupt_reports_every_line_answered(sqlite_url: str, tmp_path: Pat
     answered = len(report.read_text().splitlines())
     assert proc.returncode == 130 and "interrupted" in err, err[-500:]
     assert 0 < answered < 6040 and f"{answered} lines: " in err, (answered, err[-500:])
+
+
+@pytest.mark.parametrize(("args", "option"), [(["access", "--since", "yesterday"], "--since"),
+                                              (["events", "--recorded-after", "2026-04-01"], "--recorded-after"),
+                                              (["audit", "P1", "--from", "2026-03", "--to", "2026-03", "--as-of", "soon"], "--as-of")])  # fmt: skip
+def test_a_bad_instant_names_its_own_option(args: list[str], option: str, tmp_path: Path) -> None:
+    result = carelane(*args, db=f"sqlite:///{tmp_path / 'l.db'}")
+    assert result.returncode == 2 and f"Invalid value for {option}" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
