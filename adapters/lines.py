@@ -3,8 +3,10 @@ field: never a traceback, a regex, or the offending value when it may be PHI."""
 
 from __future__ import annotations
 
+import enum
 import json
 import re
+import typing
 from typing import Any
 
 import msgspec
@@ -117,6 +119,9 @@ def describe(message: str, raw: bytes | str) -> str:
         return f"$.type: unknown fact type {text.removeprefix('Invalid value ')}"
     text = in_words(text)
     got = _value_at(raw, path)
+    if text.startswith("Invalid enum value") and (allowed := _allowed(raw, path)):
+        shown = f", got {_show(path, got)}" if got is not _MISSING else ""
+        return f"{path}: expected one of {', '.join(allowed)}{shown}"
     if (m := re.match(r"Expected (.+), got \S+$", text)) and got is not _MISSING and path != "$":
         return f"{path}: expected {m[1]}, got {_show(path, got)}"
     quoted = ", got" in text or text.startswith("Invalid")
@@ -124,11 +129,40 @@ def describe(message: str, raw: bytes | str) -> str:
     return f"{path}: {_lower(text)}{suffix}"
 
 
+# msgspec's words for a type or bound, as a billing clerk would say them.
+_PLAIN = (
+    (re.compile(r"^Invalid RFC3339 encoded date$"), "Expected a date as YYYY-MM-DD"),
+    (re.compile(r"^Invalid RFC3339 encoded datetime$"),
+     "Expected a date and time with its offset, as 2026-03-05T09:30:00-05:00"),
+    (re.compile(r"\bstr of length >= (\d+)"), r"text of at least \1 characters"),
+    (re.compile(r"\bstr of length <= (\d+)"), r"text of at most \1 characters"),
+    (re.compile(r"\barray of length >= (\d+)"), r"a list of at least \1 items"),
+    (re.compile(r"\barray of length <= (\d+)"), r"a list of at most \1 items"),
+)  # fmt: skip
+
+
 def in_words(text: str) -> str:
     for pattern, words in facts.PATTERN_WORDS.items():
         for spelled in (repr(pattern), f"'{pattern}'"):
             text = text.replace(f"str matching regex {spelled}", words)
+    for found, plain in _PLAIN:
+        text = found.sub(plain, text)
     return re.sub(r"str matching regex '.*'", "text in the expected form", text)
+
+
+def _allowed(raw: bytes | str, path: str) -> list[str]:
+    """The values a fact's top-level enumerated field takes (none found: empty)."""
+    field = path.removeprefix("$.")
+    try:
+        tag = msgspec.json.decode(raw).get("type")
+    except (msgspec.DecodeError, RecursionError, AttributeError):
+        return []
+    kind = next((t for t in facts.FACT_TYPES if t.__name__ == tag), None)
+    hint = typing.get_type_hints(kind).get(field) if kind is not None and field.isidentifier() else None
+    for option in (hint, *typing.get_args(hint)):  # the enum itself, or inside `X | None`
+        if isinstance(option, type) and issubclass(option, enum.Enum):
+            return [str(member.value) for member in option]
+    return []
 
 
 _MISSING = object()
@@ -165,7 +199,8 @@ def _show(path: str, value: Any) -> str:
 
 
 def _lower(text: str) -> str:
-    return text[:1].lower() + text[1:]
+    """'Expected ...' as 'expected ...', but 'JSON ...' as it is."""
+    return text if text[1:2].isupper() else text[:1].lower() + text[1:]
 
 
 def decode_only(raw: bytes | str, lineno: int, only: tuple[type[facts.Fact], ...] = ()) -> facts.Fact:

@@ -249,9 +249,14 @@ def test_an_interrupt_reports_every_line_answered(sqlite_url: str, tmp_path: Pat
     assert 0 < answered < 6040 and f"{answered} lines: " in err, (answered, err[-500:])
 
 
-@pytest.mark.parametrize(("args", "option"), [(["access", "--since", "yesterday"], "--since"),
-                                              (["events", "--recorded-after", "2026-04-01"], "--recorded-after"),
-                                              (["audit", "P1", "--from", "2026-03", "--to", "2026-03", "--as-of", "soon"], "--as-of")])  # fmt: skip
+BAD_INSTANTS = [
+    (["access", "--since", "yesterday"], "--since"),
+    (["events", "--recorded-after", "2026-04-01"], "--recorded-after"),
+    (["audit", "P1", "--from", "2026-03", "--to", "2026-03", "--as-of", "soon"], "--as-of"),
+]
+
+
+@pytest.mark.parametrize(("args", "option"), BAD_INSTANTS)
 def test_a_bad_instant_names_its_own_option(args: list[str], option: str, tmp_path: Path) -> None:
     result = carelane(*args, db=f"sqlite:///{tmp_path / 'l.db'}")
     assert result.returncode == 2 and f"Invalid value for {option}" in result.stderr, result.stderr

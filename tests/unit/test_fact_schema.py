@@ -78,6 +78,17 @@ def test_either_or_fields() -> None:
 def test_malformed_json() -> None:
     """A line that is not JSON at all is invalid, not a crash."""
     assert error('{"type": "PatientRegistered", "patient_id": ', 8).startswith("line 8: $: not valid JSON")
+    assert error('{"type": "PatientRegistered", "patient_id": ]', 8).startswith("line 8: $: not valid JSON (JSON is")
+
+
+def test_dates_and_bounds_are_said_in_words() -> None:
+    """msgspec's type names and RFC 3339 become what a clerk would write, and a date's value
+    (a birth date may be PHI) is never repeated."""
+    said = error('{"type":"PatientRegistered","patient_id":"P1","birth_date":"03/02/1931"}', 3)
+    assert said == "line 3: $.birth_date: expected a date as YYYY-MM-DD, got text"
+    raw = '{"type":"TimeLogged","entry_id":"E1","patient_id":"P1","program":"CCM","staff_id":"S","staff_role":"qhp",'
+    said = error(raw + '"started_at":"9am","minutes":5,"activity":"call"}', 4)
+    assert "$.started_at: expected a date and time with its offset" in said and "9am" not in said
 
 
 def test_bad_enum_and_bad_month() -> None:
@@ -86,7 +97,7 @@ def test_bad_enum_and_bad_month() -> None:
         '{"type":"ConsentRecorded","patient_id":"P1","program":"CCM","method":"fax","obtained_by":"RN",'
         '"cost_sharing_explained":true,"one_practitioner_explained":true,"recorded_on":"2026-03-01"}'
     )
-    assert error(raw, 1) == "line 1: $.method: invalid enum value 'fax'"
+    assert error(raw, 1) == 'line 1: $.method: expected one of verbal, written, got "fax"'  # a code: not PHI
     raw = (
         '{"type":"MedicalDecisionMaking","patient_id":"P1","level":"high","by":"DR",'
         '"decided_on":"2026-03-03","month":"2026-13"}'
@@ -147,4 +158,4 @@ def test_lists_are_bounded() -> None:
     """reason_codes, claim lines and care-plan programs have upper bounds."""
     codes = ",".join(['"CO-16"'] * 51)
     said = error('{"type":"ClaimAdjudicated","claim_id":"C1","outcome":"denied","reason_codes":[' + codes + "]}", 8)
-    assert said.startswith("line 8: $.reason_codes: expected array of length <= 50")
+    assert said.startswith("line 8: $.reason_codes: expected a list of at most 50 items")
