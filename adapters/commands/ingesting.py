@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import os
 import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -108,11 +109,19 @@ def summarise(tally: Tally, shown: int) -> None:
 
 
 def problem_line(name: str, result: LineResult) -> str:
+    """A refused or invalid line for the terminal, within 80 columns: it starts with FILE:LINE
+    (for grep and editors) and goes on indented; a refusal's further reasons each on a line."""
     where = f"{name}:{result.line}" if name != "-" else f"line {result.line}"
     if result.status == "invalid":
-        return f"{name}: {result.error}" if name != "-" else str(result.error)
-    reasons = "; ".join(f"{r.code.value}: {r.message}" for r in result.reasons or ())
-    return f"{where}: refused {reasons}"
+        return _wrapped(f"{name}: {result.error}" if name != "-" else str(result.error))
+    reasons = [f"{r.code.value}: {r.message}" for r in result.reasons or ()] or [""]
+    return "\n".join(
+        _wrapped(text) for text in [f"{where}: refused {reasons[0]}", *(f"  and {r}" for r in reasons[1:])]
+    )
+
+
+def _wrapped(text: str) -> str:
+    return "\n".join(textwrap.wrap(text, 80, subsequent_indent="    ", break_long_words=False, break_on_hyphens=False))
 
 
 @contextlib.contextmanager

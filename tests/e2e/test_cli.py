@@ -70,7 +70,8 @@ def test_report_and_exit_codes(store_url: str, tmp_path: Path) -> None:
     )
     result = carelane("ingest", str(broken), db=store_url)
     assert result.returncode == 2
-    assert "b.ndjson: line 2: $.type: unknown fact type 'Nope'" in result.stderr
+    assert "b.ndjson: line 2: $.type: unknown fact type 'Nope'" in " ".join(result.stderr.split())
+    assert all(len(line) <= 80 for line in result.stderr.splitlines()), result.stderr  # wrapped, indented
 
 
 def test_stdin_and_claim_batches(sqlite_url: str, tmp_path: Path) -> None:
