@@ -74,11 +74,10 @@ def remember(w: Work, sent: Sent | None, fact: facts.Fact, digest: str, refusal:
     resends (domain.answered), and a claim's in the refusal log, once per claim id and
     content. Saved with the rest of the Work (a batch's with its batch), so a judgement
     never written leaves no refusal that no client was given."""
+    # A line refused before keeps its first answer's memory.
+    if sent is not None and w.get(memory_key(sent.submission, sent.line), RefusalMemory) is None:
+        w.add(RefusalMemory.remember(sent, digest, type(fact).__name__, list(refusal.reasons), w.at))
     if isinstance(fact, facts.ClaimSubmitted):
         entry = ClaimRefusal.log(fact, digest, list(refusal.reasons), w.at)
         if w.get(entry.id, ClaimRefusal) is None:
             w.add(entry)
-    if sent is None:
-        return
-    if w.get(memory_key(sent.submission, sent.line), RefusalMemory) is None:  # else: the first answer stays
-        w.add(RefusalMemory.remember(sent, digest, type(fact).__name__, list(refusal.reasons), w.at))
