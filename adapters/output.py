@@ -54,6 +54,13 @@ def _wrapped(text: str, indent: str = "  ") -> list[str]:
     return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ") or [indent]
 
 
+def wrapped(text: str, more: str = "    ") -> str:
+    """A message for the terminal within its width, going on indented by `more`; a file name
+    or other word wider than that is kept whole."""
+    lines = textwrap.wrap(text, WIDTH, subsequent_indent=more, break_long_words=False, break_on_hyphens=False)
+    return "\n".join(lines)
+
+
 def report(rows: Sequence[ReportRow], fmt: str) -> str:
     if fmt == "json":
         return _json(rows)

@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import os
 import sys
-import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import click
 import msgspec
 from tqdm import tqdm
 
+from adapters import output
 from adapters.commands.base import Settings, main
 from adapters.ingest import BATCH, LineResult, Tally, ingest
 from adapters.store import analyse, redact, store_url
@@ -113,15 +113,11 @@ def problem_line(name: str, result: LineResult) -> str:
     (for grep and editors) and goes on indented; a refusal's further reasons each on a line."""
     where = f"{name}:{result.line}" if name != "-" else f"line {result.line}"
     if result.status == "invalid":
-        return _wrapped(f"{name}: {result.error}" if name != "-" else str(result.error))
+        return output.wrapped(f"{name}: {result.error}" if name != "-" else str(result.error))
     reasons = [f"{r.code.value}: {r.message}" for r in result.reasons or ()] or [""]
     return "\n".join(
-        _wrapped(text) for text in [f"{where}: refused {reasons[0]}", *(f"  and {r}" for r in reasons[1:])]
+        output.wrapped(text) for text in [f"{where}: refused {reasons[0]}", *(f"  and {r}" for r in reasons[1:])]
     )
-
-
-def _wrapped(text: str) -> str:
-    return "\n".join(textwrap.wrap(text, 80, subsequent_indent="    ", break_long_words=False, break_on_hyphens=False))
 
 
 @contextlib.contextmanager

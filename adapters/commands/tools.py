@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from adapters import reads
+from adapters import output, reads
 from adapters.commands.base import Settings, fee_schedule, main, month_param
 from adapters.store import StoreError
 from adapters.table import render
@@ -50,7 +50,8 @@ def export_837_command(
         done = exporting.export(ledger, patients, month, fee_schedule(fees), practice_id=settings.practice,
                                 production=production, control=control)  # fmt: skip
     except exporting.ExportRefused as e:
-        raise click.ClickException("no 837P was written; complete these first:\n  " + "\n  ".join(e.problems)) from None
+        problems = [output.wrapped(f"  {problem}", "      ") for problem in dict.fromkeys(e.problems)]
+        raise click.ClickException("\n".join(["no 837P was written; complete these first:", *problems])) from None
     if done is None:
         click.echo(f"No claims are due for {month}; nothing written.")
         return
@@ -60,7 +61,11 @@ def export_837_command(
     if production:
         click.echo("Production file (ISA15 P): its claims are now exported.")
     else:
-        click.echo("Test file (ISA15 T): its claims stay due; --production makes the file to send for payment.")
+        click.echo(
+            output.wrapped(
+                "Test file (ISA15 T): its claims stay due; --production makes the file to send for payment.", ""
+            )
+        )
 
 
 def _writable(out: str) -> None:

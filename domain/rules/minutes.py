@@ -38,7 +38,7 @@ def exclusion(view: MonthView, entry: records.TimeLogged) -> Because | None:
         if stay.started.setting in settings and _within(day, stay.started.started_on, stay.ended_on):
             return Because(
                 Reason.FACILITY_EXCLUSION,
-                f"entry {entry.entry_id} on {day} falls in a {stay.started.setting} stay ({stay.started.stay_id})",
+                f"entry {entry.entry_id} on {day} falls in {_a(stay.started.setting)} stay ({stay.started.stay_id})",
             )
     return None
 
@@ -78,3 +78,8 @@ def by_role(view: MonthView, program: facts.Program) -> dict[str, int]:
         if exclusion(view, e) is None:
             totals[e.staff_role.value] += e.minutes
     return totals
+
+
+def _a(word: str) -> str:
+    """'an inpatient', 'a SNF': the article a setting takes."""
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word

@@ -58,6 +58,8 @@ def test_an_incomplete_practice_or_patient_is_refused_naming_every_field(sqlite_
                   "patient P3: birth_date, medicare_id, last_name"):  # fmt: skip
         assert named in second.stderr, named
     assert "patient P1" not in second.stderr and "Traceback" not in second.stderr
+    assert second.stderr.count("patient P2:") == 1  # once, though two of its claims may be due
+    assert all(len(line) <= 80 for line in second.stderr.splitlines()), second.stderr
     wrong = ENC.encode(practice(billing_npi="1326000018"))  # the check digit is wrong
     typo = ENC.encode(practice()).replace(b'"contact_phone"', b'"contact_phon"')
     answer = carelane("ingest", str(write(tmp_path / "typo.ndjson", [wrong, typo])), "--report",
