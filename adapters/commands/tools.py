@@ -91,6 +91,7 @@ def serve_command(settings: Settings, host: str, port: int) -> None:
         raise click.ClickException(str(e)) from None
     from adapters.http_timeouts import HeaderTimeoutProtocol
 
+    click.echo(f"Carelane on http://{host}:{port} (workbench /app, API /schema); Ctrl-C stops", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", http=HeaderTimeoutProtocol)
 
 
