@@ -18,6 +18,7 @@ import os
 import sqlite3
 import subprocess
 import tempfile
+from contextlib import closing
 from pathlib import Path
 
 import msgspec
@@ -39,7 +40,14 @@ def digest_path(backup: Path) -> Path:
 
 
 def backup(url: str, out: Path, key: bytes | None) -> chain.Digest:
-    """Copy the store at `url` to `out`, with its digest beside it; the digest."""
+    """Copy the store at `url` to `out`, with its digest beside it; the digest. An existing
+    file is never overwritten (it may be the only copy of an earlier backup), and a backup
+    that fails leaves nothing at `out`."""
+    for path in (out, digest_path(out)):
+        if path.exists():
+            raise BackupError(f"{path} exists; a backup never overwrites a file: give a new name")
+    if not out.parent.is_dir():
+        raise BackupError(f"{out.parent}: no such folder")
     store = parse(url)
     ledger = open_ledger(url)
     views = open_views(ledger, url)
@@ -48,16 +56,27 @@ def backup(url: str, out: Path, key: bytes | None) -> chain.Digest:
     finally:
         views.close()
         ledger.close()
+    partial = out.with_name(out.name + ".partial")
+    try:
+        _copy(store, url, partial)
+        digest_path(out).write_bytes(msgspec.json.encode(taken))
+        os.replace(partial, out)  # the backup appears whole or not at all
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        digest_path(out).unlink(missing_ok=True)
+        raise
+    return taken
+
+
+def _copy(store: Store, url: str, out: Path) -> None:
     if store.kind == "sqlite":
         assert store.sqlite_path is not None
-        with sqlite3.connect(store.sqlite_path) as source, sqlite3.connect(out) as target:
+        with closing(sqlite3.connect(store.sqlite_path)) as source, closing(sqlite3.connect(out)) as target:
             source.backup(target)  # pages copied under SQLite's own locking: a consistent copy
             target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
     else:
         _run(["pg_dump", "--format=custom", f"--schema={store.pg_schema}", f"--file={out}",
               f"--dbname={store.pg_conninfo}"], url)  # fmt: skip
-    digest_path(out).write_bytes(msgspec.json.encode(taken))
-    return taken
 
 
 def restore(source: Path, url: str, key: bytes | None, digest_file: Path | None = None) -> chain.Digest:

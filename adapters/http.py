@@ -35,7 +35,15 @@ from adapters.http_eligible import ROUTES as ELIGIBLE_ROUTES
 from adapters.http_pace import ROUTES as PACE_ROUTES
 from adapters.http_revenue import REVENUE_ROUTES
 from adapters.http_self_audit import ROUTES as SELF_AUDIT_ROUTES
-from adapters.http_service import Service, bad_request, internal_error, practice_named, request_log, service_of
+from adapters.http_service import (
+    Service,
+    bad_request,
+    internal_error,
+    practice_named,
+    request_log,
+    service_of,
+    too_large,
+)
 from adapters.http_tenants import Tenancy, practice_paths
 from adapters.http_timeouts import header_timeout
 from adapters.ingest import BATCH, CLAIM_FACTS, NOT_CLAIMS, LineResult, ingest
@@ -268,7 +276,7 @@ def create_app(url: str | None = None, practice: str | None = None) -> Litestar:
         state=State({"tenancy": tenants}),
         middleware=[request_log],
         request_max_body_size=MAX_BODY,  # Litestar's own default is 10 MB
-        exception_handlers={500: internal_error, 400: bad_request},
+        exception_handlers={500: internal_error, 400: bad_request, 413: too_large},
         on_startup=[tenants.start],
         on_shutdown=[tenants.stop],
         openapi_config=OpenAPIConfig(

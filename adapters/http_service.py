@@ -13,6 +13,7 @@ import structlog
 from litestar import MediaType, Request, Response
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 
 from adapters import chain
 from adapters.access import AccessLog
@@ -177,6 +178,20 @@ def bad_request(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     if not problems:
         detail["detail"] = in_words(str(getattr(exc, "detail", "bad request")))
     return Response(detail, status_code=400, media_type=MediaType.JSON)
+
+
+def too_large(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A 413 that gives the route's limit, so a client knows how far to split its batch."""
+    said = str(getattr(exc, "detail", ""))
+    if not isinstance(exc, RequestEntityTooLarge):  # a route's own 413 says its own limit
+        return Response({"status_code": 413, "detail": said}, status_code=413, media_type=MediaType.JSON)
+    limit = request.route_handler.resolve_request_max_body_size()
+    size = f"{limit / 2**20:g} MB" if limit and limit >= 2**20 else f"{limit} bytes"
+    detail = {
+        "status_code": 413,
+        "detail": f"body over {size}, the limit for {request.url.path}; send several requests",
+    }
+    return Response(detail, status_code=413, media_type=MediaType.JSON)
 
 
 def request_log(app: Any) -> Any:

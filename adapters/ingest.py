@@ -85,10 +85,10 @@ class Tally:
             return 2
         return 3 if self.status["refused"] else 0
 
-    def summary(self) -> str:
+    def summary(self, noun: str = "line") -> str:
         total = sum(self.status.values())
         lines = [
-            f"{total} lines: {self.status['accepted']} accepted"
+            f"{total} {noun}{'' if total == 1 else 's'}: {self.status['accepted']} accepted"
             f" ({self.duplicates} already recorded), {self.status['refused']} refused,"
             f" {self.status['invalid']} invalid"
         ]

@@ -13,6 +13,7 @@ import click
 import msgspec
 
 from adapters.commands.base import Settings, main
+from adapters.commands.ingesting import report_file
 from adapters.feeds.items import FeedError, FeedResult, Item, record
 from adapters.feeds.mappings import MappingError, Mappings, load
 from domain.ledger import Ledger
@@ -28,7 +29,11 @@ MAX_FILE = 512 * 1024 * 1024
 @click.option("--template", "template_kind", metavar="KIND", help="Print a CSV template (header and example row).")
 @click.option("--delimiter", type=click.Choice([",", ";", "tab"]), help="CSV only: the separator (default: sniffed).")
 @click.option("--mappings", type=click.Path(exists=True, dir_okay=False), help="A practice's code mappings (JSON).")
-@click.option("--report", type=click.Path(dir_okay=False, writable=True), help="Write one JSON answer per item.")
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+    help="Write one JSON answer per item ('-': standard output, the summary to standard error).",
+)
 @click.option("--reconsider", is_flag=True, help="Judge afresh items refused when this same file was sent before.")
 @click.pass_obj
 def import_command(
@@ -54,7 +59,7 @@ def import_command(
         raise click.ClickException(str(e)) from None
     ledger = settings.ledger()
     worst = 0
-    with open(report, "wb") if report else _nowhere() as out:
+    with report_file(report) as out:
         for name in files:
             worst = max(worst, _one(ledger, name, fmt, kind, delimiter, codes, out, reconsider))
     sys.exit(worst)
@@ -89,8 +94,9 @@ def _one(ledger: Ledger, name: str, fmt: str, kind: str | None, delimiter: str |
     except FeedError as e:
         click.echo(f"{name}: {e}; nothing recorded", err=True)
         return 2
-    click.echo(f"{name}: {tally.summary().replace(' lines:', ' items:', 1)}"
-               + (f", {tally.status['skipped']} skipped" if tally.status["skipped"] else ""))  # fmt: skip
+    click.echo(f"{name}: {tally.summary('item')}"
+               + (f", {tally.status['skipped']} skipped" if tally.status["skipped"] else ""),
+               err=out is sys.stdout.buffer)  # fmt: skip
     problems = [a for a in answers if a.status in ("refused", "invalid")]
     for a in problems[:SHOWN]:
         why = a.error or "; ".join(f"{r.code.value}: {r.message}" for r in a.reasons or ())
@@ -115,11 +121,3 @@ def _items(text: str, fmt: str, kind: str | None, delimiter: str | None, codes: 
     from adapters.feeds import hl7_feed
 
     return hl7_feed.items(text, zone=zone, mappings=codes)
-
-
-class _nowhere:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *_: object) -> None:
-        return None

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import click
 import msgspec
@@ -28,8 +28,9 @@ def _file_options(command: Any) -> Any:
     """FILES, --report and --reconsider: what `ingest` and `claim` both take."""
     decorators: list[Callable[[Any], Any]] = [
         click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True)),
-        click.option("--report", type=click.Path(dir_okay=False, writable=True),
-                     help="Write one JSON answer per input line."),
+        click.option("--report", type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+                     help="Write one JSON answer per input line ('-': standard output, the summary to standard "
+                          "error)."),
         click.option("--reconsider", is_flag=True,
                      help="Judge afresh the lines refused when this same file was sent before "
                           "(by default they get the same answer)."),
@@ -96,16 +97,17 @@ def _ingest(
             click.echo(f"interrupted; every line answered so far is recorded\n{tally.summary()}", err=True)
             return 130
     analyse(ledger)
-    summarise(tally, shown)
-    click.echo(f"store: {redact(store_url(settings.db))}")
+    summarise(tally, shown, report)
+    click.echo(f"store: {redact(store_url(settings.db))}", err=report == "-")
     return tally.exit_code
 
 
-def summarise(tally: Tally, shown: int) -> None:
+def summarise(tally: Tally, shown: int, report: str | None) -> None:
+    """The summary for people; on standard error when the answers take standard output."""
     problems = tally.status["refused"] + tally.status["invalid"]
     if problems > shown:
         click.echo(f"... {problems - shown} more; see --report for every line", err=True)
-    click.echo(tally.summary())
+    click.echo(tally.summary(), err=report == "-")
 
 
 def problem_line(name: str, result: LineResult) -> str:
@@ -122,16 +124,27 @@ def problem_line(name: str, result: LineResult) -> str:
 
 @contextlib.contextmanager
 def report_sink(path: str | None) -> Iterator[Any]:
-    if path is None:
-        yield lambda _result: None
-        return
     encoder = msgspec.json.Encoder()
-    with open(path, "wb") as out:
+    with report_file(path) as out:
 
         def write(result: LineResult) -> None:
-            out.write(encoder.encode(result) + b"\n")
+            if out is not None:
+                out.write(encoder.encode(result) + b"\n")
 
         yield write
+
+
+@contextlib.contextmanager
+def report_file(path: str | None) -> Iterator[BinaryIO | None]:
+    """Where --report writes: the file, standard output for '-' (left open), or nowhere."""
+    if path is None:
+        yield None
+    elif path == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+    else:
+        with open(path, "wb") as out:
+            yield out
 
 
 @contextlib.contextmanager

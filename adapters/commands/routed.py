@@ -51,7 +51,7 @@ def ingest(
             if stopped is not None:
                 click.echo(f"{stopped}\n{tally.summary()}", err=True)
                 return 130 if stopped.startswith("interrupted") else 1
-    summarise(tally, shown)
+    summarise(tally, shown, report)
     return tally.exit_code
 
 

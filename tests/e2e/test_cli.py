@@ -63,6 +63,9 @@ def test_report_and_exit_codes(store_url: str, tmp_path: Path) -> None:
     rows = [msgspec.json.decode(x) for x in report.read_bytes().splitlines()]
     assert [(r["line"], r["status"]) for r in rows] == [(1, "accepted"), (2, "refused")]
     assert rows[1]["reasons"][0]["code"] == "UNKNOWN_PATIENT"
+    piped = carelane("ingest", str(refusing), "--report", "-", db=store_url)  # answers on stdout for a pipe
+    assert [msgspec.json.decode(x)["status"] for x in piped.stdout.splitlines()] == ["accepted", "refused"]
+    assert "2 lines: 1 accepted (1 already recorded), 1 refused" in piped.stderr and not Path("-").exists()
 
     broken = write(
         tmp_path / "b.ndjson",

@@ -243,9 +243,11 @@ def test_bad_requests_are_4xx_naming_the_problem(server: Server) -> None:
         ("GET", "/export/837?month=2026-13", "biller", "a month as YYYY-MM"),
         ("GET", "/denials?month=abc", "biller", "a month as YYYY-MM"),
         ("GET", "/export/837?batch=B42", "biller", "no export batch B42"),
+        ("POST", "/facts", "recorder", "body over 20 MB, the limit for /facts; send several"),
     ]
     for method, path, role, word in cases:
-        body = {"content": b"[1, 2"} if method == "POST" else {}
+        big = b"\n" * (20 * 2**20 + 1) if "20 MB" in word else b"[1, 2"  # one byte past the limit
+        body = {"content": big} if method == "POST" else {}
         response = server.call(method, path, role, **body)
         assert 400 <= response.status_code < 500 and word in response.text, (path, response.status_code, response.text)
         assert "regex" not in response.text and "\\d" not in response.text, (path, response.text)

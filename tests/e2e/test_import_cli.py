@@ -30,6 +30,9 @@ def test_the_csv_samples_import_and_a_bad_row_is_named(sqlite_url: str, tmp_path
     answers = [msgspec.json.decode(x) for x in (tmp_path / "r.nd").read_bytes().splitlines()]
     assert result.returncode == 2 and answers[0]["item"] == "row 2" and "column minutes" in answers[0]["error"]
     assert "Traceback" not in result.stderr
+    piped = carelane("import", "--format", "csv", "--kind", "time", str(bad), "--report", "-", db=sqlite_url)
+    assert [msgspec.json.decode(x)["item"] for x in piped.stdout.splitlines()] == ["row 2"]
+    assert "1 item: 0 accepted" in piped.stderr
     template = carelane("import", "--template", "consents", db=sqlite_url)
     assert template.returncode == 0 and template.stdout.startswith("patient_id,")
 

@@ -53,6 +53,26 @@ def test_a_backup_restores_and_verifies_against_its_digest(ledger: Ledger, store
         backup.restore(out, target, None)  # never over a store
 
 
+def test_a_backup_never_overwrites_a_file(ledger: Ledger, store_url: str, tmp_path: Path) -> None:
+    for fact in one_of_each():
+        ledger.record(fact)
+    out = tmp_path / "monday.backup"
+    backup.backup(store_url, out, None)
+    kept, digest = out.read_bytes(), backup.digest_path(out).read_bytes()
+    ledger.record(minutes(10, staff="RN-LATE", day=20)[0])
+    with pytest.raises(backup.BackupError, match="exists; a backup never overwrites"):
+        backup.backup(store_url, out, None)  # Monday's backup may be the only copy
+    assert out.read_bytes() == kept and backup.digest_path(out).read_bytes() == digest
+    lone = tmp_path / "lone.backup"
+    backup.digest_path(lone).write_bytes(b"{}")  # a digest left beside the name counts too
+    with pytest.raises(backup.BackupError, match=r"lone\.backup\.digest exists"):
+        backup.backup(store_url, lone, None)
+    assert not lone.exists()
+    with pytest.raises(backup.BackupError, match="no such folder"):
+        backup.backup(store_url, tmp_path / "missing" / "x.backup", None)
+    assert sorted(p.name for p in tmp_path.glob("*.partial")) == []  # nothing half-written left
+
+
 def test_a_changed_backup_or_digest_is_refused_and_nothing_stays(
     ledger: Ledger, store_url: str, tmp_path: Path
 ) -> None:
