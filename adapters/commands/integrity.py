@@ -74,10 +74,14 @@ def digest_command(settings: Settings, out: str | None) -> None:
     from adapters.access import digest_of
 
     ledger = settings.ledger()  # held: closing the ledger closes its recorder's pool
-    text = msgspec.json.encode(digest_of(ledger.recorder, settings.views(ledger), _digest_key())).decode()
+    key = _digest_key()
+    text = msgspec.json.encode(digest_of(ledger.recorder, settings.views(ledger), key)).decode()
     if out:
         Path(out).write_text(text + "\n")
     click.echo(text)
+    if key is None:  # anyone who can rewrite the store and this file can forge an unsigned one
+        click.echo("note: not signed (CARELANE_DIGEST_KEY is not set); keep it where no one\n"
+                   "who can write the store can change it", err=True)  # fmt: skip
 
 
 @main.command("verify")

@@ -119,7 +119,7 @@ def practices_list(settings: Settings) -> None:
     catalog = settings.catalog()
     tenants = [] if catalog is None else catalog.tenants()
     if not tenants:
-        click.echo("No practices added: this ledger is one practice's (add several with `carelane practices add`).")
+        click.echo("No practices added: this ledger is one practice's.\nAdd several with `carelane practices add`.")
         return
     rows = [[t.practice_id, redact(t.url)] for t in tenants]
     click.echo(render(["practice", "store"], rows, f"{len(rows)} practices"))

@@ -92,6 +92,8 @@ def serve_command(settings: Settings, host: str, port: int) -> None:
     from adapters.http_timeouts import HeaderTimeoutProtocol
 
     click.echo(f"Carelane on http://{host}:{port} (workbench /app, API /schema); Ctrl-C stops", err=True)
+    if not os.environ.get("CARELANE_CIPHER_KEY"):  # fine on a laptop, not where PHI is kept
+        click.echo("note: facts are stored unencrypted (CARELANE_CIPHER_KEY is not set)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", http=HeaderTimeoutProtocol)
 
 

@@ -264,6 +264,7 @@ def test_requests_are_logged_with_key_id_never_the_key(server: Server) -> None:
     server.process = subprocess.Popen(["true"], text=True)  # the fixture's teardown terminates this instead
     lines = [msgspec.json.decode(x) for x in err.splitlines() if x.startswith("{")]
     assert err.startswith("Carelane on http://127.0.0.1:")  # where it listens, said once at start
+    assert "note: facts are stored unencrypted (CARELANE_CIPHER_KEY is not set)" in err.splitlines()[1]
     assert any(x.get("role") == "compliance" and x.get("key_id") for x in lines)
     audit = [x for x in lines if x.get("role") == "auditor"]
     assert audit and audit[0]["path"].startswith("/audit/{patient_id") and audit[0]["patient_id"].startswith("p:")

@@ -1,8 +1,9 @@
-"""The command line's tables where people read them: `carelane worklist`, `report` and
-`refusals` run inside a tmux session 80 and then 120 columns wide, over the demo practice's
-ledger, and no line of what they print is wider than the terminal. The pane is captured with
-its wrapped lines joined again (`capture-pane -J`), so a line the terminal had to wrap counts
-at its full width. The tmux server is a private one (its own socket) and is stopped after."""
+"""The command line's tables where people read them: `carelane worklist`, `report`,
+`refusals`, `practices list` and `keys list` run inside a tmux session 80 and then 120
+columns wide, over the demo practice's ledger, and no line of what they print is wider than
+the terminal. The pane is captured with its wrapped lines joined again (`capture-pane -J`),
+so a line the terminal had to wrap counts at its full width. The tmux server is a private
+one (its own socket) and is stopped after."""
 
 from __future__ import annotations
 
@@ -58,14 +59,15 @@ def in_tmux(tmux: list[str], width: int, command: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("width", [80, 120])
-@pytest.mark.parametrize("table", ["worklist", "report", "refusals"])
+@pytest.mark.parametrize("table", ["worklist", "report", "refusals", "practices", "keys"])
 def test_no_table_line_is_wider_than_the_terminal(demo: tuple[str, str], tmux: list[str], width: int,
                                                    table: str) -> None:  # fmt: skip
     url, month = demo
     args = {"worklist": ["worklist", "--month", month], "report": ["report", "--month", month],
-            "refusals": ["refusals"]}[table]  # fmt: skip
+            "refusals": ["refusals"], "practices": ["practices", "list"], "keys": ["keys", "list"]}[table]  # fmt: skip
     lines = in_tmux(tmux, width, [sys.executable, "-m", "adapters.cli", "--db", url, *args])
-    expected = {"worklist": "Worklist:", "report": "1234567893", "refusals": "DUPLICATE_CLAIM"}[table]
+    expected = {"worklist": "Worklist:", "report": "1234567893", "refusals": "DUPLICATE_CLAIM",
+                "practices": "No practices added", "keys": "admin"}[table]  # fmt: skip
     assert any(expected in line for line in lines), "\n".join(lines[:20])  # the table is there, not an error
     assert not [line for line in lines if "Traceback" in line or line.startswith("Error")]
     wide = [(len(line), line) for line in lines if len(line) > width]

@@ -28,7 +28,8 @@ def test_a_signed_digest_must_keep_its_signature(filled: str, tmp_path: Path, mo
     in one line, for the same digest with its hmac removed; a signed digest needs the key."""
     monkeypatch.setenv("CARELANE_DIGEST_KEY", "s3cret")
     kept = tmp_path / "digest.json"
-    assert carelane("digest", "--out", str(kept), db=filled).returncode == 0
+    signed = carelane("digest", "--out", str(kept), db=filled)
+    assert signed.returncode == 0 and "not signed" not in signed.stderr
     good = carelane("verify", "--digest", str(kept), db=filled)
     assert good.returncode == 0 and "passes through the digest" in good.stdout, good.stderr
     stripped = tmp_path / "stripped.json"
@@ -39,6 +40,9 @@ def test_a_signed_digest_must_keep_its_signature(filled: str, tmp_path: Path, mo
     unkeyed = carelane("verify", "--digest", str(kept), db=filled)
     assert unkeyed.returncode != 0 and "CARELANE_DIGEST_KEY" in unkeyed.stderr
     assert "CARELANE_DIGEST_KEY" not in os.environ
+    plain = carelane("digest", db=filled)  # an unsigned digest says what it cannot prove
+    assert plain.returncode == 0 and "not signed (CARELANE_DIGEST_KEY is not set)" in plain.stderr
+    assert json.loads(plain.stdout)["hmac"] is None  # stdout stays the digest alone
 
 
 def test_verify_views_names_tampered_rows_until_rebuilt(filled: str) -> None:
