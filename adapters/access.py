@@ -1,5 +1,6 @@
 """The access log (HIPAA audit controls, 45 CFR 164.312(b)): every read of a patient's record
-over HTTP, with the key, its role, the route, the patient and when.
+over HTTP, with the key, its role, the route, the patient and when; from the command line,
+with the operating-system user as `cli:NAME` and role `cli`.
 
 Append-only twice over: the database refuses UPDATE and DELETE on the table (a trigger), and
 each row carries a hash of the row before it and of its own fields, each with its length
@@ -90,7 +91,7 @@ class AccessLog:
 
     def record(self, key_id: str, role: str, route: str, patients: Iterable[str]) -> int:
         """Append one row per patient read (in one transaction, chained); how many."""
-        patients = list(dict.fromkeys(patients))
+        patients = list(dict.fromkeys(p for p in patients if p))  # a practice-wide fact names no patient
         if not patients:
             return 0  # an empty answer read no record: take no write lock for it
         at = datetime.now(UTC).isoformat(timespec="milliseconds")

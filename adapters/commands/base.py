@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 
 import click
 from eventsourcing.persistence import PersistenceError
 
 from adapters import fees as fee_file, logs, tenancy
+from adapters.access import AccessLog
 from adapters.store import StoreError, open_ledger, parse, redact, store_url
 from adapters.tenancy import Resolved
 from adapters.tenants import Catalog, TenantError
@@ -72,6 +74,21 @@ class Settings:
         db = open_views(ledger, self.db)
         _closed_with_command(db.close)
         return db
+
+    def read(self, ledger: Ledger, patients: Iterable[str]) -> None:
+        """Log that this command showed these patients' records, as a read over HTTP is
+        logged (HIPAA audit controls): under the operating-system user, role `cli`."""
+        if getattr(ledger.recorder, "read_only", False):  # a replica: the primary's log is not writable here
+            click.echo("note: this read is not in the access log (a read-only replica)", err=True)
+            return
+        AccessLog(self.views(ledger)).record(f"cli:{_user()}", "cli", f"carelane {self.command}", patients)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (a container's bare uid)
+        return f"uid {os.getuid()}"
 
 
 def _closed_with_command(close: Callable[[], None]) -> None:

@@ -50,7 +50,9 @@ def eligible_command(settings: Settings, month: str, fmt: str, fees: str | None,
     (by code), what is missing to start, and the month's revenue at the starting codes."""
     ledger = settings.ledger()
     patients = patients_of(ledger, settings.views(ledger), month, refresh=not no_refresh)
-    click.echo(render_offers(eligible(ledger, patients, month, fee_schedule(fees)), fmt, month))
+    offers = eligible(ledger, patients, month, fee_schedule(fees))
+    settings.read(ledger, (offer.patient_id for offer in offers))
+    click.echo(render_offers(offers, fmt, month))
 
 
 def render_offers(rows: Sequence[Offer], fmt: str, month: str) -> str:

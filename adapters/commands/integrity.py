@@ -53,10 +53,12 @@ def events_command(
     ledger = settings.ledger()
     db = reads.ready(ledger, settings.views(ledger), refresh=not no_refresh)
     encoder = msgspec.json.Encoder()
-    out = sys.stdout.buffer
+    out, shown = sys.stdout.buffer, set()
     for row in events(ledger, db, query):
         out.write(encoder.encode(row) + b"\n")
+        shown.add(row.patient_id)
     out.flush()
+    settings.read(ledger, sorted(shown))
 
 
 def _digest_key() -> bytes | None:
@@ -147,8 +149,8 @@ def _verdict(problems: list[str], failed: str, passed: str) -> None:
 @click.option("--verify", "check", is_flag=True, help="Walk the access log's own hash chain; exit 1 at a break.")
 @click.pass_obj
 def access_command(settings: Settings, patient: str | None, since: str | None, fmt: str, check: bool) -> None:
-    """The access log: every read of a patient's record over HTTP, with the key, its role, the
-    route and when (45 CFR 164.312(b))."""
+    """The access log: every read of a patient's record over HTTP, in the workbench or from
+    the command line, with the key (or user), its role, the route and when (45 CFR 164.312(b))."""
     from adapters.access import AccessLog
 
     after = parse_instant(since, "--since")

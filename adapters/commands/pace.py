@@ -78,6 +78,7 @@ def pace_command(settings: Settings, month: str, as_of: date | None, within: int
     patients = reads.patients(ledger, settings.views(ledger), month)
     day = as_of or today(ledger.policy)
     report = pace_report(ledger, patients, month, day, fee_schedule(fees), within)
+    settings.read(ledger, [*(r.patient_id for r in report.pace), *(r.patient_id for r in report.renewals)])
     if out is None and push_url is None:
         click.echo(render_pace(report, fmt))
         return

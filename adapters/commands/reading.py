@@ -38,6 +38,7 @@ def worklist_command(
     if fees is not None:
         schedule = fee_schedule(fees)
         rows = [reprice(row, schedule) for row in rows]
+    settings.read(ledger, (row.patient_id for row in rows))
     click.echo(output.worklist(rows, fmt))
 
 
@@ -63,7 +64,9 @@ def refusals_command(settings: Settings, month: str | None, reason: str | None, 
     if reason is not None and reason not in Reason.__members__:
         raise click.BadParameter(f"unknown reason code {reason!r}", param_hint="--reason")
     ledger = settings.ledger()
-    click.echo(output.refusals(reads.refusals(ledger, settings.views(ledger), month, reason), fmt))
+    rows = reads.refusals(ledger, settings.views(ledger), month, reason)
+    settings.read(ledger, (row.patient_id for row in rows))
+    click.echo(output.refusals(rows, fmt))
 
 
 @main.command("project")
@@ -139,10 +142,12 @@ def audit_command(
     if last < first:
         raise click.BadParameter("--to is before --from", param_hint="--to")
     instant = parse_instant(as_of, "--as-of")
+    ledger = settings.ledger()
     try:
-        packet = audit.packet(settings.ledger(), patient_id, first, last, instant)
+        packet = audit.packet(ledger, patient_id, first, last, instant)
     except audit.NotFound as e:
         raise click.ClickException(str(e)) from None
+    settings.read(ledger, [patient_id])
     if fmt == "html":
         text = audit_html.render(packet)
     else:

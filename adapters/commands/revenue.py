@@ -85,6 +85,7 @@ def denials_command(settings: Settings, month: str, fmt: str, fees: str | None) 
 
     ledger = settings.ledger()
     rows = denials(ledger, reads.patients(ledger, settings.views(ledger), month), month, fee_schedule(fees))
+    settings.read(ledger, (row.patient_id for row in rows))
     click.echo(render_denials(rows, fmt, month))
 
 

@@ -60,6 +60,7 @@ def self_audit_command(settings: Settings, first: str, last: str, files: tuple[s
     ledger = settings.ledger()
     db = reads.ready(ledger, settings.views(ledger))
     result = run(ledger, first, last, lambda month: reads.patients(ledger, db, month, refresh=False), claims, schedule)
+    settings.read(ledger, [*(f.patient_id for f in result.findings), *(x.patient_id for x in result.not_judged)])
     click.echo(rendered(result, fmt))
 
 

@@ -40,6 +40,7 @@ def export_837_command(
         if resend is not None:
             kept = exporting.batch(ledger, resend)
             Path(out).write_text(kept.text)
+            settings.read(ledger, (c.patient_id for c in kept.claims))
             click.echo(
                 f"Batch {kept.batch_id} ({len(kept.claims)} claims, control {kept.control}) written again to {out}"
             )
@@ -56,16 +57,17 @@ def export_837_command(
         click.echo(f"No claims are due for {month}; nothing written.")
         return
     Path(out).write_text(done.text)
+    settings.read(ledger, patients)  # as over HTTP: the month's patients the file was made from
     voids = f" and {done.voids} voids" if done.voids else ""
     click.echo(f"Batch {done.batch_id}: {done.claims} claims{voids} written to {out} (pyx12: no errors)")
+    click.echo(_kind_of_file(production))
+
+
+def _kind_of_file(production: bool) -> str:
     if production:
-        click.echo("Production file (ISA15 P): its claims are now exported.")
-    else:
-        click.echo(
-            output.wrapped(
-                "Test file (ISA15 T): its claims stay due; --production makes the file to send for payment.", ""
-            )
-        )
+        return "Production file (ISA15 P): its claims are now exported."
+    said = "Test file (ISA15 T): its claims stay due; --production makes the file to send for payment."
+    return output.wrapped(said, "")
 
 
 def _writable(out: str) -> None:

@@ -4,6 +4,7 @@ renders in headless Chromium with every claim's evidence; events stream as NDJSO
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import signal
@@ -136,3 +137,21 @@ def test_project_killed_mid_batch_then_restarted_equals_a_rebuild(sqlite_url: st
     runner.rebuild(db, views.ALL)
     runner.catch_up(ledger, db, views.ALL)
     assert snapshot(db) == restarted and restarted["view_worklist"]
+
+
+def test_command_line_reads_of_a_patients_record_are_in_the_access_log(store_url: str, tmp_path: Path) -> None:
+    """audit, worklist and events from the command line are logged as reads over HTTP are:
+    the operating-system user as `cli:NAME`, role `cli`, the command, each patient shown."""
+    enc = msgspec.json.Encoder()
+    lines = [enc.encode(x) for x in enrolled("P1") + minutes(25) + enrolled("P2")]
+    assert carelane("ingest", str(write(tmp_path / "f.ndjson", lines)), db=store_url).returncode == 0
+    assert carelane("audit", "P1", "--from", "2026-03", "--to", "2026-03", db=store_url).returncode == 0
+    assert carelane("audit", "NOBODY", "--from", "2026-03", "--to", "2026-03", db=store_url).returncode == 1
+    assert carelane("worklist", "--month", "2026-03", db=store_url).returncode == 0
+    assert carelane("events", "--patient", "P2", db=store_url).returncode == 0
+    logged = carelane("access", "--format", "json", db=store_url)
+    rows = [(r["role"], r["route"], r["patient_id"]) for r in msgspec.json.decode(logged.stdout)]
+    assert rows == [("cli", "carelane audit", "P1"), ("cli", "carelane worklist", "P1"),  # P2 has no row yet
+                    ("cli", "carelane events", "P2")]  # fmt: skip
+    assert {r["key_id"] for r in msgspec.json.decode(logged.stdout)} == {f"cli:{getpass.getuser()}"}
+    assert carelane("access", "--verify", db=store_url).returncode == 0

@@ -93,6 +93,8 @@ def test_standby_worklist_equals_the_primarys(recorded: tuple[str, str]) -> None
         ("P2", ["99490"]),
     ]
     assert worklist(standby, "--no-refresh") == on_primary
+    said = carelane(standby, "worklist", "--month", MONTH, "--no-refresh").stderr  # the primary logged its read
+    assert "note: this read is not in the access log (a read-only replica)" in said
 
 
 def test_standby_events_and_audit_equal_the_primarys(recorded: tuple[str, str]) -> None:
