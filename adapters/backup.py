@@ -56,16 +56,33 @@ def backup(url: str, out: Path, key: bytes | None) -> chain.Digest:
     finally:
         views.close()
         ledger.close()
-    partial = out.with_name(out.name + ".partial")
+    _publish(store, url, out, msgspec.json.encode(taken))
+    return taken
+
+
+def _publish(store: Store, url: str, out: Path, digest: bytes) -> None:
+    """Copy into a temporary file of this run's own, then link it to `out` and write the
+    digest, each only if no file has that name (another run's may have appeared meanwhile):
+    whatever fails, only files this run made are removed."""
+    handle, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")
+    os.close(handle)
+    partial, made = Path(name), []
     try:
         _copy(store, url, partial)
-        digest_path(out).write_bytes(msgspec.json.encode(taken))
-        os.replace(partial, out)  # the backup appears whole or not at all
-    except BaseException:
+        os.link(partial, out)
+        made.append(out)
+        with open(digest_path(out), "xb") as kept:
+            made.append(digest_path(out))
+            kept.write(digest)
+    except FileExistsError as e:
+        raise BackupError(f"{e.filename} appeared meanwhile; a backup never overwrites a file") from None
+    except (sqlite3.Error, OSError) as e:
+        raise BackupError(f"{out}: the copy failed ({e})") from None
+    finally:
         partial.unlink(missing_ok=True)
-        digest_path(out).unlink(missing_ok=True)
-        raise
-    return taken
+        if len(made) < 2:  # not finished: what this run made goes
+            for path in made:
+                path.unlink(missing_ok=True)
 
 
 def _copy(store: Store, url: str, out: Path) -> None:

@@ -57,7 +57,8 @@ def items(body: bytes, service: Service) -> list[Item]:
     return out
 
 
-@post("/devices/readings", opt={"roles": {"recorder"}}, status_code=200, summary="Device readings (webhooks)")
+@post("/devices/readings", opt={"roles": {"recorder"}}, status_code=200, summary="Device readings (webhooks)",
+      request_max_body_size=MAX_BODY)  # fmt: skip
 async def post_readings(request: Request[Any, Any, Any]) -> Response[list[FeedResult]]:
     """A reading or a JSON array of readings ({patient_id, device_id, measured_at,
     reading_kind?, manual?}); one answer per reading."""

@@ -186,7 +186,9 @@ def too_large(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if not isinstance(exc, RequestEntityTooLarge):  # a route's own 413 says its own limit
         return Response({"status_code": 413, "detail": said}, status_code=413, media_type=MediaType.JSON)
     limit = request.route_handler.resolve_request_max_body_size()
-    size = f"{limit / 2**20:g} MB" if limit and limit >= 2**20 else f"{limit} bytes"
+    if not limit:
+        return Response({"status_code": 413, "detail": said}, status_code=413, media_type=MediaType.JSON)
+    size = f"{limit / 2**20:g} MB" if limit >= 2**20 else f"{limit} bytes"
     detail = {
         "status_code": 413,
         "detail": f"body over {size}, the limit for {request.url.path}; send several requests",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import getpass
 import os
+import pwd
 import re
+import sqlite3
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 
 import click
+import psycopg
 from eventsourcing.persistence import PersistenceError
 
 from adapters import fees as fee_file, logs, tenancy
@@ -81,14 +83,19 @@ class Settings:
         if getattr(ledger.recorder, "read_only", False):  # a replica: the primary's log is not writable here
             click.echo("note: this read is not in the access log (a read-only replica)", err=True)
             return
-        AccessLog(self.views(ledger)).record(f"cli:{_user()}", "cli", f"carelane {self.command}", patients)
+        try:
+            AccessLog(self.views(ledger)).record(f"cli:{_user()}", "cli", f"carelane {self.command}", patients)
+        except (sqlite3.Error, psycopg.Error) as e:  # nothing shown that the log does not hold
+            raise click.ClickException(f"the access log could not be written ({e}); nothing was shown") from None
 
 
 def _user() -> str:
+    """The process's own user, from the system, not from $USER or $LOGNAME (which anyone can
+    set to blame another user for a read)."""
     try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no login name and no passwd entry (a container's bare uid)
-        return f"uid {os.getuid()}"
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # no passwd entry (a container's bare uid)
+        return f"uid {os.geteuid()}"
 
 
 def _closed_with_command(close: Callable[[], None]) -> None:

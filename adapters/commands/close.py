@@ -103,6 +103,7 @@ def _show(ledger: Ledger, settings: Settings, month: str, fmt: str) -> None:
 
     db = reads.ready(ledger, settings.views(ledger))
     closes, later = closing.history(ledger, month), after_close(ledger, db, month)
+    settings.read(ledger, [*(c.patient_id for r in closes for c in r.content.claims), *(r.patient_id for r in later)])
     if fmt == "json":
         click.echo(msgspec.json.encode({"month": month, "closes": closes, "after_close": later}).decode())
         return

@@ -54,11 +54,13 @@ def events_command(
     db = reads.ready(ledger, settings.views(ledger), refresh=not no_refresh)
     encoder = msgspec.json.Encoder()
     out, shown = sys.stdout.buffer, set()
-    for row in events(ledger, db, query):
-        out.write(encoder.encode(row) + b"\n")
-        shown.add(row.patient_id)
-    out.flush()
-    settings.read(ledger, sorted(shown))
+    try:  # logged however the stream ends (a reader that stops early, `| head`)
+        for row in events(ledger, db, query):
+            shown.add(row.patient_id)
+            out.write(encoder.encode(row) + b"\n")
+        out.flush()
+    finally:
+        settings.read(ledger, sorted(shown))
 
 
 def _digest_key() -> bytes | None:

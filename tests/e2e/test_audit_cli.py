@@ -4,8 +4,8 @@ renders in headless Chromium with every claim's evidence; events stream as NDJSO
 
 from __future__ import annotations
 
-import getpass
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -139,9 +139,14 @@ def test_project_killed_mid_batch_then_restarted_equals_a_rebuild(sqlite_url: st
     assert snapshot(db) == restarted and restarted["view_worklist"]
 
 
-def test_command_line_reads_of_a_patients_record_are_in_the_access_log(store_url: str, tmp_path: Path) -> None:
+def test_command_line_reads_of_a_patients_record_are_in_the_access_log(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """audit, worklist and events from the command line are logged as reads over HTTP are:
-    the operating-system user as `cli:NAME`, role `cli`, the command, each patient shown."""
+    the operating-system user as `cli:NAME` (from the system, not $LOGNAME, which anyone can
+    set), role `cli`, the command, each patient shown."""
+    monkeypatch.setenv("LOGNAME", "dr.someone-else")
+    monkeypatch.setenv("USER", "dr.someone-else")
     enc = msgspec.json.Encoder()
     lines = [enc.encode(x) for x in enrolled("P1") + minutes(25) + enrolled("P2")]
     assert carelane("ingest", str(write(tmp_path / "f.ndjson", lines)), db=store_url).returncode == 0
@@ -153,5 +158,5 @@ def test_command_line_reads_of_a_patients_record_are_in_the_access_log(store_url
     rows = [(r["role"], r["route"], r["patient_id"]) for r in msgspec.json.decode(logged.stdout)]
     assert rows == [("cli", "carelane audit", "P1"), ("cli", "carelane worklist", "P1"),  # P2 has no row yet
                     ("cli", "carelane events", "P2")]  # fmt: skip
-    assert {r["key_id"] for r in msgspec.json.decode(logged.stdout)} == {f"cli:{getpass.getuser()}"}
+    assert {r["key_id"] for r in msgspec.json.decode(logged.stdout)} == {f"cli:{pwd.getpwuid(os.geteuid()).pw_name}"}
     assert carelane("access", "--verify", db=store_url).returncode == 0

@@ -16,10 +16,12 @@ from litestar.testing import TestClient
 
 import adapters.commands.close  # noqa: F401 (registers the command until adapters.cli imports it)
 from adapters import closing
+from adapters.access import AccessLog
 from adapters.commands.base import main
 from adapters.http import create_app
 from adapters.keys import Keys
 from adapters.store import open_ledger
+from adapters.viewdb import open_views
 from tests.factories import EST, claim, enrolled, minutes, time_entry
 
 
@@ -71,6 +73,9 @@ def test_close_show_reopen_and_close_again(url: str, tmp_path: Path) -> None:
     listed = run(url, "--month", "2026-03", "--show")
     assert "re-opened" in listed.output and "late time to bill" in listed.output and "(close 2)" in listed.output
     assert closing.verify_closes(ledger, trusted=[public]) == []
+    views = open_views(ledger, url)
+    assert {(r.role, r.route) for r in AccessLog(views).of("P1")} == {("cli", "carelane close")}  # --show read P1
+    views.close()
     ledger.close()
 
 

@@ -70,7 +70,11 @@ def test_a_backup_never_overwrites_a_file(ledger: Ledger, store_url: str, tmp_pa
     assert not lone.exists()
     with pytest.raises(backup.BackupError, match="no such folder"):
         backup.backup(store_url, tmp_path / "missing" / "x.backup", None)
-    assert sorted(p.name for p in tmp_path.glob("*.partial")) == []  # nothing half-written left
+    notes = tmp_path / "tuesday.backup.partial"
+    notes.write_text("a file of the user's own")  # never taken for a work file, nor removed
+    backup.backup(store_url, tmp_path / "tuesday.backup", None)
+    assert notes.read_text() == "a file of the user's own"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no work file left behind
 
 
 def test_a_changed_backup_or_digest_is_refused_and_nothing_stays(
