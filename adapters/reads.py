@@ -5,6 +5,8 @@ from __future__ import annotations
 from adapters import tenancy
 from domain.ledger import Ledger
 from domain.rules.assess import WorklistRow
+from domain.rules.open_periods import open_periods
+from domain.timing import local_day
 from projections import runner, views
 from projections.refusals import RefusalRow
 from projections.runner import ViewDB
@@ -23,6 +25,8 @@ def worklist(
     ready(ledger, db, refresh)
     with db.reading() as cur:
         rows = views.read_worklist(cur, month, provider)
+    today = local_day(ledger.clock(), ledger.policy)
+    rows = [open_periods(row, today, ledger.policy) for row in rows]  # G-15: not billable before its period ends
     return tenancy.withhold(ledger, rows)  # what another practice already claimed is not billable here
 
 

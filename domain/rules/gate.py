@@ -17,6 +17,7 @@ from typing import NamedTuple
 from domain import catalog, facts, records
 from domain.catalog import CodeSpec, Kind
 from domain.claim_records import Verdict
+from domain.policy import Policy
 from domain.reasons import Because, Reason
 from domain.rules.codes import Allowance, allowance
 from domain.rules.evidence import stood_on
@@ -150,16 +151,21 @@ def _fewer(code: str, units: int, a: Allowance, *, in_all: bool = False) -> Beca
 
 
 def _period_open(spec: CodeSpec, a: Allowance, view: MonthView, at: datetime) -> list[Because]:
-    """G-15: a monthly code waits for the month's last day, a device code for its period's
-    30th; codes whose date of service is a day do not wait."""
+    found = period_open(spec, view.last, a.service_on, view.policy, local_day(at, view.policy))
+    return [] if found is None else [found]
+
+
+def period_open(spec: CodeSpec, last: date, service_on: date | None, policy: Policy, today: date) -> Because | None:
+    """G-15: a monthly code waits for the month's last day (`last`), a device code for its
+    period's 30th (its date of service); codes whose date of service is a day do not wait.
+    The gate and the worklist (domain.rules.open_periods) both ask here."""
     if spec.kind in DAY_CODES:
-        return []
-    end: date | None = view.last
+        return None
+    end: date | None = last
     if spec.kind is Kind.DEVICE:
-        end = a.service_on
-    elif view.policy.bill_when_threshold_met:
-        return []
-    today = local_day(at, view.policy)
+        end = service_on
+    elif policy.bill_when_threshold_met:
+        return None
     if end is None or today >= end:
-        return []
-    return [Because(Reason.PERIOD_OPEN, f"{spec.code}: its period runs to {end}; claim it from then")]
+        return None
+    return Because(Reason.PERIOD_OPEN, f"{spec.code}: its period runs to {end}; claim it from then")

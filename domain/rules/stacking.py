@@ -80,11 +80,15 @@ def _month_range(month: str) -> tuple[date, date]:
 
 
 def _duplicates(new: list[Line], existing: list[Line], policy: Policy) -> list[Because]:
-    """G-08: a code already claimed for the same patient and period."""
+    """G-08: a code already claimed for the same patient and period: for setup and TCM, the
+    same episode or discharge (a TCM window or episode overlapping another is P-RPM-2's and
+    P-TCM-1's to refuse)."""
     out = []
     for line in new:
         for old in existing:
-            if old.code == line.code and same_period(line, old) and line.spec.kind not in (Kind.SETUP, Kind.TCM):
+            if old.code != line.code:
+                continue
+            if old.scope == line.scope if line.spec.kind in (Kind.SETUP, Kind.TCM) else same_period(line, old):
                 out.append(Because(Reason.DUPLICATE_CLAIM, f"{line.code} already claimed on claim {old.claim_id}"))
                 break
     return out
@@ -227,11 +231,14 @@ def addons(new: list[Line], existing: list[Line], policy: Policy, rules: RuleSet
 
 
 def _caps(new: list[Line], existing: list[Line], policy: Policy, rules: RuleSet | None = None) -> list[Because]:
-    """G-06: never beyond a code's cap for the period (a code claimed before is G-08's)."""
+    """G-06: never beyond a code's cap for the period, on this claim and earlier ones. A base
+    code claimed again is G-08's alone (DUPLICATE_CLAIM); an add-on past its cap is both."""
     out = []
     for line in new:
-        cap = policy.cap(line.code, _dated(line, rules).cap)
-        if cap is None or any(o.code == line.code and same_period(o, line) for o in existing):
+        spec = _dated(line, rules)
+        cap = policy.cap(line.code, spec.cap)
+        again = any(o.code == line.code and same_period(o, line) for o in existing)
+        if cap is None or (again and not spec.base):
             continue
         total = sum(o.units for o in existing + new if o.code == line.code and same_period(o, line))
         if total > cap:

@@ -3,18 +3,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from adapters import x12
-from adapters.reads import refusals
+from adapters.reads import refusals, worklist
 from adapters.viewdb import open_views
 from domain import facts as f
 from domain.ledger import Ledger
 from projections.audit import packet
 from tests.conftest import Clock
-from tests.factories import OTHER_NPI, Book, claim, enrolled, minutes
+from tests.factories import EST, OTHER_NPI, Book, claim, enrolled, minutes
 
 
 @pytest.fixture
@@ -54,3 +54,22 @@ def test_g16_a_void_after_a_claim_leaves_it_unsupported(book: Book, sqlite_url: 
     (evidence,) = packet(book.ledger, "P1", "2026-03", "2026-03").sections[0].claims
     assert evidence.status == "unsupported" and evidence.unsupported is not None
     assert evidence.unsupported["because_of"].startswith("TimeEntryVoided")
+
+
+def test_g15_the_worklist_offers_nothing_the_gate_would_refuse_as_period_open(clock: Clock, open_at: object,
+                                                                           sqlite_url: str) -> None:  # fmt: skip
+    """G-15, interface.md section 4 ("billable is what may be claimed now"): read on 20 March,
+    the March row holds 99490 back as PERIOD_OPEN, as the gate answers a claim for it; read
+    on 31 March, with no new fact, the same row offers it and the gate accepts it."""
+    clock.now = datetime(2026, 3, 20, 12, tzinfo=EST)
+    book = Book(open_at(sqlite_url))  # type: ignore[operator]
+    book.add(enrolled("P1"), minutes(25))
+    views = open_views(book.ledger, sqlite_url)
+    (row,) = worklist(book.ledger, views, "2026-03")
+    assert row.billable == [] and row.estimated_total == "0.00"
+    assert [(b.code, b.reason) for b in row.blocked if b.reason == "PERIOD_OPEN"] == [("99490", "PERIOD_OPEN")]
+    assert book.refused(claim("C1")) == ["PERIOD_OPEN"]
+    clock.now = datetime(2026, 3, 31, 9, tzinfo=EST)
+    (row,) = worklist(book.ledger, views, "2026-03")
+    assert [b.code for b in row.billable] == ["99490"] and not [b for b in row.blocked if b.reason == "PERIOD_OPEN"]
+    book.add(claim("C1"))

@@ -113,6 +113,29 @@ def test_g14_prerequisites_and_thresholds_are_judged_each_on_its_own(memory_ledg
     assert book.refused(claim("C2")) == ["CONSENT_REVOKED", "DUPLICATE_CLAIM"]
 
 
+def test_g14_an_add_on_past_its_cap_on_a_later_claim_is_a_duplicate_and_over_its_cap(book: Book) -> None:
+    """G-14, G-06, G-08: with 80 minutes 99439 x2 is claimed; one more 99439 on a second
+    claim is both DUPLICATE_CLAIM and ADDON_CAP_EXCEEDED (a query by either finds it); a
+    base code sent again is DUPLICATE_CLAIM alone."""
+    book.add(minutes(80))
+    book.add(claim("C1", lines=lines(("99490", 1), ("99439", 2))))
+    assert refusal(book, claim("C2", lines=lines(("99439", 1)))).codes == ["DUPLICATE_CLAIM", "ADDON_CAP_EXCEEDED"]
+    assert refusal(book, claim("C3", lines=lines(("99490", 1)))).codes == ["DUPLICATE_CLAIM"]
+
+
+def test_g14_a_tcm_or_setup_claim_sent_again_is_a_duplicate_too(memory_ledger: Ledger) -> None:
+    """G-14, G-08, P-TCM-1, P-RPM-2: the same TCM code for the same discharge, or the same
+    setup for the same episode, is DUPLICATE_CLAIM as well as TCM_ALREADY_BILLED or
+    SETUP_ALREADY_BILLED; a TCM for another discharge within 30 days is only the latter."""
+    from tests.unit.test_rules_programs import on, tcm_facts
+
+    book = Book(memory_ledger)
+    book.add(enrolled("P1")[:1], tcm_facts(date(2026, 3, 2), 5, did="A"), tcm_facts(date(2026, 3, 20), 5, did="B"))
+    book.add(on(date(2026, 3, 7), "99496"))
+    assert book.refused(on(date(2026, 3, 7), "99496", cid="C2")) == ["DUPLICATE_CLAIM", "TCM_ALREADY_BILLED"]
+    assert book.refused(on(date(2026, 3, 25), "99496", cid="C3")) == ["TCM_ALREADY_BILLED"]
+
+
 # Open periods and the future (G-15, G-13)
 
 

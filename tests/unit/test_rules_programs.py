@@ -199,11 +199,12 @@ def test_g01_device_periods_are_30_days_from_setup(book: Book) -> None:
 
 
 def test_prpm2_setup_once_per_episode(book: Book) -> None:
-    """P-RPM-2: 99453 once per episode of care: a second is SETUP_ALREADY_BILLED; a void frees it."""
+    """P-RPM-2: 99453 once per episode of care: a second is SETUP_ALREADY_BILLED, and for the
+    same episode also DUPLICATE_CLAIM (G-08, G-14); a void frees it."""
     book.add(enrolled("P1", P.RPM))
     device(book, "P1", days=3)
     book.add(on(date(2026, 3, 1), "99453"))
-    assert book.refused(on(date(2026, 3, 5), "99453", cid="C2")) == ["SETUP_ALREADY_BILLED"]
+    assert book.refused(on(date(2026, 3, 5), "99453", cid="C2")) == ["DUPLICATE_CLAIM", "SETUP_ALREADY_BILLED"]
     book.add(f.ClaimVoided(claim_id="C1", reason="wrong date", by="B"))
     book.add(on(date(2026, 3, 5), "99453", cid="C2"))
 
