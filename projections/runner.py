@@ -161,3 +161,14 @@ def follow(
     while not stop.is_set():
         catch_up(ledger, db, projections)
         db.wait_for_events(poll)
+
+
+def select_in(cur: Cursor, query: str, values: list[str], chunk: int = 500) -> list[Any]:
+    """Rows of `query` (one `IN {}`) for many values, a bounded number of placeholders at a time."""
+    rows: list[Any] = []
+    distinct = list(dict.fromkeys(values))
+    for start in range(0, len(distinct), chunk):
+        part = distinct[start : start + chunk]
+        cur.execute(query.format("(" + ", ".join(["%s"] * len(part)) + ")"), part)
+        rows += cur.fetchall()
+    return rows

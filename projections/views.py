@@ -17,8 +17,9 @@ from domain.patient_month import PatientMonth
 from domain.refusal import ClaimRefusal
 from domain.rules.assess import WorklistRow, assess
 from domain.timing import happened, is_late, local_day
+from projections import enrolments
 from projections.refusals import RefusalRow, refusal_row, withdrawn_row
-from projections.runner import Cursor, ViewDB
+from projections.runner import Cursor, ViewDB, select_in
 
 ENCODE = msgspec.json.Encoder()
 
@@ -115,17 +116,6 @@ class EventIndex:
         return 0  # every page is complete in itself
 
 
-def select_in(cur: Cursor, query: str, values: list[str], chunk: int = 500) -> list[Any]:
-    """Rows of `query` (one `IN {}`) for many values, a bounded number of placeholders at a time."""
-    rows: list[Any] = []
-    distinct = list(dict.fromkeys(values))
-    for start in range(0, len(distinct), chunk):
-        part = distinct[start : start + chunk]
-        cur.execute(query.format("(" + ", ".join(["%s"] * len(part)) + ")"), part)
-        rows += cur.fetchall()
-    return rows
-
-
 class Refusals:
     """The refusal log: one row per refused claim, and one per claim left unsupported (G-16)."""
 
@@ -197,11 +187,12 @@ class Worklist:
             "CREATE TABLE IF NOT EXISTS view_wl_dirty (patient_id TEXT NOT NULL, month TEXT NOT NULL, "
             "mark BIGINT NOT NULL, PRIMARY KEY (patient_id, month))"
         )
+        enrolments.create_marks(cur)
 
     def clear(self, cur: Cursor) -> None:
-        cur.execute("DELETE FROM view_worklist")
-        cur.execute("DELETE FROM view_wl_aggregates")
-        cur.execute("DELETE FROM view_wl_dirty")
+        for table in ("view_worklist", "view_wl_aggregates", "view_wl_dirty"):
+            cur.execute(f"DELETE FROM {table}")
+        enrolments.clear_marks(cur)
 
     def apply(self, cur: Cursor, events: list[tuple[int, Any]], ledger: Ledger) -> None:
         owners: dict[str, tuple[str, str]] = {}
@@ -243,6 +234,7 @@ class Worklist:
 
     def settle(self, db: ViewDB, ledger: Ledger, chunk: int = 500) -> int:
         """Recompute every marked patient-month; returns how many were refreshed."""
+        enrolments.mark_months(db, ledger)  # months with no fact in them (P-APCM-1)
         lock = " FOR UPDATE SKIP LOCKED" if db.row_locks else ""  # concurrent workers take disjoint marks
         done = 0
         while True:
@@ -297,4 +289,4 @@ def patients_in(cur: Cursor, month: str) -> list[str]:
     return [str(r[0]) for r in cur.fetchall()]
 
 
-ALL = (EventIndex(), Refusals(), Worklist())
+ALL = (EventIndex(), Refusals(), enrolments.Enrolments(), Worklist())  # enrolments before the worklist reads them

@@ -156,3 +156,36 @@ def test_months_marked_by_a_dead_worker_are_refreshed_by_the_next(practice: tupl
     runner.rebuild(db, [views.Worklist()])
     runner.catch_up(ledger, db, [views.Worklist()])
     assert snapshot(db)["view_worklist"] == settled != []
+
+
+def test_apcm_months_with_nothing_logged_have_worklist_rows(store_url: str, open_at: Any, clock: Any) -> None:
+    """P-APCM-1 (no minimum time): an APCM patient with nothing logged has a worklist row
+    every month from consent to the current one, G0557 billable once its month has ended;
+    the calendar reaching a new month gives it a row with no new fact; a revocation ends
+    the rows after its month (G-09). CCM needs its minutes, so a CCM patient has none. A
+    rebuild gives the same rows."""
+    from datetime import date, datetime
+
+    from adapters.reads import worklist
+    from adapters.viewcheck import differences
+    from domain import facts as f
+    from tests.factories import EST, enrolled
+
+    ledger = open_at(store_url)  # the clock reads 15 April 2026
+    for fact in enrolled("P1", f.Program.APCM) + enrolled("P2"):
+        ledger.record(fact)
+    db = open_views(ledger, store_url)
+
+    def offered(month: str) -> dict[str, list[str]]:
+        return {r.patient_id: [b.code for b in r.billable] + [b.reason for b in r.blocked if b.reason == "PERIOD_OPEN"]
+                for r in worklist(ledger, db, month)}  # fmt: skip
+
+    assert [offered(m) for m in ("2025-12", "2026-01", "2026-03", "2026-04", "2026-05")] == [
+        {}, {"P1": ["G0557"]}, {"P1": ["G0557"]}, {"P1": ["PERIOD_OPEN"]}, {}]  # fmt: skip
+    clock.now = datetime(2026, 5, 2, 9, tzinfo=EST)
+    assert offered("2026-04") == {"P1": ["G0557"]} and offered("2026-05") == {"P1": ["PERIOD_OPEN"]}
+    clock.now = datetime(2026, 5, 12, 9, tzinfo=EST)
+    ledger.record(f.ConsentRevoked(patient_id="P1", program=f.Program.APCM, revoked_on=date(2026, 5, 10)))
+    clock.now = datetime(2026, 7, 2, 9, tzinfo=EST)
+    assert offered("2026-05") == {"P1": ["G0557"]} and offered("2026-06") == offered("2026-07") == {}
+    assert differences(ledger, db) == []
