@@ -24,6 +24,7 @@ from adapters.lines import has_duplicate_key
 from adapters.store import analyse, open_ledger
 from adapters.tenants import Catalog, Tenant, no_practice
 from domain import facts
+from domain.reasons import Because, Reason
 
 FIELD = b'"practice_id"'
 
@@ -51,18 +52,22 @@ class Job:
 
 
 def split(
-    lines: Iterable[bytes], catalog: Catalog, default: str | None, on_invalid: Callable[[LineResult], None]
+    lines: Iterable[bytes], catalog: Catalog, default: str | None, on_answer: Callable[[LineResult], None]
 ) -> dict[str, list[tuple[int, bytes]]]:
     """Each line's practice: its own `practice_id` (taken off the line, except on a
-    PracticeRegistered, where it is the fact's own field), or the default. A line whose
-    practice is unknown or unnamed is answered invalid here."""
+    PracticeRegistered, where it is the fact's own field), or the default. A line that names
+    no practice is answered invalid here (a field missing), one naming a practice the ledger
+    does not serve is refused UNKNOWN_PRACTICE (as a patient it does not know is)."""
     known = {t.practice_id for t in catalog.tenants()}
     out: dict[str, list[tuple[int, bytes]]] = {}
     for lineno, raw in numbered(lines):
         practice = _practice(raw, default)
-        problem = _problem(practice, known)
-        if problem is not None:
-            on_invalid(LineResult(lineno, "invalid", error=f"line {lineno}: $.practice_id: {problem}"))
+        if practice is None:
+            on_answer(LineResult(lineno, "invalid", error=f"line {lineno}: $.practice_id: {UNNAMED}"))
+            continue
+        if practice not in known:
+            unknown = Because(Reason.UNKNOWN_PRACTICE, no_practice(practice).removeprefix("UNKNOWN_PRACTICE: "))
+            on_answer(LineResult(lineno, "refused", reasons=[unknown]))
             continue
         assert practice is not None
         out.setdefault(practice, []).append((lineno, raw))  # taken off in the worker (_with_gaps), in parallel
@@ -122,12 +127,7 @@ def _practice_of(raw: bytes, default: str | None) -> tuple[str | None, bytes]:
     return practice, msgspec.json.encode(data)
 
 
-def _problem(practice: str | None, known: set[str]) -> str | None:
-    if practice is None:
-        return "this ledger serves several practices; give practice_id on the line or --practice"
-    if practice not in known:
-        return no_practice(practice)
-    return None
+UNNAMED = "this ledger serves several practices; give practice_id on the line or --practice"
 
 
 @contextlib.contextmanager

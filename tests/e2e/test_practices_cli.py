@@ -1,7 +1,7 @@
 """`carelane practices add` / `list` and a file holding several practices' lines, through
 the real command line on both stores: each line recorded in its practice's store by worker
 processes, every line answered in the file's order with its own number, a line for an
-unknown practice answered invalid, and single-practice commands told to name one."""
+unknown practice refused UNKNOWN_PRACTICE, and single-practice commands told to name one."""
 
 from __future__ import annotations
 
@@ -41,17 +41,18 @@ def test_a_file_of_two_practices_is_routed_and_answered_in_order(home: str, tmp_
     facts.write_bytes(b"\n".join(lines) + b"\n")
     report = tmp_path / "report.ndjson"
     done = _run(home, "ingest", str(facts), "--report", str(report), "--workers", "2")
-    assert done.returncode == 2, done.stderr  # one line invalid (and one claim refused)
+    assert done.returncode == 3, done.stderr  # one line for no practice here, one claim taken elsewhere
     answers = [msgspec.json.decode(x) for x in report.read_bytes().splitlines()]
     assert [a["line"] for a in answers] == list(range(1, len(lines) + 1))
-    assert answers[3]["status"] == "invalid" and "$.practice_id" in answers[3]["error"]
-    refused = [a for a in answers if a["status"] == "refused"]
+    assert answers[3]["status"] == "refused" and [r["code"] for r in answers[3]["reasons"]] == ["UNKNOWN_PRACTICE"]
+    assert "'NOPE'" in answers[3]["reasons"][0]["message"]
+    refused = [a for a in answers if a["status"] == "refused" and a["line"] != 4]
     assert len(refused) == 1 and refused[0]["reasons"][0]["code"] == "PROVIDER_CONFLICT"
     again = _run(home, "ingest", str(facts), "--report", str(report))
     assert [msgspec.json.decode(x)["status"] for x in report.read_bytes().splitlines()] == [
         a["status"] for a in answers
     ]  # a resend gets the same answers
-    assert again.returncode == 2
+    assert again.returncode == 3
     ambiguous = _run(home, "worklist", "--month", "2026-03")
     assert ambiguous.returncode == 1 and "--practice" in ambiguous.stderr and "Traceback" not in ambiguous.stderr
     for p, claimed in (("A", True), ("B", False)):
