@@ -115,14 +115,17 @@ class AccessLog:
                 )
         return len(rows)
 
-    def of(self, patient_id: str | None = None, since: str | None = None) -> list[Access]:
-        """Reads of one patient's record (or all), oldest first; `since` an ISO instant."""
+    def of(self, patient_id: str | None = None, since: str | None = None, until: str | None = None) -> list[Access]:
+        """Reads of one patient's record (or all), oldest first; from `since` and before
+        `until`, ISO instants in UTC."""
         query = "SELECT position, at, key_id, role, route, patient_id FROM carelane_access WHERE 1 = 1"
         params: list[str] = []
         if patient_id is not None:
             query, params = query + " AND patient_id = %s", [*params, patient_id]
         if since is not None:
             query, params = query + " AND at >= %s", [*params, since]
+        if until is not None:
+            query, params = query + " AND at < %s", [*params, until]
         with self.db.reading() as cur:
             cur.execute(query + " ORDER BY position", params)
             return [Access(*row) for row in cur.fetchall()]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import UTC
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 
 import click
@@ -147,10 +147,15 @@ def _verdict(problems: list[str], failed: str, passed: str) -> None:
 @main.command("access")
 @click.option("--patient", help="Only reads of this patient's record.")
 @click.option("--since", help="Reads from this instant on (ISO 8601 with offset).")
+@click.option("--from", "first", help="Reads on or after this day (YYYY-MM-DD or YYYY-MM), in the practice's zone.")
+@click.option("--to", "last", help="Reads on or before this day (YYYY-MM-DD or YYYY-MM), in the practice's zone.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--verify", "check", is_flag=True, help="Walk the access log's own hash chain; exit 1 at a break.")
 @click.pass_obj
-def access_command(settings: Settings, patient: str | None, since: str | None, fmt: str, check: bool) -> None:
+def access_command(
+    settings: Settings, patient: str | None, since: str | None, first: str | None, last: str | None, fmt: str,
+    check: bool,
+) -> None:  # fmt: skip
     """The access log: every read of a patient's record over HTTP, in the workbench or from
     the command line, with the key (or user), its role, the route and when (45 CFR 164.312(b))."""
     from adapters.access import AccessLog
@@ -165,7 +170,10 @@ def access_command(settings: Settings, patient: str | None, since: str | None, f
             sys.exit(1)
         click.echo("access log intact: every row verifies")
         return
-    rows = log.of(patient, after.astimezone(UTC).isoformat() if after else None)
+    zone = ledger.policy.zone
+    starts = [t for t in (after, _day_start(parse_day(first, start=True), zone)) if t is not None]
+    end = _day_start(parse_day(last, start=False), zone, next_day=True)
+    rows = log.of(patient, _utc(max(starts)) if starts else None, _utc(end) if end else None)
     if fmt == "json":
         click.echo(msgspec.json.encode(rows).decode())
         return
@@ -230,3 +238,15 @@ def rotate_key_command(settings: Settings) -> None:
     click.echo(f"re-encrypted {before.position} events; chain verified under the new key")
     click.echo(f"digest before: {before.hash}\ndigest now:    {after.hash} (position {after.position})")
     click.echo("set CARELANE_CIPHER_KEY to the new key, and keep a new `carelane digest`")
+
+
+def _day_start(day: str | None, zone: tzinfo, *, next_day: bool = False) -> datetime | None:
+    """The instant a day (or the day after it) begins in the practice's zone."""
+    if day is None:
+        return None
+    start = date.fromisoformat(day) + timedelta(days=1 if next_day else 0)
+    return datetime.combine(start, time.min, zone)
+
+
+def _utc(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat(timespec="milliseconds")  # as the log stores `at`
