@@ -38,6 +38,13 @@ def refusals(
         return views.read_refusals(cur, month, reason)
 
 
+def months(ledger: Ledger, db: ViewDB, refresh: bool = True) -> list[str]:
+    """Every month with activity, oldest first."""
+    ready(ledger, db, refresh)
+    with db.reading() as cur:
+        return views.months_in(cur)
+
+
 def patients(ledger: Ledger, db: ViewDB, month: str, refresh: bool = True) -> list[str]:
     """Patients with activity in the month (report, 837P)."""
     ready(ledger, db, refresh)

@@ -283,6 +283,11 @@ def read_worklist(cur: Cursor, month: str, provider: str | None) -> list[Worklis
     return [msgspec.json.decode(r[0], type=WorklistRow) for r in cur.fetchall()]
 
 
+def months_in(cur: Cursor) -> list[str]:
+    cur.execute("SELECT DISTINCT month FROM view_worklist ORDER BY month")
+    return [str(r[0]) for r in cur.fetchall()]
+
+
 def patients_in(cur: Cursor, month: str) -> list[str]:
     """Patients with activity in the month, from the worklist view's index."""
     cur.execute("SELECT patient_id FROM view_worklist WHERE month = %s ORDER BY patient_id", (month,))

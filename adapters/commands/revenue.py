@@ -74,19 +74,22 @@ def _summary(got: object) -> str:
 
 
 @main.command("denials")
-@click.option("--month", required=True, callback=month_param, help="YYYY-MM: the service month.")
+@click.option("--month", callback=lambda c, p, v: None if v is None else month_param(c, p, v),
+              help="YYYY-MM: the service month (default: every month).")  # fmt: skip
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--fees", type=click.Path(exists=True, dir_okay=False), help="A practice fee schedule (CSV).")
 @click.pass_obj
-def denials_command(settings: Settings, month: str, fmt: str, fees: str | None) -> None:
+def denials_command(settings: Settings, month: str | None, fmt: str, fees: str | None) -> None:
     """Denied, partly paid, reversed and underpaid claims, with each payer code explained and
     what to do next."""
     from projections.denials import denials
 
     ledger = settings.ledger()
-    rows = denials(ledger, reads.patients(ledger, settings.views(ledger), month), month, fee_schedule(fees))
+    db, schedule = settings.views(ledger), fee_schedule(fees)
+    months = [month] if month else reads.months(ledger, db)
+    rows = [row for m in months for row in denials(ledger, reads.patients(ledger, db, m, refresh=False), m, schedule)]
     settings.read(ledger, (row.patient_id for row in rows))
-    click.echo(render_denials(rows, fmt, month))
+    click.echo(render_denials(rows, fmt, month or "every month"))
 
 
 def render_denials(rows: Sequence[DenialRow], fmt: str, month: str) -> str:

@@ -161,6 +161,8 @@ def test_command_line_reads_of_a_patients_record_are_in_the_access_log(
     assert {r["key_id"] for r in msgspec.json.decode(logged.stdout)} == {f"cli:{pwd.getpwuid(os.geteuid()).pw_name}"}
     assert carelane("access", "--verify", db=store_url).returncode == 0
     every = msgspec.json.decode(logged.stdout)
-    assert msgspec.json.decode(carelane("access", "--from", "2026-01", "--format", "json", db=store_url).stdout) == every
+    assert (
+        msgspec.json.decode(carelane("access", "--from", "2026-01", "--format", "json", db=store_url).stdout) == every
+    )
     assert msgspec.json.decode(carelane("access", "--to", "2026-01-31", "--format", "json", db=store_url).stdout) == []
     assert carelane("access", "--from", "March", db=store_url).returncode == 2

@@ -93,6 +93,8 @@ def test_the_loop_from_claims_to_payments_and_denials(store_url: str, tmp_path: 
     assert found["C3"]["status"] == "denied" and "another provider" in found["C3"]["adjustments"][0]["says"]
     assert found["C3"]["next_step"].startswith("another practice billed")
     assert Decimal(found["C6"]["underpaid"]) > 0 and found["C6"]["status"] == "paid"
+    every = msgspec.json.decode(carelane("denials", "--format", "json", db=store_url).stdout)  # no --month: all
+    assert every == rows
     table = carelane("denials", "--month", "2026-03", db=store_url).stdout
     assert "B20" in table and max(len(line) for line in table.splitlines()) <= 80
     before = ledger_end(store_url)
