@@ -111,7 +111,11 @@ def _shown(event: Any, instant: datetime) -> bool:
 
 
 def _order(entry: FactEntry) -> tuple[str, str]:
-    return (entry.happened or "", entry.recorded_at)
+    """Time order by when each fact happened: a fact dated by a month (a monthly claim) after
+    every day of it, and a fact with no date of its own (a void, a payer's answer) on the day
+    it was recorded, so that nothing reads as coming before what it billed or undid."""
+    when = entry.happened or entry.recorded_at[:10]
+    return (when + "-32" if len(when) == 7 else when, entry.recorded_at)
 
 
 def _voids(streams: Iterable[Stream], instant: datetime) -> dict[str, str]:

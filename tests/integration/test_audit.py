@@ -57,6 +57,9 @@ def test_each_claim_carries_the_evidence_it_stood_on(ledger: Ledger, clock: Cloc
         flag.startswith("voided") for flag in by_type["T-P1-CCM-2026-03-RN-1-2-0"]
     )
     assert len(p.digest) == 64 and p.events_read > 10
+    order = [e.type for e in section.facts]  # time order: the claim after the month's work, the void after the claim
+    assert order.index("ClaimSubmitted") > max(i for i, t in enumerate(order) if t == "TimeLogged")
+    assert order.index("TimeEntryVoided") > order.index("ClaimSubmitted")
 
 
 def test_as_of_replays_what_the_ledger_knew(ledger: Ledger, clock: Clock) -> None:
