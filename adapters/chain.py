@@ -125,7 +125,7 @@ class Row(msgspec.Struct, array_like=True):
     originator_id: str
     originator_version: int
     topic: str
-    state: bytes
+    state: bytes | None  # None: not stored as bytes (SQLite keeps whatever type is written)
 
 
 def _events(recorder: Any) -> Iterator[Row]:
@@ -143,8 +143,12 @@ def _events(recorder: Any) -> Iterator[Row]:
     )
     after = 0
     while page := _rows(recorder, query, lite, (after, PAGE)):
-        yield from (Row(int(r[0]), str(r[1]), int(r[2]), str(r[3]), bytes(r[4])) for r in page)
+        yield from (Row(int(r[0]), str(r[1]), int(r[2]), str(r[3]), _bytes(r[4])) for r in page)
         after = int(page[-1][0])
+
+
+def _bytes(value: Any) -> bytes | None:
+    return bytes(value) if isinstance(value, bytes | bytearray | memoryview) else None
 
 
 def _canonical(originator_id: str, pg: bool) -> bool:
@@ -174,6 +178,8 @@ def verify(recorder: Any, upto: Digest | None = None) -> Break | None:
             return Break(event.id, "event has no chain entry (inserted or chain row deleted)")
         if not _canonical(event.originator_id, pg):
             return Break(position, "the event's aggregate id was rewritten (not in the form the ledger writes)")
+        if event.state is None:
+            return Break(position, "the event's state was rewritten (not stored as bytes, as the ledger writes it)")
         hashed = link if since is not None and position >= since else link_v1
         expected = hashed(previous, position, event.originator_id, event.originator_version, event.topic, event.state)
         if expected != stored_hash:

@@ -124,6 +124,13 @@ def respell_aggregate_id(s: Store, rng: random.Random, _: chain.Digest) -> None:
         s.set(position, "originator_id", "00000000-0000-0000-0000-000000000001")
 
 
+def state_as_text(s: Store, rng: random.Random, _: chain.Digest) -> None:
+    """The same bytes stored as text (SQLite keeps a column's values in any type); PostgreSQL's
+    bytea holds bytes only, so there the state is re-encoded with a byte-order mark."""
+    position, *_, state = rng.choice(events(s.url))
+    s.set(position, "state", bytes(state).decode("latin-1") if s.sqlite else b"\xef\xbb\xbf" + bytes(state))
+
+
 def rewrite_and_recompute(s: Store, rng: random.Random, kept: chain.Digest) -> None:
     position, *_, state = rng.choice([r for r in events(s.url) if r[0] <= kept.position])
     s.set(position, "state", bytes(state).replace(b"2026", b"2025", 1) + b" ")
@@ -156,7 +163,7 @@ def edit_after_the_digest(s: Store, rng: random.Random, kept: chain.Digest) -> N
 
 OUTSIDE: list[Mutation] = [flip_byte, change_topic, change_version, delete_event, delete_stream, insert_event,
                            delete_chain_row, edit_chain_row, swap_states, move_bytes_between_fields,
-                           respell_aggregate_id]  # fmt: skip
+                           respell_aggregate_id, state_as_text]  # fmt: skip
 INSIDER: list[Mutation] = [rewrite_and_recompute, delete_at_digest_and_recompute, move_past_old_tip_and_recompute,
                            truncate_and_recompute, edit_after_the_digest]  # fmt: skip
 
