@@ -203,7 +203,8 @@ def parse_instant(text: str | None, option: str) -> datetime | None:
 
 
 def parse_day(text: str | None, *, start: bool) -> str | None:
-    """A date, or a month meaning its first (start) or last day."""
+    """A date, or a month meaning its first (start) or last day; a bad one is named by its
+    option (--from when `start`, --to otherwise)."""
     if text is None:
         return None
     if re.fullmatch(r"\d{4}-\d{2}", text):
@@ -214,4 +215,6 @@ def parse_day(text: str | None, *, start: bool) -> str | None:
     try:
         return date.fromisoformat(text).isoformat()
     except ValueError:
-        raise click.BadParameter(f"expected YYYY-MM-DD or YYYY-MM, got {text!r}") from None
+        raise click.BadParameter(
+            f"expected YYYY-MM-DD or YYYY-MM, got {text!r}", param_hint="--from" if start else "--to"
+        ) from None

@@ -165,4 +165,5 @@ def test_command_line_reads_of_a_patients_record_are_in_the_access_log(
         msgspec.json.decode(carelane("access", "--from", "2026-01", "--format", "json", db=store_url).stdout) == every
     )
     assert msgspec.json.decode(carelane("access", "--to", "2026-01-31", "--format", "json", db=store_url).stdout) == []
-    assert carelane("access", "--from", "March", db=store_url).returncode == 2
+    bad = carelane("access", "--from", "March", db=store_url)
+    assert bad.returncode == 2 and "Invalid value for --from: expected YYYY-MM-DD" in bad.stderr
