@@ -81,6 +81,7 @@ def _claim(c: Evidence) -> str:
     ]  # fmt: skip
     if c.flags:
         parts.append("<p>" + "<br>".join(f"<span class='flag'>{escape(f)}</span>" for f in c.flags) + "</p>")
+    parts += _unsupported(c) + _verdict(c)
     parts.append("<table class='evidence'><tr><th>evidence</th><th>as it stood when the claim was submitted</th></tr>")
     sections = [
         ("consent", [_details(x) for x in c.consents]),
@@ -100,6 +101,28 @@ def _claim(c: Evidence) -> str:
                  "yes" if t["counted"] else f"no ({t['not_counted_because']})"] for t in c.time_entries]  # fmt: skip
         parts.append(_table(["started", "entry", "staff", "role", "activity", "minutes", "counted"], rows))
     return "\n".join(parts)
+
+
+def _unsupported(c: Evidence) -> list[str]:
+    """G-16: support withdrawn after the claim, what is missing, and any repayment due."""
+    u = c.unsupported
+    if u is None:
+        return []
+    said = f"Support withdrawn {u['identified_at']} by {u['because_of']}: {'; '.join(u['missing'])}."
+    if u.get("potential_overpayment"):
+        said += f" Potential overpayment {u['potential_overpayment']}, to be reported and returned by {u['repay_by']}."
+    return [f"<p class='flag'>{escape(said)}</p>"]
+
+
+def _verdict(c: Evidence) -> list[str]:
+    """G-17: the verdict as the gate recorded it: rule year, units allowed, the facts it stood on."""
+    v = c.verdict
+    if v is None:
+        return []
+    allowed = ", ".join(f"{code} x{units}" for code, units in v["allowed"].items())
+    rows = [[r["kind"], r["ref"], r.get("position") or ""] for r in v["stood_on"]]
+    return [f"<p class='meta'>Recorded verdict: {escape(v['rule_year'])} rules; units allowed {escape(allowed)}</p>",
+            _table(["stood on", "id", "log position"], rows)]  # fmt: skip
 
 
 def _table(headers: list[str], rows: list[list[Any]], raw: list[int] | None = None) -> str:

@@ -114,6 +114,8 @@ def _order(entry: FactEntry) -> tuple[str, str]:
     """Time order by when each fact happened: a fact dated by a month (a monthly claim) after
     every day of it, and a fact with no date of its own (a void, a payer's answer) on the day
     it was recorded, so that nothing reads as coming before what it billed or undid."""
+    if entry.type == "PatientRegistered":
+        return ("", entry.recorded_at)  # the record opens with the patient
     when = entry.happened or entry.recorded_at[:10]
     return (when + "-32" if len(when) == 7 else when, entry.recorded_at)
 

@@ -11,6 +11,7 @@ verdict (G-17).
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 from typing import NamedTuple
 
@@ -91,8 +92,13 @@ def judge(claim: ClaimFact, view: MonthView, at: datetime) -> Judgement:
 
 def shortfall(claim: Claim, view: MonthView) -> list[Because]:
     """G-16: what the record no longer supports of an accepted claim, judged again under the
-    rule year it was judged under. Conflicts were settled when it was accepted."""
+    rule year it was judged under, on the time entries it was accepted on (G-17): an entry
+    recorded after the claim is a finding, not support. Conflicts were settled when it was
+    accepted."""
     submitted = claim.submitted
+    if claim.verdict is not None:  # time recorded after the claim never props it up again
+        accepted_on = frozenset(r.ref for r in claim.verdict.stood_on if r.kind == "time_entry")
+        view = dataclasses.replace(view, entry_ids=accepted_on)
     rules = view.rules_on(submitted.service_on or view.first)
     reasons: list[Because] = []
     lines: list[Line] = []

@@ -38,6 +38,8 @@ class MonthView:
     policy: Policy
     months: Mapping[str, MonthFile] = field(default_factory=dict)  # VIEW_MONTHS around this one
     rulebook: Rulebook = DEFAULT_RULEBOOK
+    # When set, only these time entries count: those a claim was accepted on (G-16).
+    entry_ids: frozenset[str] | None = None
 
     @cached_property
     def bounds(self) -> tuple[date, date]:
@@ -72,7 +74,13 @@ class MonthView:
         pm = self.current
         if pm is None:
             return []
-        return [e.logged for e in pm.entries.values() if e.voided is None and e.logged.program is program]
+        return [
+            e.logged
+            for e in pm.entries.values()
+            if e.voided is None
+            and e.logged.program is program
+            and (self.entry_ids is None or e.logged.entry_id in self.entry_ids)
+        ]
 
     def day_of(self, entry: records.TimeLogged) -> date:
         return local_day(entry.started_at, self.policy)

@@ -43,7 +43,11 @@ def test_each_claim_carries_the_evidence_it_stood_on(ledger: Ledger, clock: Cloc
     assert evidence.verdict is not None and evidence.verdict["allowed"] == {"99490": 1}
     kinds = {(r["kind"], r["ref"]) for r in evidence.verdict["stood_on"]}
     assert {("consent", "CCM"), ("condition", "E11.9"), ("time_entry", "T-P1-CCM-2026-03-RN-1-2-0")} <= kinds
-    assert ("time_entry", "E-LATE") not in kinds and evidence.unsupported is None
+    assert ("time_entry", "E-LATE") not in kinds
+    # G-16: the void leaves 10 of the minutes it was accepted on; E-LATE, logged after it, is no support
+    assert evidence.unsupported is not None and evidence.unsupported["missing"] == [
+        "UNDER_THRESHOLD: 99490: 10 of 20 minutes"
+    ]
     positions = [r["position"] for r in evidence.verdict["stood_on"]]
     assert all(isinstance(n, int) for n in positions) and len(set(positions)) == len(positions)
     assert evidence.consents[0]["program"] == "CCM" and evidence.consents[0]["cost_sharing_explained"]
@@ -60,6 +64,7 @@ def test_each_claim_carries_the_evidence_it_stood_on(ledger: Ledger, clock: Cloc
     order = [e.type for e in section.facts]  # time order: the claim after the month's work, the void after the claim
     assert order.index("ClaimSubmitted") > max(i for i, t in enumerate(order) if t == "TimeLogged")
     assert order.index("TimeEntryVoided") > order.index("ClaimSubmitted")
+    assert p.record[0].type == "PatientRegistered"  # the record opens with the patient
 
 
 def test_as_of_replays_what_the_ledger_knew(ledger: Ledger, clock: Clock) -> None:

@@ -20,7 +20,7 @@ from eventsourcing.persistence import StoredEvent
 
 from adapters.mapper import MsgspecMapper
 from adapters.store import MAPPER_TOPIC, open_ledger
-from domain import claim_records, records
+from domain import claim_records, facts as f, records
 from domain.answered import Sent
 from domain.decisions.clearing import answer_file, keep_receipt, record_export
 from domain.decisions.closing import close_month, reopen_month
@@ -32,7 +32,7 @@ from domain.patient_month import PatientMonth
 from domain.reasons import Refused
 from domain.vocab import Program
 from tests.conftest import Clock
-from tests.factories import claim, condition, demographics, one_of_each, patient, practice
+from tests.factories import claim, condition, demographics, enrolled, minutes, one_of_each, patient, practice
 from tests.unit.test_topics import event_classes
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "events-v4.json"
@@ -72,14 +72,24 @@ def record_scenario(ledger: Ledger) -> None:
     # rejected by the clearinghouse's 999, and that file kept as received.
     ledger.record(practice())
     ledger.record(demographics("P1"))
-    sent = [ExportedClaim("C3", "P1", "2026-03", "1")]
+    # A claim left without support by a stay recorded after it, then restored when the stay
+    # is cancelled (since 2026-12-03, time logged after a claim no longer restores one).
+    for fact in [
+        *enrolled("P9"),
+        *minutes(25, "P9", staff="RN-9"),
+        claim("C9", "P9"),
+        f.FacilityStayStarted(patient_id="P9", stay_id="S9", setting=f.Setting.INPATIENT, started_on=date(2026, 3, 1)),
+        f.FacilityStayCancelled(patient_id="P9", stay_id="S9", reason="keyed on the wrong patient"),
+    ]:
+        ledger.record(fact)  # fmt: skip
+    sent = [ExportedClaim("C9", "P9", "2026-03", "1")]
     ledger.run(partial(record_export, batch_id="B000000001", control=1, month="2026-03", practice_id="PR-1",
                        usage="P", sha256="a" * 64, claims=sent, text="ISA*00*...~\n"))  # fmt: skip
     ledger.run(partial(answer_file, group_control=1, accepted=False, errors=["IK5 R/5"]))
     ledger.run(partial(keep_receipt, kind="999", sha256="b" * 64, control="900001", claims=[], unknown=[]))
     # v4, continued: a month closed (signed) and re-opened.
     content = CloseContent(month="2026-03", sequence=1, closed_at="2026-04-15T12:00:00+00:00", closed_by="cli:test",
-                           fee_schedule="test", claims=[ClosedClaim("C3", "P1", "rejected", [ClosedLine("99490", 1,
+                           fee_schedule="test", claims=[ClosedClaim("C9", "P9", "rejected", [ClosedLine("99490", 1,
                            "60.49")])], totals={"CCM": "60.49"}, chain_position=1, chain_hash="0" * 64,
                            public_key="0" * 64)  # fmt: skip
     ledger.run(partial(close_month, content=content, signature="0" * 128))
@@ -149,9 +159,18 @@ def test_stored_bytes_match_the_current_golden_file() -> None:
         assert_same(event, mapper.to_domain_event(stored))
 
 
+# C3's support, restored in the scenario by time logged after it until 2026-12-03 (G-16 now
+# judges a claim on the entries it was accepted on): absent from the v4 file on.
+RESTORED_BY_LATE_TIME = '"cause":"TimeLogged E3"'
+
+
 def _read_golden(path: Path, leave_out: str = "\0") -> list[Any]:
     mapper = MsgspecMapper(transcoder=None)  # type: ignore[arg-type]
-    rows = [row for row in json.loads(path.read_text()) if not row["topic"].startswith(leave_out)]
+    rows = [
+        row
+        for row in json.loads(path.read_text())
+        if not row["topic"].startswith(leave_out) and RESTORED_BY_LATE_TIME not in row["state"]
+    ]
     return [
         mapper.to_domain_event(StoredEvent(UUID(int=i), row["version"], row["topic"], row["state"].encode()))
         for i, row in enumerate(rows)
@@ -172,7 +191,8 @@ def test_v2_golden_bytes_read_as_the_same_events() -> None:
 
 def test_v3_golden_bytes_read_as_the_same_events() -> None:
     """The v3 file reads as exactly the first events of v4: v4 only added event classes (the
-    practice, demographics, exports, clearinghouse answers), at the end of the scenario."""
+    practice, demographics, exports, clearinghouse answers), at the end of the scenario; the
+    one event v4's scenario no longer makes (C3 restored by late time) is left out of both."""
     old = _read_golden(GOLDEN_V3)
     new = _read_golden(GOLDEN)[: len(old)]
     for i, (a, b) in enumerate(zip(old, new, strict=True)):

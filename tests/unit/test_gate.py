@@ -12,6 +12,7 @@ import msgspec
 import pytest
 
 from adapters import x12
+from adapters.audit_html import render
 from domain import facts as f
 from domain.ledger import Ledger
 from domain.policy import Policy
@@ -193,6 +194,10 @@ def test_g16_a_paid_claim_left_unsupported_is_an_overpayment(book: Book, clock: 
     (evidence,) = packet(book.ledger, "P1", "2026-03", "2026-03").sections[0].claims
     assert evidence.unsupported is not None and evidence.unsupported["repay_by"] == "2026-06-30"
     assert evidence.unsupported["potential_overpayment"] == "92.80"
+    page = " ".join(render(packet(book.ledger, "P1", "2026-03", "2026-03")).split())  # what an auditor reads
+    assert "Support withdrawn" in page and "TimeEntryVoided T-P1-CCM-2026-03-RN-1-2-1" in page
+    assert "Potential overpayment 92.80, to be reported and returned by 2026-06-30" in page
+    assert "Recorded verdict: 2026 rules; units allowed 99490 x1, 99439 x1" in page and "log position" in page
 
 
 def test_g16_support_that_still_holds_leaves_the_claim_alone(book: Book) -> None:
@@ -329,6 +334,25 @@ def test_prpm1_a_payer_that_counts_manual_readings_is_a_policy(clock: Clock) -> 
     device(book, days=15)
     book.add(f.DataTransmitted(patient_id="P1", device_id="D1", transmitted_on=date(2026, 3, 20), manual=True))
     assert book.billable() == {"99454": 1, "99453": 1}
+
+
+def test_g16_time_recorded_after_a_claim_never_props_it_up(book: Book, clock: Clock) -> None:
+    """G-16, G-17: a claim stands on the time entries it was accepted on. After a void leaves
+    it short, time logged later does not restore it (the overpayment stays identified); and
+    a void that leaves it standing only on time logged after it makes it unsupported."""
+    book.add(minutes(22, chunk=11))  # two entries of 11 minutes
+    clock.now += timedelta(hours=1)
+    book.add(claim("C1"), f.ClaimAdjudicated(claim_id="C1", outcome=f.ClaimOutcome.PAID, paid_amount=Decimal("52.80")))
+    clock.now += timedelta(hours=1)
+    book.add(f.TimeEntryVoided(entry_id="T-P1-CCM-2026-03-RN-1-2-1", patient_id="P1", reason="never happened", by="RN"))
+    assert book.row().claimed[0].status == "unsupported"
+    book.add(time_entry("E-LATER", at=datetime(2026, 3, 30, 9, tzinfo=EST), minutes=10))  # 21 minutes on record now
+    (held,) = book.row().claimed
+    assert (held.status, held.overpayment) == ("unsupported", "52.80")
+    book.add(enrolled("P2"), minutes(22, "P2", chunk=11, staff="RN-2"), claim("C2", pid="P2"))
+    book.add(time_entry("E-P2-LATER", "P2", at=datetime(2026, 3, 30, 14, tzinfo=EST), minutes=15))
+    book.add(f.TimeEntryVoided(entry_id="T-P2-CCM-2026-03-RN-2-2-1", patient_id="P2", reason="wrong patient", by="RN"))
+    assert book.row("P2").claimed[0].status == "unsupported"  # 11 of what it was accepted on; 26 on record
 
 
 def test_g16_more_support_never_makes_a_claim_unsupported(memory_ledger: Ledger) -> None:
