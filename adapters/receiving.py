@@ -141,15 +141,24 @@ def adjudication(claim: remits.RemitClaim, remit: remits.Remittance) -> facts.Cl
 
 
 def outcome(claim: remits.RemitClaim) -> str:
-    """CLP02 22 is a reversal and 4 a denial. A processed claim that paid nothing for
-    reasons other than the patient's share (on every line, or at claim level when it has no
-    lines) is denied too; with some lines denied it is partial; else paid."""
+    """CLP02 22 is a reversal and 4 a denial. A processed claim that allowed nothing (paid
+    nothing and left nothing to the patient, on every line, or at claim level when it has no
+    lines) is denied too; with some lines denied it is partial; else paid. An amount the
+    patient owes (PR: deductible, coinsurance) was allowed: a line that went wholly to the
+    Part B deductible is paid 0, not denied."""
     if claim.status == "22":
         return facts.ClaimOutcome.REVERSED.value
     if claim.status == "4":
         return facts.ClaimOutcome.DENIED.value
-    denied = [x for x in claim.lines if x.paid == 0 and any(g != "PR" for g, _, _ in x.adjustments)]
+    denied = [x for x in claim.lines if x.paid == 0 and _nothing_allowed(x.adjustments)]
     unpaid = claim.paid == Decimal(0)
-    if unpaid and (len(denied) == len(claim.lines) if claim.lines else any(g != "PR" for g, _, _ in claim.adjustments)):
+    if unpaid and (len(denied) == len(claim.lines) if claim.lines else _nothing_allowed(claim.adjustments)):
         return facts.ClaimOutcome.DENIED.value
     return (facts.ClaimOutcome.PARTIAL if denied else facts.ClaimOutcome.PAID).value
+
+
+def _nothing_allowed(adjustments: list[tuple[str, str, Decimal]]) -> bool:
+    """Adjusted away entirely by the payer: no amount left to the patient (PR)."""
+    return any(g != "PR" for g, _, _ in adjustments) and not any(
+        g == "PR" and amount > 0 for g, _, amount in adjustments
+    )

@@ -224,3 +224,25 @@ def test_a_batch_the_clearinghouse_acknowledged_claim_by_claim_is_not_sent_again
     receive(ledger, ack_277ca(text, now=AT), "a.277")
     with pytest.raises(exporting.ExportRefused, match="claim C1: acknowledged since this batch"):
         exporting.batch(ledger, "B000000001")
+
+
+def test_a_line_the_deductible_took_is_paid_nothing_not_denied() -> None:
+    """An 835 line that paid 0 because the allowed amount went to the Part B deductible
+    (CO-45 write-off, PR-1 patient share) was allowed: the claim is paid (0), not denied. A
+    line adjusted away entirely (CO-50) is denied; one of each is partial."""
+    from adapters.receiving import outcome
+    from adapters.remits import RemitClaim, RemitLine
+
+    def line(*adjustments: tuple[str, str, str]) -> RemitLine:
+        return RemitLine("99490", 1, Decimal("66"), Decimal("0"), [(g, c, Decimal(a)) for g, c, a in adjustments])
+
+    deductible = line(("CO", "45", "5.17"), ("PR", "1", "60.83"))
+    not_needed = line(("CO", "50", "66"))
+
+    def answer(*lines: RemitLine) -> str:
+        return outcome(RemitClaim("C1", "1", Decimal("66") * len(lines), Decimal("0"), "ICN", lines=list(lines)))
+
+    assert answer(deductible) == "paid"
+    assert answer(not_needed) == "denied"
+    assert answer(deductible, not_needed) == "partial"
+    assert outcome(RemitClaim("C1", "1", Decimal("66"), Decimal("0"), "ICN", [("PR", "1", Decimal("66"))])) == "paid"
