@@ -63,6 +63,8 @@ def _subscriber(out: Segments, hl: int, item: ClaimToSend, fees: FeeSchedule,
                 practice: records.PracticeRegistered) -> None:  # fmt: skip
     patient, submitted = item.patient, item.claim.submitted
     service_on = submitted.service_on or item.view.last
+    if patient.died_on is not None and patient.died_on < service_on:  # G-18: a month's service ends at death
+        service_on = patient.died_on
     person = patient.demographics_on(service_on)
     assert person is not None and patient.birth_date is not None and patient.medicare_id is not None
     out.add("HL", str(hl), "1", "22", "0")

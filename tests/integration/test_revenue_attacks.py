@@ -246,3 +246,13 @@ def test_a_line_the_deductible_took_is_paid_nothing_not_denied() -> None:
     assert answer(not_needed) == "denied"
     assert answer(deductible, not_needed) == "partial"
     assert outcome(RemitClaim("C1", "1", Decimal("66"), Decimal("0"), "ICN", [("PR", "1", Decimal("66"))])) == "paid"
+
+
+def test_a_monthly_claim_for_the_month_of_death_is_dated_by_the_death(ledger: Ledger) -> None:
+    """G-18: a patient who died on 20 March, after March's minutes: the March claim stands,
+    and its lines are dated 20 March, not the month's last day (a MAC denies a service dated
+    after the date of death)."""
+    ready(ledger, {"P1": "C1"})
+    ledger.record(f.PatientDied(patient_id="P1", died_on=datetime(2026, 3, 20).date()))
+    text = export(ledger)
+    assert [s.get(3) for s in segments(text) if s.id == "DTP" and s.get(1) == "472"] == ["20260320"]
