@@ -39,6 +39,9 @@ def theirs(claims: list[ClaimToSend], practice: records.PracticeRegistered,
     return [c for c in claims if c.claim.submitted.billing_provider_npi not in elsewhere]
 
 
+PO_BOX = re.compile(r"\b(P\.?\s*O\.?\s*BOX|POST\s+OFFICE\s+BOX|LOCK\s*BOX|LOCKBOX)\b", re.IGNORECASE)
+
+
 def missing(practice: records.PracticeRegistered, claims: list[ClaimToSend]) -> list[str]:
     """Every field the 837P needs that the ledger does not have, named once each."""
     out = []
@@ -47,6 +50,8 @@ def missing(practice: records.PracticeRegistered, claims: list[ClaimToSend]) -> 
         out.append(f"{who}: contact_phone (the submitter's contact, 1000A PER)")
     if len(practice.zip) != 9:
         out.append(f"{who}: zip (the billing provider's ZIP+4, 9 digits)")
+    if PO_BOX.search(practice.address):  # 005010X222A1 2010AA N3: a street address; a box is the pay-to loop's
+        out.append(f"{who}: address (the billing provider's street address, not a post office box)")
     for npi in sorted({c.claim.submitted.billing_provider_npi for c in claims} - roster(practice)):
         out.append(f"{who}: practitioners (no name for rendering NPI {npi})")
     seen: set[str] = set()

@@ -256,3 +256,21 @@ def test_a_monthly_claim_for_the_month_of_death_is_dated_by_the_death(ledger: Le
     ledger.record(f.PatientDied(patient_id="P1", died_on=datetime(2026, 3, 20).date()))
     text = export(ledger)
     assert [s.get(3) for s in segments(text) if s.id == "DTP" and s.get(1) == "472"] == ["20260320"]
+
+
+@pytest.mark.parametrize("box", ["PO BOX 555", "P.O. Box 12", "Post Office Box 9", "Lockbox 77"])
+def test_a_post_office_box_is_no_billing_address(box: str) -> None:
+    """005010X222A1, 2010AA N3: the billing provider's address is where it practises; a box
+    belongs in the pay-to loop. The export names the field instead of sending a file the
+    front end rejects; a street with "Box" in its name is not a box."""
+    ledger = memory(Clock())
+    ledger.record(practice(address=box))
+    for fact in [*enrolled("P1"), demographics("P1"), *minutes(25, "P1"), claim("C1", "P1")]:
+        ledger.record(fact)
+    with pytest.raises(exporting.ExportRefused, match="not a post office box"):
+        export(ledger)
+    street = memory(Clock())
+    street.record(practice(address="12 Boxwood Lane"))
+    for fact in [*enrolled("P1"), demographics("P1"), *minutes(25, "P1"), claim("C1", "P1")]:
+        street.record(fact)
+    assert "N3*12 BOXWOOD LANE" in export(street).upper()
