@@ -45,7 +45,7 @@ def read(text: str) -> Interchange:
     """The interchange's segments, once pyx12 finds no error in it."""
     if not text.lstrip().startswith("ISA"):
         raise Unreadable("not an X12 file (it does not start with an ISA segment)")
-    problems = [without_values(p, text) for p in validate(text)]  # pyx12 quotes values: names are PHI
+    problems = [without_values(p, text) for p in validate(text, incoming=True)]  # pyx12 quotes values: PHI
     if problems:
         shown = "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
         raise Unreadable(f"the file fails X12 validation: {shown}")

@@ -274,3 +274,19 @@ def test_a_post_office_box_is_no_billing_address(box: str) -> None:
     for fact in [*enrolled("P1"), demographics("P1"), *minutes(25, "P1"), claim("C1", "P1")]:
         street.record(fact)
     assert "N3*12 BOXWOOD LANE" in export(street).upper()
+
+
+def test_a_remark_code_newer_than_pyx12s_list_is_read(ledger: Ledger) -> None:
+    """pyx12's remark codes stop at N734; Medicare sends N807 (MIPS adjustments) and others
+    added since. A current 835 is read, not refused as failing X12 validation; an unknown
+    place of service, a list that does not grow so, still fails it."""
+    ready(ledger, {"P1": "C1"})
+    lines = remit_835(export(ledger), now=AT).split("~\n")
+    patient = next(i for i, s in enumerate(lines) if s.startswith("NM1*QC"))
+    body = [*lines[: patient + 1], "MOA***N807", *lines[patient + 1 :]]
+    st = next(i for i, s in enumerate(body) if s.startswith("ST*"))
+    se = next(i for i, s in enumerate(body) if s.startswith("SE*"))
+    body[se] = f"SE*{se - st + 1}*{body[se].split('*')[2]}"
+    got: Received = receive(ledger, "~\n".join(body), "n807.835")
+    assert not got.refused, got.refused
+    assert status(ledger, "P1", "C1") == "paid"
