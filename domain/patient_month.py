@@ -247,10 +247,13 @@ class PatientMonth(LedgerAggregate):
                     at: datetime) -> bool:  # fmt: skip
         """Record the clearinghouse's answer; False when it changes nothing. An answer about
         an earlier batch than the claim's latest is stale, and so is a 999 rejecting a file
-        after the 277CA accepted its claims; the payer's answer stands over both."""
+        after the 277CA accepted its claims; the payer's answer stands over both. A batch
+        number that is none of ours (a clearinghouse that batched the claims again quotes its
+        own) answers the claim as it stands."""
         claim = self.claims[claim_id]
         latest = claim.batches[-1] if claim.batches else None
-        if latest is None or (batch_id is not None and batch_id != latest) or not claim.live:
+        earlier = batch_id is not None and batch_id != latest and batch_id in claim.batches
+        if latest is None or earlier or not claim.live:
             return False
         if claim.void_sent == latest:
             changed = not accepted

@@ -290,3 +290,17 @@ def test_a_remark_code_newer_than_pyx12s_list_is_read(ledger: Ledger) -> None:
     got: Received = receive(ledger, "~\n".join(body), "n807.835")
     assert not got.refused, got.refused
     assert status(ledger, "P1", "C1") == "paid"
+
+
+def test_a_277ca_quoting_a_clearinghouses_own_batch_number_is_applied(ledger: Ledger) -> None:
+    """A clearinghouse that batched the claims again quotes its own batch number in 2200B
+    TRN02: that is none of ours, so the answer is the claim's as it stands (a rejection
+    must reach the claim, or it is never sent again); one of our earlier batches stays stale."""
+    ready(ledger, {"P1": "C1", "P2": "C2"})
+    first = export(ledger)
+    ours = next(s.get(3) for s in segments(first) if s.id == "BHT")
+    theirs = ack_277ca(first, rejected={"C1": "21"}, now=AT).replace(f"TRN*2*{ours}", "TRN*2*CH9988776")
+    assert "CH9988776" in theirs
+    got = receive(ledger, theirs, "rebatched.277")
+    assert got.recorded == 2
+    assert (status(ledger, "P1", "C1"), status(ledger, "P2", "C2")) == ("rejected", "acknowledged")
