@@ -38,8 +38,9 @@ class Received:
     unknown: list[str] = field(default_factory=list)  # claim ids (or a batch) the ledger does not know
     refused: list[str] = field(default_factory=list)  # answers the ledger would not record, with why
     answered: list[str] = field(default_factory=list)  # the claim ids the file answered
-    batch: str | None = None  # the batch a 999 answered
-    accepted: bool | None = None  # the 999's verdict
+    batch: str | None = None  # the batch a 999 answered (its first, when it answers several)
+    accepted: bool | None = None  # the 999's verdict (on that batch)
+    groups: list[tuple[str | None, bool]] = field(default_factory=list)  # each batch a 999 answered, and how
 
 
 def receive(ledger: Ledger, text: str, name: str) -> Received:
@@ -59,12 +60,14 @@ def receive(ledger: Ledger, text: str, name: str) -> Received:
 
 
 def _file_answer(ledger: Ledger, ic: Interchange, out: Received) -> None:
-    answer = remits.file_answer(ic)
-    batch, changed = ledger.run(partial(answer_file, group_control=answer.group_control, accepted=answer.accepted,
-                                        errors=answer.errors))  # fmt: skip
-    out.batch, out.accepted, out.recorded = batch, answer.accepted, changed
-    if batch is None:
-        out.unknown.append(f"batch with group control number {answer.group_control}")
+    for answer in remits.file_answers(ic):
+        batch, changed = ledger.run(partial(answer_file, group_control=answer.group_control,
+                                            accepted=answer.accepted, errors=answer.errors))  # fmt: skip
+        out.groups.append((batch, answer.accepted))
+        out.recorded += changed
+        if batch is None:
+            out.unknown.append(f"batch with group control number {answer.group_control}")
+    out.batch, out.accepted = out.groups[0] if out.groups else (None, None)
 
 
 def _claim_answers(ledger: Ledger, ic: Interchange, out: Received) -> None:

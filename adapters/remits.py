@@ -64,10 +64,22 @@ class Remittance:
     claims: list[RemitClaim] = field(default_factory=list)
 
 
-def file_answer(ic: Interchange) -> FileAnswer:
-    ak1 = next(s for s in ic.segments if s.id == "AK1")
-    ak9 = next(s for s in ic.segments if s.id == "AK9")
-    errors = [f"{s.id} {'/'.join(v for v in s.values if v)}" for s in ic.segments if s.id in ("IK3", "IK4", "IK5")]
+def file_answers(ic: Interchange) -> list[FileAnswer]:
+    """A 999's answers, one per transaction set (each answers one functional group, X231A1):
+    an interchange may hold several."""
+    sets: list[list[Seg]] = []
+    for s in ic.segments:
+        if s.id == "ST":
+            sets.append([])
+        if sets:
+            sets[-1].append(s)
+    return [_file_answer(part) for part in sets if any(s.id == "AK1" for s in part)]
+
+
+def _file_answer(part: list[Seg]) -> FileAnswer:
+    ak1 = next(s for s in part if s.id == "AK1")
+    ak9 = next(s for s in part if s.id == "AK9")
+    errors = [f"{s.id} {'/'.join(v for v in s.values if v)}" for s in part if s.id in ("IK3", "IK4", "IK5")]
     return FileAnswer(int(ak1.get(2)), ak9.get(1) in ("A", "E"), [e for e in errors if not e.startswith("IK5 A")])
 
 

@@ -63,8 +63,9 @@ def _summary(got: object) -> str:
         return f"{got.name}: {got.kind} {got.control} was received before; nothing recorded"
     head = f"{got.name}: {got.kind} {got.control}"
     if got.kind == "999":
-        verdict = "accepted" if got.accepted else "REJECTED (its claims go out again on the next export)"
-        head += f": batch {got.batch or '(unknown)'} {verdict}"
+        said = [f"batch {batch or '(unknown)'} {'accepted' if ok else 'REJECTED'}" for batch, ok in got.groups]
+        rejected = " (its claims go out again on the next export)" if not all(ok for _, ok in got.groups) else ""
+        head += ": " + ", ".join(said) + rejected
     parts = [f"{got.recorded} claim answers recorded"]
     if got.unchanged:
         parts.append(f"{got.unchanged} already on file")

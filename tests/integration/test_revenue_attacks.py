@@ -304,3 +304,25 @@ def test_a_277ca_quoting_a_clearinghouses_own_batch_number_is_applied(ledger: Le
     got = receive(ledger, theirs, "rebatched.277")
     assert got.recorded == 2
     assert (status(ledger, "P1", "C1"), status(ledger, "P2", "C2")) == ("rejected", "acknowledged")
+
+
+def test_a_999_answering_two_batches_answers_both(ledger: Ledger) -> None:
+    """X231A1: one transaction set answers one functional group, and an interchange may hold
+    several. Batch 1 accepted and batch 2 rejected in one file: batch 2's claim goes out again."""
+    ready(ledger, {"P1": "C1"})
+    first = export(ledger)
+    for fact in [*enrolled("P2"), demographics("P2"), *minutes(25, "P2", staff="RN-P2"), claim("C2", "P2")]:
+        ledger.record(fact)
+    second = export(ledger)
+    sets = []
+    for text, ok in ((first, True), (second, False)):
+        lines = ack_999(text, accepted=ok, now=AT).split("~\n")
+        sets.append(lines[next(i for i, s in enumerate(lines) if s.startswith("ST*")) :][:-3])  # ST .. SE
+    head = ack_999(first, accepted=True, now=AT).split("~\n")[:2]  # ISA, GS
+    sets[1][0] = sets[1][0].replace("ST*999*0001", "ST*999*0002")
+    sets[1][-1] = sets[1][-1].replace("*0001", "*0002")
+    both = "~\n".join([*head, *sets[0], *sets[1], "GE*2*900001", "IEA*1*000900001"]) + "~\n"
+    got = receive(ledger, both, "two.999")
+    assert [ok for _, ok in got.groups] == [True, False] and got.recorded == 1
+    assert status(ledger, "P1", "C1") == "exported" and status(ledger, "P2", "C2") == "rejected"
+    assert clms(export(ledger)) == [("C2", "11:B:1")]
