@@ -134,8 +134,9 @@ def adjudication(claim: remits.RemitClaim, remit: remits.Remittance) -> facts.Cl
     fact: dict[str, Any] = {
         "type": "ClaimAdjudicated", "claim_id": claim.claim_id, "outcome": outcome(claim),
         "paid_amount": abs(claim.paid), "reason_codes": list(dict.fromkeys(reasons + claim.remarks)) or None,
-        "payer_claim_number": claim.payer_claim_number or None, "paid_on": remit.paid_on, "lines": lines or None,
-        "source": f"835 {remit.trace}"[:SOURCE_LIMIT],
+        "payer_claim_number": claim.payer_claim_number or None, "paid_on": claim.paid_on or remit.paid_on,
+        "lines": lines or None,
+        "source": f"835 {claim.trace or remit.trace}"[:SOURCE_LIMIT],
     }  # fmt: skip
     item = fact_item(claim.claim_id[:20], fact)
     if item.fact is None or not isinstance(item.fact, facts.ClaimAdjudicated):

@@ -55,6 +55,8 @@ class RemitClaim:
     adjustments: list[tuple[str, str, Decimal]] = field(default_factory=list)
     remarks: list[str] = field(default_factory=list)
     lines: list[RemitLine] = field(default_factory=list)
+    trace: str = ""  # its transaction set's TRN02 (the check or EFT number)
+    paid_on: date | None = None  # its transaction set's production date
 
 
 @dataclass
@@ -113,17 +115,23 @@ def _close_claim(out: list[ClaimAnswer], claim_id: str | None, codes: list[str],
 
 
 def remittance(ic: Interchange) -> Remittance:
-    trn = next((s for s in ic.segments if s.id == "TRN"), None)
-    produced = next((s for s in ic.segments if s.id == "DTM" and s.get(1) == "405"), None)
+    """The claims an 835 pays, each with its own transaction set's trace and date (an
+    interchange may hold several payments)."""
     gs = next(s for s in ic.segments if s.id == "GS")
-    # When the payer decided (the production date, else the file's creation date), not
-    # when the money moves (BPR16, an EFT's effective date, often days ahead: the ledger
-    # refuses facts dated in the future).
-    paid_on = day(produced.get(2)) if produced else day(gs.get(4))
-    out = Remittance(trn.get(2) if trn else "", paid_on)
+    out = Remittance("", day(gs.get(4)))
     for s in ic.segments:
-        if s.id == "CLP":
-            out.claims.append(RemitClaim(s.get(1), s.get(2), amount(s.get(3)), amount(s.get(4)), s.get(7)))
+        if s.id == "ST":
+            out.trace, out.paid_on = "", day(gs.get(4))
+        elif s.id == "TRN" and not out.trace:
+            out.trace = s.get(2)
+        elif s.id == "DTM" and s.get(1) == "405":
+            # When the payer decided (the production date, else the file's creation date), not
+            # when the money moves (BPR16, an EFT's effective date, often days ahead: the ledger
+            # refuses facts dated in the future).
+            out.paid_on = day(s.get(2))
+        elif s.id == "CLP":
+            out.claims.append(RemitClaim(s.get(1), s.get(2), amount(s.get(3)), amount(s.get(4)), s.get(7),
+                                         trace=out.trace, paid_on=out.paid_on))  # fmt: skip
         elif s.id == "SVC" and out.claims:
             units = int(amount(s.get(5) or "1")) or 1
             out.claims[-1].lines.append(RemitLine(s.part(1, 2), units, amount(s.get(2)), amount(s.get(3))))

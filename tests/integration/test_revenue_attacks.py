@@ -326,3 +326,27 @@ def test_a_999_answering_two_batches_answers_both(ledger: Ledger) -> None:
     assert [ok for _, ok in got.groups] == [True, False] and got.recorded == 1
     assert status(ledger, "P1", "C1") == "exported" and status(ledger, "P2", "C2") == "rejected"
     assert clms(export(ledger)) == [("C2", "11:B:1")]
+
+
+def test_each_payment_in_an_835_keeps_its_own_trace() -> None:
+    """An interchange holding two 835 transaction sets (two checks or EFTs): each claim's
+    answer names its own set's trace, not the first set's."""
+    ledger = memory(Clock())
+    ready(ledger, {"P1": "C1", "P2": "C2"})
+    text = export(ledger)
+    sets = []
+    for trace, pid in (("EFT0001", "C2"), ("CHK0002", "C1")):
+        lines = remit_835(text, now=AT, trace=trace, skip=[pid]).split("~\n")
+        sets.append(lines[next(i for i, s in enumerate(lines) if s.startswith("ST*")) :][:-3])
+    head = remit_835(text, now=AT).split("~\n")[:2]
+    sets[1][0] = sets[1][0].replace("ST*835*0001", "ST*835*0002")
+    sets[1][-1] = sets[1][-1].replace("*0001", "*0002")
+    both = "~\n".join([*head, *sets[0], *sets[1], "GE*2*900003", f"IEA*1*{head[0].split('*')[13]}"]) + "~\n"
+    got = receive(ledger, both, "two.835")
+    assert not got.refused and got.recorded == 2, got
+    sources = {}
+    for pid, cid in (("P1", "C1"), ("P2", "C2")):
+        view = ledger.month_view(pid, "2026-03")
+        assert view is not None and view.current is not None
+        sources[cid] = view.current.claims[cid].adjudications[-1].source
+    assert sources == {"C1": "835 EFT0001", "C2": "835 CHK0002"}
