@@ -82,6 +82,7 @@ def _claim_answers(ledger: Ledger, ic: Interchange, out: Received) -> None:
 
 def _payments(ledger: Ledger, ic: Interchange, out: Received) -> None:
     remit = remits.remittance(ic)
+    remit.claims = remits.rejoined(remit.claims)
     # A claim's reversal is applied before its corrected payment, wherever the file puts it.
     first = {c.claim_id: i for i, c in reversed(list(enumerate(remit.claims)))}
     failed: set[str] = set()

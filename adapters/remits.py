@@ -4,7 +4,7 @@ payment with its adjustments, remarks and trace."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
@@ -140,6 +140,37 @@ def remittance(ic: Interchange) -> Remittance:
         elif s.id in REMARKS and out.claims:
             out.claims[-1].remarks += [s.get(i) for i in REMARKS[s.id] if s.get(i)]
     return out
+
+
+def rejoined(claims: list[RemitClaim]) -> list[RemitClaim]:
+    """The payer's answers with a claim it split (MA15: one CLP loop per part, each with its
+    own payer claim number, none a reversal) joined again as one answer: the claim was
+    paid the parts' sum. A reversal and its corrected payment stay two answers."""
+    parts: dict[str, list[RemitClaim]] = {}
+    for c in claims:
+        if c.status != "22":
+            parts.setdefault(c.claim_id, []).append(c)
+    split = {k: v for k, v in parts.items() if len({c.payer_claim_number for c in v}) == len(v) > 1}
+    out: list[RemitClaim] = []
+    for c in claims:
+        if c.claim_id not in split or c.status == "22":
+            out.append(c)
+        elif c is split[c.claim_id][0]:
+            out.append(_joined(split[c.claim_id]))
+    return out
+
+
+def _joined(parts: list[RemitClaim]) -> RemitClaim:
+    paid = [p for p in parts if p.status != "4"]  # a denied part is a line the claim was not paid
+    return replace(
+        parts[0],
+        status=(paid or parts)[0].status,
+        charged=sum((p.charged for p in parts), Decimal(0)),
+        paid=sum((p.paid for p in parts), Decimal(0)),
+        adjustments=[a for p in parts for a in p.adjustments],
+        remarks=list(dict.fromkeys(r for p in parts for r in p.remarks)),
+        lines=[line for p in parts for line in p.lines],
+    )
 
 
 def _attach(claim: RemitClaim, s: Seg) -> None:

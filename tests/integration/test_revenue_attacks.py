@@ -350,3 +350,32 @@ def test_each_payment_in_an_835_keeps_its_own_trace() -> None:
         assert view is not None and view.current is not None
         sources[cid] = view.current.claims[cid].adjudications[-1].source
     assert sources == {"C1": "835 EFT0001", "C2": "835 CHK0002"}
+
+
+def test_a_claim_the_payer_split_is_paid_the_sum_of_its_parts() -> None:
+    """MA15: Medicare may split a claim into two CLP loops, each with its own payer claim
+    number and lines. Both parts are the one claim's answer: paid 90.94 in all, not 51.74
+    with the second part refused as a conflicting answer."""
+    ledger = memory(Clock())
+    ledger.record(practice())
+    for fact in [*enrolled("P1"), demographics("P1"), *minutes(45, "P1", staff="RN-P1"),
+                 claim("C1", "P1", codes=("99490", "99439"))]:  # fmt: skip
+        ledger.record(fact)
+    lines = remit_835(export(ledger), now=AT).split("~\n")
+    clp = next(i for i, s in enumerate(lines) if s.startswith("CLP*"))
+    second = next(i for i, s in enumerate(lines) if s.startswith("SVC*HC:99439"))
+    end = next(i for i, s in enumerate(lines) if s.startswith("SE*"))
+    patient = lines[clp + 1]
+    part1 = ["CLP*C1*1*66*51.74*13.2*MB*PCNC1A*11*1", patient, "MOA***MA15", *lines[clp + 2 : second]]
+    part2 = ["CLP*C1*1*50*39.2*10*MB*PCNC1B*11*1", patient, "MOA***MA15", *lines[second:end]]
+    body = [*lines[:clp], *part1, "LX*2", *part2, *lines[end:]]
+    st = next(i for i, s in enumerate(body) if s.startswith("ST*"))
+    se = next(i for i, s in enumerate(body) if s.startswith("SE*"))
+    body[se] = f"SE*{se - st + 1}*{body[se].split('*')[2]}"
+    got = receive(ledger, "~\n".join(body), "split.835")
+    assert not got.refused and got.recorded == 1, got
+    view = ledger.month_view("P1", "2026-03")
+    assert view is not None and view.current is not None
+    paid = view.current.claims["C1"]
+    assert paid.status == "paid" and paid.adjudications[-1].paid_amount == Decimal("90.94")
+    assert [x.code for x in paid.adjudications[-1].lines or []] == ["99490", "99439"]
