@@ -9,15 +9,17 @@ any of it is missing."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
 from adapters.x12 import ClaimToSend, Segments, money
-from domain import records
+from domain import catalog, records
 from domain.catalog import FeeSchedule
 from domain.rules.eligibility import active_conditions
 from domain.rules.view import MonthView
 from domain.state import ORIGINAL
+from domain.vocab import Program
 
 FIRST_NAME = 35  # NM104's limit in 5010 (last names fit: NM103 takes 60, as the facts do)
 MAX_DIAGNOSES = 12  # HI holds 12 codes; the service lines point at the first four
@@ -82,7 +84,7 @@ def _subscriber(out: Segments, hl: int, item: ClaimToSend, fees: FeeSchedule,
                       "Y", "A", "Y", "Y")  # fmt: skip
     if item.frequency != ORIGINAL:
         out.add("REF", "F8", item.claim.payer_claim_number or "", keep_case=True)
-    codes = diagnoses(item.view)
+    codes = diagnoses(item.view, (line.code for line in submitted.lines))
     if codes:
         out.add_composite("HI", *[f"{'ABK' if i == 0 else 'ABF'}:{code}" for i, code in enumerate(codes)])
     npi = submitted.billing_provider_npi
@@ -102,10 +104,15 @@ def claim_number(claim_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9-]", "", claim_id)[:20]
 
 
-def diagnoses(view: MonthView) -> list[str]:
-    """The patient's conditions active in the service month, qualifying ones first."""
+def diagnoses(view: MonthView, codes: Iterable[str] = ()) -> list[str]:
+    """The patient's conditions active in the service month, those the claim's program
+    stands on first (the principal one, ABK): a behavioral condition for BHI or CoCM, chronic
+    pain for CPM, else the ones that place the patient at significant risk."""
+    programs = {spec.program for code in codes if (spec := catalog.lookup(code)) is not None}
+    behavioral, pain = bool(programs & {Program.BHI, Program.COCM}), Program.CPM in programs
     active = active_conditions(view)
-    active.sort(key=lambda c: (not c.significant_risk, c.diagnosed_on))
+    active.sort(key=lambda c: (not (behavioral and c.behavioral), not (pain and c.chronic_pain),
+                               not c.significant_risk, c.diagnosed_on))  # fmt: skip
     seen: dict[str, None] = {}
     for c in active:
         seen.setdefault(c.condition_id.replace(".", ""), None)

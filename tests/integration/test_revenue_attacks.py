@@ -379,3 +379,23 @@ def test_a_claim_the_payer_split_is_paid_the_sum_of_its_parts() -> None:
     paid = view.current.claims["C1"]
     assert paid.status == "paid" and paid.adjudications[-1].paid_amount == Decimal("90.94")
     assert [x.code for x in paid.adjudications[-1].lines or []] == ["99490", "99439"]
+
+
+def test_the_principal_diagnosis_is_the_one_the_claims_program_stands_on() -> None:
+    """A BHI claim's principal diagnosis (HI ABK) is the behavioral condition, a CCM claim's
+    one that places the patient at significant risk."""
+    ledger = memory(Clock())
+    ledger.record(practice())
+    scale = f.RatingScaleAdministered(patient_id="P2", scale="PHQ-9", score=Decimal("12"),
+                                      administered_on=datetime(2026, 3, 4).date(), by="RN-1")  # fmt: skip
+    bhi = [*minutes(25, "P2", program=f.Program.BHI, staff="RN-P2"), claim("C2", "P2", codes=("99484",))]
+    for fact in [*enrolled("P1"), demographics("P1"), *minutes(25, "P1", staff="RN-P1"), claim("C1", "P1"),
+                 *enrolled("P2", f.Program.BHI), demographics("P2"), scale, *bhi]:  # fmt: skip
+        ledger.record(fact)
+    text = exporting.export(ledger, ["P1", "P2"], "2026-03", DEFAULT_FEES, now=AT, production=True)
+    assert text is not None
+    principal = {s.get(1): "" for s in segments(text.text) if s.id == "CLM"}
+    found = [s for s in segments(text.text) if s.id in ("CLM", "HI")]
+    for clm, hi in zip(found[::2], found[1::2], strict=True):
+        principal[clm.get(1)] = hi.part(1, 2)
+    assert principal["C2"] == "F331" and principal["C1"] in ("E119", "I509")
