@@ -62,6 +62,7 @@ class RemitAnswer(msgspec.Struct):
     refused: list[str]
     batch: str | None
     accepted: bool | None
+    groups: list[tuple[str | None, bool]]  # each batch a 999 answered, and whether it was accepted
 
 
 @post("/remits", opt={"roles": {"biller"}}, status_code=200, sync_to_thread=True)

@@ -162,8 +162,12 @@ def outcome(claim: remits.RemitClaim) -> str:
     return (facts.ClaimOutcome.PARTIAL if denied else facts.ClaimOutcome.PAID).value
 
 
+# CARCs of the patient's cost sharing on an allowed amount: deductible, coinsurance, copay,
+# blood deductible. Another PR reason (50, 96, 204 under an ABN) is a denial the patient owes.
+COST_SHARING = frozenset({"1", "2", "3", "66"})
+
+
 def _nothing_allowed(adjustments: list[tuple[str, str, Decimal]]) -> bool:
-    """Adjusted away entirely by the payer: no amount left to the patient (PR)."""
-    return any(g != "PR" for g, _, _ in adjustments) and not any(
-        g == "PR" and amount > 0 for g, _, amount in adjustments
-    )
+    """Adjusted away entirely by the payer: nothing allowed went to the patient's cost sharing."""
+    shared = any(g == "PR" and code in COST_SHARING and amount > 0 for g, code, amount in adjustments)
+    return any(not (g == "PR" and code in COST_SHARING) for g, code, _ in adjustments) and not shared

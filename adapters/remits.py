@@ -144,19 +144,20 @@ def remittance(ic: Interchange) -> Remittance:
 
 def rejoined(claims: list[RemitClaim]) -> list[RemitClaim]:
     """The payer's answers with a claim it split (MA15: one CLP loop per part, each with its
-    own payer claim number, none a reversal) joined again as one answer: the claim was
-    paid the parts' sum. A reversal and its corrected payment stay two answers."""
-    parts: dict[str, list[RemitClaim]] = {}
+    own payer claim number) joined again as one answer: the claim was paid the parts' sum,
+    and the reversals of its parts reverse that sum. A reversal and its corrected payment
+    stay two answers."""
+    parts: dict[tuple[str, bool], list[RemitClaim]] = {}
     for c in claims:
-        if c.status != "22":
-            parts.setdefault(c.claim_id, []).append(c)
+        parts.setdefault((c.claim_id, c.status == "22"), []).append(c)
     split = {k: v for k, v in parts.items() if len({c.payer_claim_number for c in v}) == len(v) > 1}
     out: list[RemitClaim] = []
     for c in claims:
-        if c.claim_id not in split or c.status == "22":
+        key = (c.claim_id, c.status == "22")
+        if key not in split:
             out.append(c)
-        elif c is split[c.claim_id][0]:
-            out.append(_joined(split[c.claim_id]))
+        elif c is split[key][0]:
+            out.append(_joined(split[key]))
     return out
 
 

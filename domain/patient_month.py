@@ -249,11 +249,13 @@ class PatientMonth(LedgerAggregate):
         an earlier batch than the claim's latest is stale, and so is a 999 rejecting a file
         after the 277CA accepted its claims; the payer's answer stands over both. A batch
         number that is none of ours (a clearinghouse that batched the claims again quotes its
-        own) answers the claim as it stands."""
+        own) answers the claim while its latest batch has no answer yet: later, it may be a
+        re-delivered answer about an earlier sending."""
         claim = self.claims[claim_id]
         latest = claim.batches[-1] if claim.batches else None
-        earlier = batch_id is not None and batch_id != latest and batch_id in claim.batches
-        if latest is None or earlier or not claim.live:
+        ours = batch_id is None or batch_id in claim.batches
+        stale = batch_id != latest if ours and batch_id is not None else not ours and claim.clearing != "exported"
+        if latest is None or stale or not claim.live:
             return False
         if claim.void_sent == latest:
             changed = not accepted

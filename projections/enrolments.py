@@ -27,7 +27,7 @@ WITHOUT_ACTIVITY = frozenset(s.program for s in catalog.CODES if s.kind is Kind.
 
 class Enrolments:
     name = "enrolments"
-    topics: tuple[str, ...] = (Patient.ConsentRecorded.TOPIC, Patient.ConsentRevoked.TOPIC)
+    topics: tuple[str, ...] = (Patient.ConsentRecorded.TOPIC, Patient.ConsentRevoked.TOPIC, Patient.PatientDied.TOPIC)
 
     def create(self, cur: Cursor) -> None:
         cur.execute(
@@ -41,6 +41,12 @@ class Enrolments:
     def apply(self, cur: Cursor, events: list[tuple[int, Any]], ledger: Ledger) -> None:
         for _, event in events:
             fact = event.fact
+            if isinstance(fact, records.PatientDied):  # G-18: no month after the death is billed
+                cur.execute(
+                    "UPDATE view_enrolled SET until = %s WHERE patient_id = %s AND (until IS NULL OR until > %s)",
+                    (month_of_day(fact.died_on), fact.patient_id, month_of_day(fact.died_on)),
+                )
+                continue
             if fact.program not in WITHOUT_ACTIVITY:
                 continue
             if isinstance(fact, records.ConsentRecorded):  # a consent after a revocation enrols again
@@ -97,6 +103,7 @@ def mark_months(db: ViewDB, ledger: Ledger) -> int:
             done = set(months_between(done_since, done_through)) if done_since else set()
             marks += [(patient_id, month) for month in months_between(since, last) if month not in done]
             ranges.append((patient_id, program, since, max(last, done_through or last)))
+        marks.sort()  # keys taken in one order by every writer: two never wait on each other
         cur.executemany(  # an existing mark stands: its month is recomputed anyway
             "INSERT INTO view_wl_dirty (patient_id, month, mark) VALUES (%s, %s, 0) "
             "ON CONFLICT (patient_id, month) DO NOTHING",

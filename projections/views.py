@@ -229,7 +229,7 @@ class Worklist:
         cur.executemany(
             "INSERT INTO view_wl_dirty (patient_id, month, mark) VALUES (%s, %s, %s) "
             "ON CONFLICT (patient_id, month) DO UPDATE SET mark = excluded.mark",
-            [(p, m, mark) for p, m in touched],
+            [(p, m, mark) for p, m in sorted(touched)],  # one order for every writer (no deadlock)
         )
 
     def settle(self, db: ViewDB, ledger: Ledger, chunk: int = 500) -> int:

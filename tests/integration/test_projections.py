@@ -172,7 +172,7 @@ def test_apcm_months_with_nothing_logged_have_worklist_rows(store_url: str, open
     from tests.factories import EST, enrolled
 
     ledger = open_at(store_url)  # the clock reads 15 April 2026
-    for fact in enrolled("P1", f.Program.APCM) + enrolled("P2"):
+    for fact in enrolled("P1", f.Program.APCM) + enrolled("P2") + enrolled("P3", f.Program.APCM):
         ledger.record(fact)
     db = open_views(ledger, store_url)
 
@@ -180,12 +180,14 @@ def test_apcm_months_with_nothing_logged_have_worklist_rows(store_url: str, open
         return {r.patient_id: [b.code for b in r.billable] + [b.reason for b in r.blocked if b.reason == "PERIOD_OPEN"]
                 for r in worklist(ledger, db, month)}  # fmt: skip
 
+    both = {"P1": ["G0557"], "P3": ["G0557"]}
     assert [offered(m) for m in ("2025-12", "2026-01", "2026-03", "2026-04", "2026-05")] == [
-        {}, {"P1": ["G0557"]}, {"P1": ["G0557"]}, {"P1": ["PERIOD_OPEN"]}, {}]  # fmt: skip
+        {}, both, both, {"P1": ["PERIOD_OPEN"], "P3": ["PERIOD_OPEN"]}, {}]  # fmt: skip
     clock.now = datetime(2026, 5, 2, 9, tzinfo=EST)
-    assert offered("2026-04") == {"P1": ["G0557"]} and offered("2026-05") == {"P1": ["PERIOD_OPEN"]}
+    assert offered("2026-04") == both and offered("2026-05") == {"P1": ["PERIOD_OPEN"], "P3": ["PERIOD_OPEN"]}
     clock.now = datetime(2026, 5, 12, 9, tzinfo=EST)
     ledger.record(f.ConsentRevoked(patient_id="P1", program=f.Program.APCM, revoked_on=date(2026, 5, 10)))
+    ledger.record(f.PatientDied(patient_id="P3", died_on=date(2026, 5, 11)))  # G-18: no month after it
     clock.now = datetime(2026, 7, 2, 9, tzinfo=EST)
-    assert offered("2026-05") == {"P1": ["G0557"]} and offered("2026-06") == offered("2026-07") == {}
+    assert offered("2026-05") == both and offered("2026-06") == offered("2026-07") == {}
     assert differences(ledger, db) == []

@@ -245,6 +245,8 @@ def test_a_line_the_deductible_took_is_paid_nothing_not_denied() -> None:
     assert answer(deductible) == "paid"
     assert answer(not_needed) == "denied"
     assert answer(deductible, not_needed) == "partial"
+    under_an_abn = line(("CO", "45", "5.17"), ("PR", "50", "60.83"))  # a denial the patient owes
+    assert answer(under_an_abn) == "denied"
     assert outcome(RemitClaim("C1", "1", Decimal("66"), Decimal("0"), "ICN", [("PR", "1", Decimal("66"))])) == "paid"
 
 
@@ -304,6 +306,13 @@ def test_a_277ca_quoting_a_clearinghouses_own_batch_number_is_applied(ledger: Le
     got = receive(ledger, theirs, "rebatched.277")
     assert got.recorded == 2
     assert (status(ledger, "P1", "C1"), status(ledger, "P2", "C2")) == ("rejected", "acknowledged")
+    second = export(ledger)  # C1 again, and acknowledged this time
+    receive(ledger, ack_277ca(second, now=AT, control=900020), "b.277")
+    assert status(ledger, "P1", "C1") == "acknowledged"
+    again = theirs.replace("*000900002*", "*000900031*").replace("*000900002~", "*000900031~")
+    late = receive(ledger, again, "redelivered.277")  # the first rejection, delivered again
+    assert not late.already and late.recorded == 0
+    assert status(ledger, "P1", "C1") == "acknowledged" and export(ledger) == ""
 
 
 def test_a_999_answering_two_batches_answers_both(ledger: Ledger) -> None:
@@ -352,33 +361,47 @@ def test_each_payment_in_an_835_keeps_its_own_trace() -> None:
     assert sources == {"C1": "835 EFT0001", "C2": "835 CHK0002"}
 
 
+def _split(text: str, reversal: bool = False) -> str:
+    """The fake's 835 for C1 (99490 and 99439) as Medicare's split answer: one CLP loop per
+    line, each with its own payer claim number (or the reversal of each)."""
+    lines = text.split("~\n")
+    clp = next(i for i, s in enumerate(lines) if s.startswith("CLP*"))
+    second = next(i for i, s in enumerate(lines) if s.startswith("SVC*HC:99439"))
+    end = next(i for i, s in enumerate(lines) if s.startswith("SE*"))
+    heads = ["CLP*C1*1*66*51.74*13.2*MB*PCNC1A*11*1", "CLP*C1*1*50*39.2*10*MB*PCNC1B*11*1"]
+    if reversal:
+        heads = ["CLP*C1*22*-66*-51.74*-13.2*MB*PCNC1A*11*1", "CLP*C1*22*-50*-39.2*-10*MB*PCNC1B*11*1"]
+    part1 = [heads[0], lines[clp + 1], "MOA***MA15", *lines[clp + 2 : second]]
+    part2 = [heads[1], lines[clp + 1], "MOA***MA15", *lines[second:end]]
+    body = [*lines[:clp], *part1, "LX*2", *part2, *lines[end:]]
+    st = next(i for i, s in enumerate(body) if s.startswith("ST*"))
+    se = next(i for i, s in enumerate(body) if s.startswith("SE*"))
+    body[se] = f"SE*{se - st + 1}*{body[se].split('*')[2]}"
+    return "~\n".join(body)
+
+
 def test_a_claim_the_payer_split_is_paid_the_sum_of_its_parts() -> None:
     """MA15: Medicare may split a claim into two CLP loops, each with its own payer claim
     number and lines. Both parts are the one claim's answer: paid 90.94 in all, not 51.74
-    with the second part refused as a conflicting answer."""
+    with the second part refused as a conflicting answer; voided, the reversals of both
+    parts reverse the whole, and the void completes."""
     ledger = memory(Clock())
     ledger.record(practice())
     for fact in [*enrolled("P1"), demographics("P1"), *minutes(45, "P1", staff="RN-P1"),
                  claim("C1", "P1", codes=("99490", "99439"))]:  # fmt: skip
         ledger.record(fact)
-    lines = remit_835(export(ledger), now=AT).split("~\n")
-    clp = next(i for i, s in enumerate(lines) if s.startswith("CLP*"))
-    second = next(i for i, s in enumerate(lines) if s.startswith("SVC*HC:99439"))
-    end = next(i for i, s in enumerate(lines) if s.startswith("SE*"))
-    patient = lines[clp + 1]
-    part1 = ["CLP*C1*1*66*51.74*13.2*MB*PCNC1A*11*1", patient, "MOA***MA15", *lines[clp + 2 : second]]
-    part2 = ["CLP*C1*1*50*39.2*10*MB*PCNC1B*11*1", patient, "MOA***MA15", *lines[second:end]]
-    body = [*lines[:clp], *part1, "LX*2", *part2, *lines[end:]]
-    st = next(i for i, s in enumerate(body) if s.startswith("ST*"))
-    se = next(i for i, s in enumerate(body) if s.startswith("SE*"))
-    body[se] = f"SE*{se - st + 1}*{body[se].split('*')[2]}"
-    got = receive(ledger, "~\n".join(body), "split.835")
+    got = receive(ledger, _split(remit_835(export(ledger), now=AT)), "split.835")
     assert not got.refused and got.recorded == 1, got
     view = ledger.month_view("P1", "2026-03")
     assert view is not None and view.current is not None
     paid = view.current.claims["C1"]
     assert paid.status == "paid" and paid.adjudications[-1].paid_amount == Decimal("90.94")
     assert [x.code for x in paid.adjudications[-1].lines or []] == ["99490", "99439"]
+    ledger.record(f.ClaimVoided(claim_id="C1", reason="billed in error", by="BILLER-1"))
+    reversal = _split(remit_835(export(ledger), now=AT, control=900010, trace="EFT0009"), reversal=True)
+    got = receive(ledger, reversal, "reversal.835")
+    assert not got.refused, got
+    assert status(ledger, "P1", "C1") == "voided"
 
 
 def test_the_principal_diagnosis_is_the_one_the_claims_program_stands_on() -> None:
