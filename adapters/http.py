@@ -226,6 +226,8 @@ def get_audit(
         packet = audit.packet(service.ledger, patient_id, first, last, as_of)
     except audit.NotFound as e:
         raise NotFoundException(str(e)) from None
+    except audit.FutureInstant as e:
+        raise HTTPException(status_code=400, detail=f"as_of: {e}") from None
     service.read(request, [patient_id])
     if "text/html" in (request.headers.get("accept") or ""):
         return Response(audit_html.render(packet), media_type=MediaType.HTML)

@@ -64,8 +64,12 @@ class NotFound(Exception):
     """No such patient as of the instant asked."""
 
 
+class FutureInstant(ValueError):
+    """An --as-of after now: the ledger can say only what it has known up to now."""
+
+
 def packet(ledger: Ledger, patient_id: str, first: str, last: str, as_of: datetime | None = None) -> Packet:
-    instant = as_of or ledger.clock()
+    instant = _instant(ledger, as_of)
     months = Month(first).through(last)
     span = Month(Month(first).window()[0]).through(Month(last).window()[-1])
     ids = [patient_key(patient_id)] + [patient_month_key(patient_id, m) for m in span]
@@ -104,6 +108,13 @@ def packet(ledger: Ledger, patient_id: str, first: str, last: str, as_of: dateti
         digest=digest,
         events_read=count,
     )
+
+
+def _instant(ledger: Ledger, as_of: datetime | None) -> datetime:
+    now = ledger.clock()
+    if as_of is not None and as_of > now:
+        raise FutureInstant(f"{as_of.isoformat()} is in the future: a packet shows what the ledger knew up to now")
+    return as_of or now
 
 
 def _shown(event: Any, instant: datetime) -> bool:

@@ -147,6 +147,8 @@ def audit_command(
         packet = audit.packet(ledger, patient_id, first, last, instant)
     except audit.NotFound as e:
         raise click.ClickException(str(e)) from None
+    except audit.FutureInstant as e:
+        raise click.BadParameter(str(e), param_hint="--as-of") from None
     settings.read(ledger, [patient_id])
     if fmt == "html":
         text = audit_html.render(packet)

@@ -160,6 +160,8 @@ def audit_page(request: Request[Any, Any, Any], patient: Text = "", first: From 
     except audit.NotFound:
         missing = "No patient with that id was on record as of the instant asked."
         return html("auditor_timeline.html", 404, session=session, q=q, found=None, zone=str(zone), missing=missing)
+    except audit.FutureInstant as e:
+        raise HTTPException(status_code=400, detail=f"as of: {e}") from None
     service.read(request, [q.patient])
     return html("auditor_timeline.html", session=session, q=q, found=found, zone=str(zone), missing="")
 

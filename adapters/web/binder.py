@@ -183,6 +183,8 @@ def binder_pdf(request: Request[Any, Any, Any], patient: auditor.Text = "", firs
         raise HTTPException(status_code=400, detail=str(e)) from None
     try:
         binder = build(service, q)
+    except audit.FutureInstant as e:
+        raise HTTPException(status_code=400, detail=f"as of: {e}") from None
     except (audit.NotFound, NoSuchClaim) as e:
         what = "patient" if isinstance(e, audit.NotFound) else "claim in these months"
         return html("error.html", 404, session=signin.current(request), title="Not found",

@@ -237,6 +237,7 @@ def test_bad_requests_are_4xx_naming_the_problem(server: Server) -> None:
         ("GET", "/worklist", "biller", "month"),
         ("GET", "/audit/P1?from=2026-03&to=2026-01", "auditor", "before"),
         ("GET", "/audit/NOBODY?from=2026-03&to=2026-03", "auditor", "NOBODY"),
+        ("GET", "/audit/P1?from=2026-03&to=2026-03&as_of=2099-01-01T00:00:00Z", "auditor", "is in the future"),
         ("GET", "/events?type=Bogus", "auditor", "Bogus"),
         ("GET", "/refusals?reason=NOPE", "compliance", "reason"),
         ("POST", "/facts", "recorder", "JSON array"),

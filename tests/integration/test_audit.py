@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import pytest
+
 from adapters.reads import ready
 from adapters.viewdb import open_views
 from domain import facts as f
 from domain.ledger import Ledger
-from projections.audit import packet
+from projections.audit import FutureInstant, packet
 from projections.events import Query, events
 from tests.conftest import Clock
 from tests.factories import EST, Book, claim, enrolled, minutes, time_entry
@@ -78,6 +80,8 @@ def test_as_of_replays_what_the_ledger_knew(ledger: Ledger, clock: Clock) -> Non
     assert then.digest != now.digest and then.events_read < now.events_read
     before = packet(ledger, "P1", "2026-03", "2026-03", as_of=claimed_at - timedelta(days=1))
     assert before.sections[0].claims == []
+    with pytest.raises(FutureInstant, match="is in the future"):  # what it will know is not yet known
+        packet(ledger, "P1", "2026-03", "2026-03", as_of=clock.now + timedelta(days=1))
 
 
 def test_event_queries_and_late_facts(ledger: Ledger, clock: Clock, store_url: str) -> None:
