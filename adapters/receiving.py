@@ -81,12 +81,11 @@ def _claim_answers(ledger: Ledger, ic: Interchange, out: Received) -> None:
 
 
 def _payments(ledger: Ledger, ic: Interchange, out: Received) -> None:
-    remit = remits.remittance(ic)
-    remit.claims = remits.rejoined(remit.claims)
+    claims = remits.rejoined(remits.remittance(ic))
     # A claim's reversal is applied before its corrected payment, wherever the file puts it.
-    first = {c.claim_id: i for i, c in reversed(list(enumerate(remit.claims)))}
+    first = {c.claim_id: i for i, c in reversed(list(enumerate(claims)))}
     failed: set[str] = set()
-    for claim in sorted(remit.claims, key=lambda c: (first[c.claim_id], c.status != "22")):
+    for claim in sorted(claims, key=lambda c: (first[c.claim_id], c.status != "22")):
         if claim.claim_id in failed:  # a claim's answers stand or fall together: none after a refusal
             out.refused.append(f"{claim.claim_id}: not recorded, an earlier answer for it in this file was refused")
             continue
@@ -96,7 +95,7 @@ def _payments(ledger: Ledger, ic: Interchange, out: Received) -> None:
                                "or reversal (a secondary payer's answer is not recorded)")  # fmt: skip
             continue
         try:
-            fact = adjudication(claim, remit)
+            fact = adjudication(claim)
         except Unreadable as e:
             out.refused.append(str(e))
             continue
@@ -120,7 +119,7 @@ def _count(out: Received, claim_id: str, result: str) -> None:
         out.unchanged += 1
 
 
-def adjudication(claim: remits.RemitClaim, remit: remits.Remittance) -> facts.ClaimAdjudicated:
+def adjudication(claim: remits.RemitClaim) -> facts.ClaimAdjudicated:
     """The contract's fact for one CLP loop, checked as any ClaimAdjudicated line is. A
     reversal's amounts are negative in the 835 and kept as sizes; any other claim's are
     never negative. Claim-level adjustments and remarks are kept in reason_codes."""
@@ -135,9 +134,9 @@ def adjudication(claim: remits.RemitClaim, remit: remits.Remittance) -> facts.Cl
     fact: dict[str, Any] = {
         "type": "ClaimAdjudicated", "claim_id": claim.claim_id, "outcome": outcome(claim),
         "paid_amount": abs(claim.paid), "reason_codes": list(dict.fromkeys(reasons + claim.remarks)) or None,
-        "payer_claim_number": claim.payer_claim_number or None, "paid_on": claim.paid_on or remit.paid_on,
+        "payer_claim_number": claim.payer_claim_number or None, "paid_on": claim.paid_on,
         "lines": lines or None,
-        "source": f"835 {claim.trace or remit.trace}"[:SOURCE_LIMIT],
+        "source": f"835 {claim.trace}"[:SOURCE_LIMIT],
     }  # fmt: skip
     item = fact_item(claim.claim_id[:20], fact)
     if item.fact is None or not isinstance(item.fact, facts.ClaimAdjudicated):

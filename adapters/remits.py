@@ -56,14 +56,7 @@ class RemitClaim:
     remarks: list[str] = field(default_factory=list)
     lines: list[RemitLine] = field(default_factory=list)
     trace: str = ""  # its transaction set's TRN02 (the check or EFT number)
-    paid_on: date | None = None  # its transaction set's production date
-
-
-@dataclass
-class Remittance:
-    trace: str
-    paid_on: date | None
-    claims: list[RemitClaim] = field(default_factory=list)
+    paid_on: date | None = None  # its transaction set's production date, else the file's
 
 
 def file_answers(ic: Interchange) -> list[FileAnswer]:
@@ -114,31 +107,32 @@ def _close_claim(out: list[ClaimAnswer], claim_id: str | None, codes: list[str],
     out.append(ClaimAnswer(claim_id, verdict, codes, batch))
 
 
-def remittance(ic: Interchange) -> Remittance:
+def remittance(ic: Interchange) -> list[RemitClaim]:
     """The claims an 835 pays, each with its own transaction set's trace and date (an
     interchange may hold several payments)."""
     gs = next(s for s in ic.segments if s.id == "GS")
-    out = Remittance("", day(gs.get(4)))
+    out: list[RemitClaim] = []
+    trace, paid_on = "", day(gs.get(4))
     for s in ic.segments:
         if s.id == "ST":
-            out.trace, out.paid_on = "", day(gs.get(4))
-        elif s.id == "TRN" and not out.trace:
-            out.trace = s.get(2)
+            trace, paid_on = "", day(gs.get(4))
+        elif s.id == "TRN" and not trace:
+            trace = s.get(2)
         elif s.id == "DTM" and s.get(1) == "405":
             # When the payer decided (the production date, else the file's creation date), not
             # when the money moves (BPR16, an EFT's effective date, often days ahead: the ledger
             # refuses facts dated in the future).
-            out.paid_on = day(s.get(2))
+            paid_on = day(s.get(2))
         elif s.id == "CLP":
-            out.claims.append(RemitClaim(s.get(1), s.get(2), amount(s.get(3)), amount(s.get(4)), s.get(7),
-                                         trace=out.trace, paid_on=out.paid_on))  # fmt: skip
-        elif s.id == "SVC" and out.claims:
+            out.append(RemitClaim(s.get(1), s.get(2), amount(s.get(3)), amount(s.get(4)), s.get(7),
+                                  trace=trace, paid_on=paid_on))  # fmt: skip
+        elif s.id == "SVC" and out:
             units = int(amount(s.get(5) or "1")) or 1
-            out.claims[-1].lines.append(RemitLine(s.part(1, 2), units, amount(s.get(2)), amount(s.get(3))))
-        elif s.id in ("CAS", "LQ") and out.claims:
-            _attach(out.claims[-1], s)
-        elif s.id in REMARKS and out.claims:
-            out.claims[-1].remarks += [s.get(i) for i in REMARKS[s.id] if s.get(i)]
+            out[-1].lines.append(RemitLine(s.part(1, 2), units, amount(s.get(2)), amount(s.get(3))))
+        elif s.id in ("CAS", "LQ") and out:
+            _attach(out[-1], s)
+        elif s.id in REMARKS and out:
+            out[-1].remarks += [s.get(i) for i in REMARKS[s.id] if s.get(i)]
     return out
 
 

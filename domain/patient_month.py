@@ -253,8 +253,10 @@ class PatientMonth(LedgerAggregate):
         re-delivered answer about an earlier sending."""
         claim = self.claims[claim_id]
         latest = claim.batches[-1] if claim.batches else None
-        ours = batch_id is None or batch_id in claim.batches
-        stale = batch_id != latest if ours and batch_id is not None else not ours and claim.clearing != "exported"
+        if batch_id is None or batch_id in claim.batches:
+            stale = batch_id not in (None, latest)
+        else:
+            stale = claim.clearing != "exported"
         if latest is None or stale or not claim.live:
             return False
         if claim.void_sent == latest:

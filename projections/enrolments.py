@@ -15,7 +15,7 @@ from typing import Any
 from domain import catalog, records
 from domain.catalog import Kind
 from domain.ledger import Ledger
-from domain.month import month_of_day, shift_month
+from domain.month import Month, month_of_day
 from domain.patient import Patient
 from domain.timing import month_of
 from projections import runner
@@ -42,9 +42,10 @@ class Enrolments:
         for _, event in events:
             fact = event.fact
             if isinstance(fact, records.PatientDied):  # G-18: no month after the death is billed
+                died = month_of_day(fact.died_on)
                 cur.execute(
                     "UPDATE view_enrolled SET until = %s WHERE patient_id = %s AND (until IS NULL OR until > %s)",
-                    (month_of_day(fact.died_on), fact.patient_id, month_of_day(fact.died_on)),
+                    (died, fact.patient_id, died),
                 )
                 continue
             if fact.program not in WITHOUT_ACTIVITY:
@@ -100,8 +101,8 @@ def mark_months(db: ViewDB, ledger: Ledger) -> int:
         marks, ranges = [], []
         for patient_id, program, since, until, done_since, done_through in cur.fetchall():
             last = min(until or current, current)
-            done = set(months_between(done_since, done_through)) if done_since else set()
-            marks += [(patient_id, month) for month in months_between(since, last) if month not in done]
+            done = set(Month(done_since).through(done_through)) if done_since else set()
+            marks += [(patient_id, month) for month in Month(since).through(last) if month not in done]
             ranges.append((patient_id, program, since, max(last, done_through or last)))
         marks.sort()  # keys taken in one order by every writer: two never wait on each other
         cur.executemany(  # an existing mark stands: its month is recomputed anyway
@@ -120,13 +121,3 @@ def mark_months(db: ViewDB, ledger: Ledger) -> int:
             (looked,),
         )
     return len(marks)
-
-
-def months_between(first: str, last: str) -> list[str]:
-    """Every month from `first` to `last`, both included (none when `last` is before `first`)."""
-    out = []
-    month = first
-    while month <= last:
-        out.append(month)
-        month = shift_month(month, 1)
-    return out

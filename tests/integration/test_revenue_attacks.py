@@ -49,6 +49,14 @@ def clms(text: str) -> list[tuple[str, str]]:
     return [(s.get(1), s.get(5)) for s in segments(text) if s.id == "CLM"]
 
 
+def resealed(body: list[str]) -> str:
+    """An edited file's segments as a file again, its SE segment count made right."""
+    st = next(i for i, s in enumerate(body) if s.startswith("ST*"))
+    se = next(i for i, s in enumerate(body) if s.startswith("SE*"))
+    body = [*body[:se], f"SE*{se - st + 1}*{body[se].split('*')[2]}", *body[se + 1 :]]
+    return "~\n".join(body)
+
+
 @pytest.fixture
 def ledger() -> Ledger:
     return memory(Clock())
@@ -137,10 +145,7 @@ def test_a_claim_level_denial_is_denied_and_explained(ledger: Ledger) -> None:
     patient = next(s for s in lines[clp + 1 : end] if s.startswith("NM1*QC"))
     body = [*lines[:clp], "*".join(denial), "CAS*CO*50*66", patient, "MOA***MA130", *lines[end:]]
     body = [s.replace("BPR*I*51.74*C*ACH", "BPR*H*0*C*NON") if s.startswith("BPR") else s for s in body]
-    st = next(i for i, s in enumerate(body) if s.startswith("ST*"))
-    se = next(i for i, s in enumerate(body) if s.startswith("SE*"))
-    body[se] = f"SE*{se - st + 1}*{body[se].split('*')[2]}"
-    got: Received = receive(ledger, "~\n".join(body), "d.835")
+    got: Received = receive(ledger, resealed(body), "d.835")
     assert not got.refused, got.refused
     assert status(ledger, "P1", "C1") == "denied"
     (row,) = denials(ledger, ["P1"], "2026-03")
@@ -286,10 +291,7 @@ def test_a_remark_code_newer_than_pyx12s_list_is_read(ledger: Ledger) -> None:
     lines = remit_835(export(ledger), now=AT).split("~\n")
     patient = next(i for i, s in enumerate(lines) if s.startswith("NM1*QC"))
     body = [*lines[: patient + 1], "MOA***N807", *lines[patient + 1 :]]
-    st = next(i for i, s in enumerate(body) if s.startswith("ST*"))
-    se = next(i for i, s in enumerate(body) if s.startswith("SE*"))
-    body[se] = f"SE*{se - st + 1}*{body[se].split('*')[2]}"
-    got: Received = receive(ledger, "~\n".join(body), "n807.835")
+    got: Received = receive(ledger, resealed(body), "n807.835")
     assert not got.refused, got.refused
     assert status(ledger, "P1", "C1") == "paid"
 
@@ -374,10 +376,7 @@ def _split(text: str, reversal: bool = False) -> str:
     part1 = [heads[0], lines[clp + 1], "MOA***MA15", *lines[clp + 2 : second]]
     part2 = [heads[1], lines[clp + 1], "MOA***MA15", *lines[second:end]]
     body = [*lines[:clp], *part1, "LX*2", *part2, *lines[end:]]
-    st = next(i for i, s in enumerate(body) if s.startswith("ST*"))
-    se = next(i for i, s in enumerate(body) if s.startswith("SE*"))
-    body[se] = f"SE*{se - st + 1}*{body[se].split('*')[2]}"
-    return "~\n".join(body)
+    return resealed(body)
 
 
 def test_a_claim_the_payer_split_is_paid_the_sum_of_its_parts() -> None:
